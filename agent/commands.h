@@ -1,0 +1,6 @@
+/* Entry points of the `ztna` subcommands. Each takes argc/argv with argv[0] = command name and
+ * returns the process exit status (0 ok, 1 failure, 2 usage error). */
+#ifndef ZTNA_AGENT_COMMANDS_H
+#define ZTNA_AGENT_COMMANDS_H
+
+#endif

@@ -1,0 +1,56 @@
+/* ztna: the device agent and its CLI in one binary (like tailscale / tailscaled).
+ * `ztna daemon` runs the agent; every other command is a client or a standalone tool.
+ * Commands live in one table; each is implemented in the module that owns it. */
+#include "agent/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("ztna %s\n", ZTNA_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;
+} commands[] = {
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "list commands"},
+};
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("usage: ztna COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
+    printf("\nRun 'ztna COMMAND --help' for a command's options.\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        return cmd_help(0, NULL);
+    if (strcmp(name, "--version") == 0)
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "ztna: unknown command '%s' (try 'ztna help')\n", name);
+    return 2;
+}

@@ -1,0 +1,58 @@
+/* Unit tests for common/: hex codec and the bounds-checked cursor. */
+#include "common/cursor.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "tests/check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_hex(void)
+{
+    uint8_t in[4] = {0x00, 0xab, 0x7f, 0xff}, out[4];
+    char s[9];
+    hex_encode(s, in, 4);
+    CHECK(strcmp(s, "00ab7fff") == 0);
+    CHECK(hex_decode(out, 4, "00AB7fff") && memcmp(in, out, 4) == 0);
+    CHECK(!hex_decode(out, 4, "00ab7ff"));   /* short */
+    CHECK(!hex_decode(out, 4, "00ab7fff0")); /* long */
+    CHECK(!hex_decode(out, 4, "00ab7fzz"));  /* not hex */
+    size_t n = 0;
+    uint8_t *p = hex_decode_alloc("0102", &n);
+    CHECK(p && n == 2 && p[1] == 2);
+    free(p);
+    CHECK(hex_decode_alloc("012", &n) == NULL);
+}
+
+static void test_cursor(void)
+{
+    const uint8_t buf[] = {1, 2, 3, 4, 5, 6, 7};
+    struct cursor c = cursor_init(buf, sizeof(buf));
+    CHECK(cursor_u8(&c) == 1);
+    CHECK(cursor_be16(&c) == 0x0203);
+    CHECK(cursor_le32(&c) == 0x07060504);
+    CHECK(c.ok && cursor_left(&c) == 0);
+    CHECK(cursor_u8(&c) == 0 && !c.ok);
+    /* Once poisoned, stays poisoned. */
+    c = cursor_init(buf, 2);
+    CHECK(cursor_be32(&c) == 0 && !c.ok);
+    CHECK(cursor_take(&c, 1) == NULL);
+    uint8_t out[3] = {9, 9, 9};
+    CHECK(!cursor_copy(&c, out, 3) && out[0] == 0);
+}
+
+static void test_log_level(void)
+{
+    enum log_level l;
+    CHECK(log_level_parse("warn", &l) && l == LOG_LVL_WARN);
+    CHECK(!log_level_parse("loud", &l));
+}
+
+int main(void)
+{
+    test_hex();
+    test_cursor();
+    test_log_level();
+    return check_finish("test_common");
+}
