@@ -3,4 +3,7 @@
 #ifndef ZTNA_AGENT_COMMANDS_H
 #define ZTNA_AGENT_COMMANDS_H
 
+int cmd_debug(int argc, char **argv);     /* agent/cmd_debug.c */
+int cmd_wireguard(int argc, char **argv); /* agent/cmd_wireguard.c */
+
 #endif

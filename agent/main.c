@@ -23,6 +23,8 @@ static const struct command {
 } commands[] = {
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list commands"},
+    {"debug", cmd_debug, "developer tools (debug mlkem keygen|encaps|decaps)"},
+    {"wireguard", cmd_wireguard, "run a userspace WireGuard interface (like wireguard-go)"},
 };
 
 static int cmd_help(int argc, char **argv)

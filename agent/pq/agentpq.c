@@ -1,0 +1,245 @@
+/* The agent's set of pqx peers over a backend (see agentpq.h). */
+#include "agent/pq/agentpq.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+
+struct agentpq {
+    struct agentpq_backend be;
+    struct pqx_local local;
+    struct pqx_ops ops;
+    bool have_key;
+    struct pqx_peer **peers; /* owned array of owned peers */
+    size_t n_peers, cap;
+    bool *classical;          /* parallel to peers */
+};
+
+uint64_t agentpq_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t agentpq_real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void op_send(void *ctx, struct pqx_peer *p, const uint8_t *buf, size_t len)
+{
+    struct agentpq *pq = ctx;
+    int ret = pq->be.send(pq->be.ctx, p->peer_pub, buf, len);
+    if (ret)
+        log_debug("pq", "send to peer failed: %s", strerror(-ret));
+}
+
+static void op_install(void *ctx, struct pqx_peer *p, const uint8_t psk[static 32],
+                       enum pqx_psk_state kind)
+{
+    struct agentpq *pq = ctx;
+    int ret = pq->be.install_psk(pq->be.ctx, p->peer_pub, psk);
+    if (ret)
+        log_warn("pq", "installing PSK failed: %s", strerror(-ret));
+    else if (kind == PQX_PSK_PQ)
+        log_info("pq", "post-quantum PSK installed (epoch %llu)",
+                 (unsigned long long)p->psk_epoch);
+}
+
+static void op_block(void *ctx, struct pqx_peer *p, bool blocked)
+{
+    struct agentpq *pq = ctx;
+    int ret = pq->be.set_blocked(pq->be.ctx, p->peer_pub, blocked);
+    if (ret)
+        log_warn("pq", "%s peer failed: %s", blocked ? "blocking" : "unblocking", strerror(-ret));
+}
+
+struct agentpq *agentpq_new(const struct agentpq_backend *be, const struct pqx_config *cfg)
+{
+    struct agentpq *pq = calloc(1, sizeof(*pq));
+
+    if (!pq)
+        return NULL;
+    pq->be = *be;
+    pq->ops = (struct pqx_ops){.send = op_send, .install_psk = op_install, .set_blocked = op_block};
+    pq->local.ops = &pq->ops;
+    pq->local.ops_ctx = pq;
+    if (cfg)
+        pq->local.cfg = *cfg;
+    else
+        pqx_config_default(&pq->local.cfg);
+    return pq;
+}
+
+void agentpq_free(struct agentpq *pq)
+{
+    if (!pq)
+        return;
+    for (size_t i = 0; i < pq->n_peers; i++) {
+        pqx_peer_fini(pq->peers[i]);
+        free(pq->peers[i]);
+    }
+    free(pq->peers);
+    free(pq->classical);
+    sodium_memzero(&pq->local, sizeof(pq->local));
+    free(pq);
+}
+
+static ssize_t find(const struct agentpq *pq, const uint8_t pub[static 32])
+{
+    for (size_t i = 0; i < pq->n_peers; i++)
+        if (memcmp(pq->peers[i]->peer_pub, pub, 32) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+size_t agentpq_peer_count(const struct agentpq *pq)
+{
+    return pq->n_peers;
+}
+
+const uint8_t *agentpq_peer_key(const struct agentpq *pq, size_t i)
+{
+    return pq->peers[i]->peer_pub;
+}
+
+bool agentpq_peer_known(const struct agentpq *pq, const uint8_t pub[static 32])
+{
+    return find(pq, pub) >= 0;
+}
+
+int agentpq_set_private_key(struct agentpq *pq, const uint8_t priv[static 32], uint64_t now_ms)
+{
+    if (pq->have_key && sodium_memcmp(priv, pq->local.static_priv, 32) == 0)
+        return 0;
+    memcpy(pq->local.static_priv, priv, 32);
+    crypto_scalarmult_base(pq->local.static_pub, priv);
+    pq->have_key = true;
+    /* Every pairwise secret changed: restart each peer from a random PSK, blocked. */
+    for (size_t i = 0; i < pq->n_peers; i++) {
+        struct pqx_peer *p = pq->peers[i];
+        uint8_t pub[32];
+
+        memcpy(pub, p->peer_pub, 32);
+        pqx_peer_fini(p);
+        if (pqx_peer_init(p, &pq->local, pub, now_ms) == 0 && pq->classical[i])
+            pqx_peer_set_classical(p, true, now_ms);
+    }
+    return 0;
+}
+
+int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool classical, uint64_t now_ms)
+{
+    struct pqx_peer *p;
+    int ret;
+
+    if (!pq->have_key)
+        return -EINVAL;
+    if (find(pq, pub) >= 0)
+        return 0;
+    if (pq->n_peers >= AGENTPQ_MAX_PEERS)
+        return -ENOSPC;
+    if (pq->n_peers == pq->cap) {
+        size_t cap = pq->cap ? pq->cap * 2 : 8;
+        struct pqx_peer **np = realloc(pq->peers, cap * sizeof(*np));
+        if (!np)
+            return -ENOMEM;
+        pq->peers = np;
+        bool *nc = realloc(pq->classical, cap * sizeof(*nc));
+        if (!nc)
+            return -ENOMEM;
+        pq->classical = nc;
+        pq->cap = cap;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    ret = pqx_peer_init(p, &pq->local, pub, now_ms);
+    if (ret) {
+        free(p);
+        return ret;
+    }
+    if (classical)
+        pqx_peer_set_classical(p, true, now_ms);
+    pq->classical[pq->n_peers] = classical;
+    pq->peers[pq->n_peers++] = p;
+    return 0;
+}
+
+void agentpq_peer_remove(struct agentpq *pq, const uint8_t pub[static 32])
+{
+    ssize_t i = find(pq, pub);
+
+    if (i < 0)
+        return;
+    pqx_peer_fini(pq->peers[i]);
+    free(pq->peers[i]);
+    pq->peers[i] = pq->peers[pq->n_peers - 1];
+    pq->classical[i] = pq->classical[pq->n_peers - 1];
+    pq->n_peers--;
+}
+
+void agentpq_receive(struct agentpq *pq, const uint8_t *peer, const uint8_t *buf, size_t len,
+                     uint64_t now_ms, uint64_t real_ms)
+{
+    (void)peer; /* the pair hint is authoritative; the MACs decide */
+    if (len < 1 || buf[0] != PQX_MSG_TYPE)
+        return;
+    for (size_t i = 0; i < pq->n_peers; i++) {
+        if (pqx_peer_matches(pq->peers[i], buf, len)) {
+            pqx_peer_receive(pq->peers[i], buf, len, now_ms, real_ms);
+            return;
+        }
+    }
+}
+
+void agentpq_tick(struct agentpq *pq, uint64_t now_ms, uint64_t real_ms)
+{
+    for (size_t i = 0; i < pq->n_peers; i++)
+        if (pqx_peer_next_deadline(pq->peers[i]) <= now_ms)
+            pqx_peer_tick(pq->peers[i], now_ms, real_ms);
+}
+
+int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], struct pqx_status *st)
+{
+    ssize_t i = find(pq, pub);
+
+    if (i < 0)
+        return -ENOENT;
+    pqx_peer_status(pq->peers[i], st);
+    return 0;
+}
+
+size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, uint64_t now_ms)
+{
+    size_t off = 0;
+
+    for (size_t i = 0; i < pq->n_peers; i++) {
+        struct pqx_status st;
+        char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+        int n;
+
+        pqx_peer_status(pq->peers[i], &st);
+        sodium_bin2base64(b64, sizeof(b64), pq->peers[i]->peer_pub, 32,
+                          sodium_base64_VARIANT_ORIGINAL);
+        n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0,
+                     "%s psk=%s exch=%s error=%s epoch=%llu age_ms=%llu failures=%u "
+                     "exchanges=%llu blocked=%d classical_only=%d\n",
+                     b64, pqx_psk_state_name(st.psk), pqx_exch_state_name(st.exch),
+                     pqx_error_name(st.last_error), (unsigned long long)st.epoch,
+                     (unsigned long long)(st.psk == PQX_PSK_PQ ? now_ms - st.installed_ms : 0),
+                     st.failures, (unsigned long long)st.exchanges, st.blocked, st.classical_only);
+        if (n > 0)
+            off += (size_t)n;
+    }
+    return off;
+}

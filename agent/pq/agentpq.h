@@ -1,0 +1,54 @@
+/* The agent side of the post-quantum PSK exchange: a set of pqx peers driven over a data-plane
+ * backend through callbacks, so the userspace device and the kernel backend both use it.
+ * Not thread-safe: call everything from the one thread that owns the data plane's event loop. */
+#ifndef ZTNA_AGENT_PQ_AGENTPQ_H
+#define ZTNA_AGENT_PQ_AGENTPQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/pqx/pqx_peer.h"
+
+#define AGENTPQ_MAX_PEERS 4096
+#define AGENTPQ_TICK_MS 100 /* how often the glue runs timers */
+
+/* What the exchange needs from a data plane. Each returns 0 or -errno; peer keys are borrowed. */
+struct agentpq_backend {
+    int (*install_psk)(void *ctx, const uint8_t peer[static 32], const uint8_t psk[static 32]);
+    int (*set_blocked)(void *ctx, const uint8_t peer[static 32], bool blocked);
+    int (*send)(void *ctx, const uint8_t peer[static 32], const uint8_t *buf, size_t len);
+    void *ctx;
+};
+
+struct agentpq;
+
+/* New instance (free with agentpq_free()); cfg NULL means the defaults. NULL on ENOMEM. */
+struct agentpq *agentpq_new(const struct agentpq_backend *be, const struct pqx_config *cfg);
+void agentpq_free(struct agentpq *pq);
+/* Sets our WireGuard static private key; a change restarts every peer (random PSK, blocked). */
+int agentpq_set_private_key(struct agentpq *pq, const uint8_t priv[static 32], uint64_t now_ms);
+/* Adds a peer (no-op if known): random PSK, blocked, exchange started. classical = explicit
+ * classical-only configuration. Returns 0, -EINVAL, -ENOSPC or -ENOMEM. */
+int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool classical, uint64_t now_ms);
+void agentpq_peer_remove(struct agentpq *pq, const uint8_t pub[static 32]);
+size_t agentpq_peer_count(const struct agentpq *pq);
+/* Key of peer i (< count); borrowed, valid until the peer set changes. */
+const uint8_t *agentpq_peer_key(const struct agentpq *pq, size_t i);
+bool agentpq_peer_known(const struct agentpq *pq, const uint8_t pub[static 32]);
+/* A datagram with first byte >= 0x10 from the data plane's socket. peer is the peer whose
+ * endpoint matched (may be NULL): the pair hint routes it in any case. */
+void agentpq_receive(struct agentpq *pq, const uint8_t *peer, const uint8_t *buf, size_t len,
+                     uint64_t now_ms, uint64_t real_ms);
+void agentpq_tick(struct agentpq *pq, uint64_t now_ms, uint64_t real_ms);
+/* Peer status by key; -ENOENT if unknown. */
+int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], struct pqx_status *st);
+/* Writes one line per peer ("<base64 key> psk=pq exch=idle error=none epoch=N ...") to buf.
+ * Returns the length that would have been written (like snprintf). */
+size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, uint64_t now_ms);
+
+/* Clock helpers (CLOCK_MONOTONIC / CLOCK_REALTIME in ms). */
+uint64_t agentpq_now_ms(void);
+uint64_t agentpq_real_ms(void);
+
+#endif

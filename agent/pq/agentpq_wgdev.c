@@ -1,0 +1,159 @@
+/* agentpq over the userspace WireGuard device. Everything runs in the device's loop thread:
+ * the ext handler, and a AGENTPQ_TICK_MS timer that syncs peers from the device configuration
+ * and runs the exchange timers. */
+#include "agent/pq/agentpq_wgdev.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+
+struct agentpq_wgdev {
+    struct wg_device *dev; /* borrowed */
+    struct agentpq *pq;    /* owned */
+};
+
+static int be_install(void *ctx, const uint8_t peer[static 32], const uint8_t psk[static 32])
+{
+    struct agentpq_wgdev *w = ctx;
+    struct wg_peer_config pc;
+    struct wg_device_config cfg;
+    int ret;
+
+    memset(&pc, 0, sizeof(pc));
+    memset(&cfg, 0, sizeof(cfg));
+    memcpy(pc.public_key, peer, 32);
+    memcpy(pc.preshared_key, psk, 32);
+    pc.flags = WG_PEER_UPDATE_ONLY | WG_PEER_HAS_PRESHARED_KEY;
+    cfg.peers = &pc;
+    cfg.n_peers = 1;
+    ret = wg_device_apply(w->dev, &cfg);
+    sodium_memzero(&pc, sizeof(pc));
+    return ret;
+}
+
+static int be_block(void *ctx, const uint8_t peer[static 32], bool blocked)
+{
+    struct agentpq_wgdev *w = ctx;
+    return wg_device_set_peer_blocked(w->dev, peer, blocked);
+}
+
+static int be_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf, size_t len)
+{
+    struct agentpq_wgdev *w = ctx;
+    return wg_device_send_ext(w->dev, peer, buf, len);
+}
+
+static void on_ext(void *ctx, struct wg_device *dev, const uint8_t *peer_public_key,
+                   const struct sockaddr *from, socklen_t from_len, const uint8_t *buf, size_t len)
+{
+    struct agentpq_wgdev *w = ctx;
+    (void)dev;
+    (void)from;
+    (void)from_len;
+    agentpq_receive(w->pq, peer_public_key, buf, len, agentpq_now_ms(), agentpq_real_ms());
+}
+
+/* Mirrors the device's key and peer set into the exchange. New peers are blocked here, at most
+ * one tick after `wg set` added them. */
+static void sync_peers(struct agentpq_wgdev *w, uint64_t now_ms)
+{
+    struct wg_device_config *cfg = NULL;
+
+    if (wg_device_get(w->dev, &cfg) != 0 || !cfg)
+        return;
+    if (cfg->flags & WG_DEVICE_HAS_PRIVATE_KEY) {
+        agentpq_set_private_key(w->pq, cfg->private_key, now_ms);
+        for (size_t i = 0; i < cfg->n_peers; i++) {
+            int ret = agentpq_peer_add(w->pq, cfg->peers[i].public_key, false, now_ms);
+            if (ret)
+                log_warn("pq", "cannot track peer: %s", strerror(-ret));
+        }
+    }
+    /* Drop peers the device no longer has; backwards, since removal moves the last one in. */
+    for (size_t i = agentpq_peer_count(w->pq); i-- > 0;) {
+        const uint8_t *key = agentpq_peer_key(w->pq, i);
+        bool present = false;
+
+        for (size_t j = 0; j < cfg->n_peers && !present; j++)
+            present = memcmp(cfg->peers[j].public_key, key, 32) == 0;
+        if (!present)
+            agentpq_peer_remove(w->pq, key);
+    }
+    wg_device_config_free(cfg);
+}
+
+static void on_timer(void *ctx, struct wg_device *dev)
+{
+    struct agentpq_wgdev *w = ctx;
+    uint64_t now = agentpq_now_ms();
+    (void)dev;
+    sync_peers(w, now);
+    agentpq_tick(w->pq, now, agentpq_real_ms());
+}
+
+void agentpq_config_from_env(struct pqx_config *cfg)
+{
+    const char *s = getenv("ZTNA_PQX_TEST_ROTATE_MS");
+    pqx_config_default(cfg);
+    if (s) {
+        unsigned long long ms = strtoull(s, NULL, 10);
+        if (ms >= 1000 && ms <= PQX_ROTATE_MS) {
+            cfg->rotate_ms = ms;
+            cfg->fallback_ms = ms * 5 / 4;
+            cfg->expire_ms = ms * 3 / 2;
+        }
+    }
+}
+
+bool agentpq_env_enabled(void)
+{
+    const char *s = getenv("ZTNA_WG_PQ");
+    return s && strcmp(s, "1") == 0;
+}
+
+int agentpq_wgdev_attach(struct wg_device *dev, const struct pqx_config *cfg,
+                         struct agentpq_wgdev **out)
+{
+    struct agentpq_wgdev *w = calloc(1, sizeof(*w));
+    struct agentpq_backend be = {.install_psk = be_install, .set_blocked = be_block,
+                                 .send = be_send};
+    int ret;
+
+    if (!w)
+        return -ENOMEM;
+    w->dev = dev;
+    be.ctx = w;
+    w->pq = agentpq_new(&be, cfg);
+    if (!w->pq) {
+        ret = -ENOMEM;
+        goto err_free;
+    }
+    ret = wg_device_add_timer(dev, AGENTPQ_TICK_MS, on_timer, w);
+    if (ret)
+        goto err_pq;
+    wg_device_set_ext_handler(dev, on_ext, w);
+    *out = w;
+    return 0;
+err_pq:
+    agentpq_free(w->pq);
+err_free:
+    free(w);
+    return ret;
+}
+
+void agentpq_wgdev_free(struct agentpq_wgdev *w)
+{
+    if (!w)
+        return;
+    agentpq_free(w->pq);
+    free(w);
+}
+
+struct agentpq *agentpq_wgdev_pq(struct agentpq_wgdev *w)
+{
+    return w->pq;
+}

@@ -1,0 +1,175 @@
+/* Text and JSON encodings of compiled filter entries (the netmap carries them). */
+#include "common/filter/filter.h"
+#include "common/filter/filter_limits.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int filter_prefix_parse(const char *s, uint8_t *family, uint8_t addr[16], uint8_t *plen)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    if (alen == 0 || alen >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, alen);
+    buf[alen] = '\0';
+    memset(addr, 0, 16);
+    unsigned max;
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        *family = 4;
+        max = 32;
+    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
+        *family = 6;
+        max = 128;
+    } else {
+        return -EINVAL;
+    }
+    *plen = (uint8_t)max;
+    if (slash) {
+        const char *p = slash + 1;
+        unsigned v = 0;
+        if (!*p || strlen(p) > 3)
+            return -EINVAL;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9')
+                return -EINVAL;
+            v = v * 10 + (unsigned)(*p - '0');
+        }
+        if (v > max)
+            return -EINVAL;
+        *plen = (uint8_t)v;
+    }
+    return 0;
+}
+
+static const char *proto_name(uint8_t p)
+{
+    switch (p) {
+    case FILTER_PROTO_TCP: return "tcp";
+    case FILTER_PROTO_UDP: return "udp";
+    case FILTER_PROTO_ICMP: return "icmp";
+    default: return "any";
+    }
+}
+
+int filter_entry_format(const struct filter_entry *e, char *buf, size_t len)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, a, sizeof(a)))
+        return -EINVAL;
+    int n = snprintf(buf, len, "%s %s/%u %u-%u", proto_name(e->proto), a, e->plen, e->port_lo,
+                     e->port_hi);
+    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+static int port_parse(const char *s, size_t n, uint16_t *v)
+{
+    unsigned x = 0;
+    if (n == 0 || n > 5)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        x = x * 10 + (unsigned)(s[i] - '0');
+    }
+    if (x > 65535)
+        return -EINVAL;
+    *v = (uint16_t)x;
+    return 0;
+}
+
+int filter_entry_parse(const char *s, struct filter_entry *e)
+{
+    char proto[8], pfx[64], ports[16];
+    memset(e, 0, sizeof(*e));
+    if (strlen(s) > 100 || sscanf(s, "%7s %63s %15s", proto, pfx, ports) != 3)
+        return -EINVAL;
+    if (!strcmp(proto, "tcp"))
+        e->proto = FILTER_PROTO_TCP;
+    else if (!strcmp(proto, "udp"))
+        e->proto = FILTER_PROTO_UDP;
+    else if (!strcmp(proto, "icmp"))
+        e->proto = FILTER_PROTO_ICMP;
+    else if (!strcmp(proto, "any"))
+        e->proto = FILTER_PROTO_ANY;
+    else
+        return -EINVAL;
+    if (filter_prefix_parse(pfx, &e->family, e->addr, &e->plen))
+        return -EINVAL;
+    const char *dash = strchr(ports, '-');
+    if (dash) {
+        if (port_parse(ports, (size_t)(dash - ports), &e->port_lo) ||
+            port_parse(dash + 1, strlen(dash + 1), &e->port_hi))
+            return -EINVAL;
+    } else {
+        if (port_parse(ports, strlen(ports), &e->port_lo))
+            return -EINVAL;
+        e->port_hi = e->port_lo;
+    }
+    return e->port_lo <= e->port_hi ? 0 : -EINVAL;
+}
+
+int filter_json_write(const struct filter_entry *e, size_t n, char **out)
+{
+    size_t cap = 32 + n * 72, len = 0;
+    char *s = malloc(cap);
+    *out = NULL;
+    if (!s)
+        return -ENOMEM;
+    len += (size_t)sprintf(s, "{\"entries\":[");
+    for (size_t i = 0; i < n; i++) {
+        char one[96];
+        int ret = filter_entry_format(&e[i], one, sizeof(one));
+        if (ret) {
+            free(s);
+            return ret;
+        }
+        len += (size_t)snprintf(s + len, cap - len, "%s\"%s\"", i ? "," : "", one);
+    }
+    len += (size_t)snprintf(s + len, cap - len, "]}");
+    *out = s;
+    return 0;
+}
+
+int filter_json_parse(const char *json, struct filter_entry **out, size_t *n)
+{
+    int ret = -EINVAL;
+    struct filter_entry *e = NULL;
+    *out = NULL;
+    *n = 0;
+    if (strlen(json) > FILTER_JSON_MAX)
+        return -E2BIG;
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
+    if (!cJSON_IsArray(arr))
+        goto out;
+    size_t cnt = (size_t)cJSON_GetArraySize(arr), i = 0;
+    if (cnt > FILTER_MAX_ENTRIES) {
+        ret = -E2BIG;
+        goto out;
+    }
+    e = calloc(cnt ? cnt : 1, sizeof(*e));
+    if (!e) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        if (!cJSON_IsString(it) || filter_entry_parse(it->valuestring, &e[i]))
+            goto out;
+        i++;
+    }
+    *out = e;
+    *n = cnt;
+    e = NULL;
+    ret = 0;
+out:
+    free(e);
+    cJSON_Delete(root);
+    return ret;
+}

@@ -1,0 +1,319 @@
+/* Machine-facing endpoints: POST /api/register-machine (Bearer pre-auth key) and
+ * POST /api/machine-heartbeat (machine-key signature, machine_auth.h).
+ *
+ * Keys in requests: machine_key (Ed25519 public) and wg_public_key (X25519 public) are 32 bytes
+ * as 64 hex characters or standard base64 (44 characters with padding). In replies keys are hex,
+ * except wg_public_key, which is base64 as WireGuard tools print it. */
+#include "server/api_machines.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/hex.h"
+#include "server/audit.h"
+#include "server/db_auth_keys.h"
+#include "server/machine_auth.h"
+#include "server/machine_tags.h"
+#include "server/validate.h"
+
+struct register_body {
+    const char *machine_key, *wg_public_key, *hostname, *os, *os_version;
+    struct json_strv tags;
+};
+static const struct field_spec register_fields[] = {
+    {"machine_key", FIELD_STRING, true, offsetof(struct register_body, machine_key), 44, 64, 0},
+    {"wg_public_key", FIELD_STRING, true, offsetof(struct register_body, wg_public_key), 44, 64, 0},
+    {"hostname", FIELD_STRING, true, offsetof(struct register_body, hostname), 1, MACH_HOSTNAME_MAX, 0},
+    {"os", FIELD_STRING, false, offsetof(struct register_body, os), 0, MACH_OS_MAX, 0},
+    {"os_version", FIELD_STRING, false, offsetof(struct register_body, os_version), 0, MACH_OS_MAX, 0},
+    {"tags", FIELD_STRV, false, offsetof(struct register_body, tags), 0, SRV_MAX_STRV, 0},
+};
+const struct body_spec machine_register_body = BODY_SPEC(struct register_body, register_fields);
+
+struct heartbeat_body {
+    const cJSON *posture;
+};
+static const struct field_spec heartbeat_fields[] = {
+    {"posture", FIELD_OBJECT, true, offsetof(struct heartbeat_body, posture), 0, 0, 0},
+};
+const struct body_spec machine_heartbeat_body = BODY_SPEC(struct heartbeat_body, heartbeat_fields);
+
+void machine_fqdn(const struct server *srv, const struct machine_row *m, const char *slug,
+                  char *out, size_t size)
+{
+    snprintf(out, size, "%s.%s.%s", m->name, slug, srv->set.base_domain);
+}
+
+static void add_time(cJSON *o, const char *k, int64_t t)
+{
+    if (t)
+        cJSON_AddNumberToObject(o, k, (double)t);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+cJSON *machine_json(const struct server *srv, const struct machine_row *m, const char *slug)
+{
+    char fqdn[MACH_LABEL_MAX + SRV_MAX_SLUG_BYTES + SRV_MAX_SETTING_BYTES + 3];
+    char mk[65], wg[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    machine_fqdn(srv, m, slug, fqdn, sizeof(fqdn));
+    hex_encode(mk, m->machine_key, 32);
+    sodium_bin2base64(wg, sizeof(wg), m->wg_public_key, 32, sodium_base64_VARIANT_ORIGINAL);
+    cJSON_AddNumberToObject(o, "id", (double)m->id);
+    cJSON_AddStringToObject(o, "name", m->name);
+    cJSON_AddStringToObject(o, "fqdn", fqdn);
+    cJSON_AddStringToObject(o, "hostname", m->hostname);
+    cJSON_AddStringToObject(o, "tailnet_ip", m->tailnet_ip);
+    cJSON_AddStringToObject(o, "os", m->os);
+    cJSON_AddStringToObject(o, "os_version", m->os_version);
+    cJSON_AddItemToObject(o, "tags", machine_tags_parse(m->tags));
+    cJSON_AddBoolToObject(o, "ephemeral", m->ephemeral);
+    cJSON_AddBoolToObject(o, "online", m->online);
+    cJSON_AddBoolToObject(o, "expired", m->expired_at != 0);
+    add_time(o, "expired_at", m->expired_at);
+    add_time(o, "last_seen", m->last_seen);
+    add_time(o, "created_at", m->created_at);
+    cJSON_AddStringToObject(o, "machine_key", mk);
+    cJSON_AddStringToObject(o, "wg_public_key", wg);
+    cJSON *posture = cJSON_Parse(m->posture);
+    cJSON_AddItemToObject(o, "posture", cJSON_IsObject(posture) ? posture : cJSON_CreateObject());
+    if (!cJSON_IsObject(posture))
+        cJSON_Delete(posture);
+    add_time(o, "posture_at", m->posture_at);
+    if (m->user_id)
+        cJSON_AddNumberToObject(o, "user_id", (double)m->user_id);
+    else
+        cJSON_AddNullToObject(o, "user_id");
+    return o;
+}
+
+/* 64 hex digits or standard base64 of exactly 32 bytes. */
+static bool key_decode(const char *s, uint8_t out[static 32])
+{
+    size_t n = strlen(s), got = 0;
+    if (n == 64)
+        return hex_decode(out, 32, s);
+    return n == 44 &&
+           sodium_base642bin(out, 32, s, n, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+           got == 32;
+}
+
+static void register_failed(struct api_ctx *ctx, int64_t org_id, int status, const char *code,
+                            const char *why)
+{
+    char detail[128];
+    snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", why); /* why: fixed literals */
+    struct audit_event ev = {.org_id = org_id, .actor_type = "anonymous",
+                             .action = "machine.register.failure",
+                             .source_addr = ctx->source_addr, .detail_json = detail};
+    audit_record(ctx->srv, &ev);
+    api_reply_error(ctx, status, code, "%s", why);
+}
+
+static void register_audit(struct api_ctx *ctx, const struct machine_row *m,
+                           const struct auth_key_row *k, bool reactivated)
+{
+    char mid[24], kid[24], detail[256];
+    snprintf(mid, sizeof(mid), "%" PRId64, m->id);
+    snprintf(kid, sizeof(kid), "%" PRId64, k->id);
+    snprintf(detail, sizeof(detail), "{\"machine_id\":%" PRId64 ",\"name\":\"%s\",\"ip\":\"%s\"}",
+             m->id, m->name, m->tailnet_ip); /* label and dotted quad: no escaping needed */
+    struct audit_event ev = {.org_id = m->org_id, .actor_type = "machine", .actor_id = m->id,
+                             .actor_name = m->hostname, .action = "auth_key.use",
+                             .target_type = "auth_key", .target_id = kid,
+                             .source_addr = ctx->source_addr, .detail_json = detail};
+    audit_record(ctx->srv, &ev);
+    snprintf(detail, sizeof(detail), "{\"auth_key_id\":%" PRId64 ",\"ip\":\"%s\",\"ephemeral\":%s}",
+             k->id, m->tailnet_ip, m->ephemeral ? "true" : "false");
+    ev.action = reactivated ? "machine.reregister" : "machine.register";
+    ev.target_type = "machine";
+    ev.target_id = mid;
+    ev.detail_json = detail;
+    audit_record(ctx->srv, &ev);
+}
+
+void api_machine_register(struct api_ctx *ctx)
+{
+    const struct register_body *b = ctx->body;
+    const char *h = api_header(ctx, "Authorization");
+    uint8_t hash[crypto_hash_sha256_BYTES];
+    struct auth_key_row k;
+    struct machine_row *m = NULL;
+    const char *bad = NULL, *why;
+    char slug[SRV_MAX_SLUG_BYTES + 1], spk[65];
+    int64_t now = server_now();
+    bool reactivated = false;
+
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) >= MACH_AUTH_KEY_TEXT + 8) {
+        api_header_add(ctx, "WWW-Authenticate", "Bearer");
+        register_failed(ctx, 0, 401, "UNAUTHORIZED", "missing or malformed auth key");
+        return;
+    }
+    crypto_hash_sha256(hash, (const uint8_t *)h + 7, strlen(h + 7));
+    int ret = db_auth_key_find_hash(ctx->db, hash, &k);
+    if (ret == -ENOENT) {
+        register_failed(ctx, 0, 401, "UNAUTHORIZED", "unknown auth key");
+        return;
+    }
+    if (ret) {
+        api_reply_errno(ctx, ret, "auth key");
+        return;
+    }
+    why = auth_key_unusable_reason(&k, now);
+    if (why) {
+        register_failed(ctx, k.org_id, 401, "UNAUTHORIZED", why);
+        return;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m) {
+        api_reply_errno(ctx, -ENOMEM, "machine");
+        return;
+    }
+    if (!key_decode(b->machine_key, m->machine_key) ||
+        !key_decode(b->wg_public_key, m->wg_public_key)) {
+        api_reply_error(ctx, 400, "INVALID_FIELD",
+                        "machine_key and wg_public_key must be 32 bytes as hex or base64");
+        goto out;
+    }
+    if (!validate_text(b->hostname) || (b->os && !validate_text(b->os)) ||
+        (b->os_version && !validate_text(b->os_version))) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "hostname, os and os_version must be plain text");
+        goto out;
+    }
+    ret = machine_tags_to_json(&b->tags, m->tags, &bad);
+    if (ret) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "tags: \"%.64s\" is not a valid tag", bad ? bad : "");
+        goto out;
+    }
+    /* No tags asked for: the machine gets the key's tags. Asked: each must be allowed by the key. */
+    if (b->tags.n == 0)
+        memcpy(m->tags, k.tags, sizeof(m->tags));
+    else if (!machine_tags_subset(m->tags, k.tags, &bad)) {
+        register_failed(ctx, k.org_id, 403, "FORBIDDEN", "requested tag not allowed by the auth key");
+        goto out;
+    }
+    m->org_id = k.org_id;
+    m->ephemeral = k.ephemeral;
+    snprintf(m->hostname, sizeof(m->hostname), "%s", b->hostname);
+    snprintf(m->os, sizeof(m->os), "%s", b->os ? b->os : "");
+    snprintf(m->os_version, sizeof(m->os_version), "%s", b->os_version ? b->os_version : "");
+    machine_label_sanitize(b->hostname, m->name);
+    ret = db_machine_register(ctx->db, m, k.id, now, &reactivated);
+    if (ret == -EACCES) {
+        /* Lost a race (single-use key taken by a concurrent registration, or just revoked). */
+        if (db_auth_key_find_hash(ctx->db, hash, &k) == 0 && (why = auth_key_unusable_reason(&k, now)))
+            register_failed(ctx, k.org_id, 401, "UNAUTHORIZED", why);
+        else
+            register_failed(ctx, k.org_id, 401, "UNAUTHORIZED", "auth key no longer usable");
+        goto out;
+    }
+    if (ret == -EEXIST) {
+        api_reply_error(ctx, 409, "CONFLICT", "this machine key is registered in another org");
+        goto out;
+    }
+    if (ret == -ENOSPC) {
+        api_reply_error(ctx, 507, "NO_ADDRESSES", "no free tailnet address left in this org");
+        goto out;
+    }
+    if (ret == 0)
+        ret = db_machine_org_slug(ctx->db, m->org_id, slug, sizeof(slug));
+    if (ret) {
+        api_reply_errno(ctx, ret, "machine");
+        goto out;
+    }
+    ctx->auth.machine_id = m->id;
+    register_audit(ctx, m, &k, reactivated);
+    cJSON *d = machine_json(ctx->srv, m, slug);
+    char fqdn[MACH_LABEL_MAX + SRV_MAX_SLUG_BYTES + SRV_MAX_SETTING_BYTES + 3];
+    machine_fqdn(ctx->srv, m, slug, fqdn, sizeof(fqdn));
+    hex_encode(spk, ctx->srv->sign_pk, 32);
+    if (!d) {
+        api_reply_errno(ctx, -ENOMEM, "machine");
+        goto out;
+    }
+    cJSON_AddNumberToObject(d, "machine_id", (double)m->id);
+    cJSON_ReplaceItemInObject(d, "name", cJSON_CreateString(fqdn));
+    cJSON_AddStringToObject(d, "label", m->name);
+    cJSON_AddStringToObject(d, "server_signing_key", spk);
+    cJSON_AddNumberToObject(d, "org_id", (double)m->org_id);
+    cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
+    api_reply_ok(ctx, reactivated ? 200 : 201, d);
+out:
+    free(m);
+}
+
+/* Posture: an object of at most 32 entries, each a string (<= 128 bytes), bool or number. */
+static bool posture_valid(const cJSON *p, const char **os_version)
+{
+    int n = 0;
+    const cJSON *v;
+    *os_version = NULL;
+    cJSON_ArrayForEach(v, p)
+    {
+        if (++n > 32 || !v->string || strlen(v->string) > 64)
+            return false;
+        if (cJSON_IsString(v)) {
+            if (strlen(v->valuestring) > MACH_POSTURE_FIELD_MAX || !validate_text(v->valuestring))
+                return false;
+            if (strcmp(v->string, "os_version") == 0 && strlen(v->valuestring) <= MACH_OS_MAX)
+                *os_version = v->valuestring;
+        } else if (!cJSON_IsBool(v) && !cJSON_IsNumber(v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void api_machine_heartbeat(struct api_ctx *ctx)
+{
+    const struct heartbeat_body *b = ctx->body;
+    struct machine_row *m = calloc(1, sizeof(*m));
+    char *posture = b && b->posture ? cJSON_PrintUnformatted(b->posture) : NULL;
+    char *canon = NULL;
+    const char *os_version;
+    size_t canon_len;
+    if (!m || !posture) {
+        api_reply_errno(ctx, -ENOMEM, "heartbeat");
+        goto out;
+    }
+    /* The canonical body (see machine_auth.h): {"posture":<object>}. */
+    canon_len = strlen(posture) + strlen("{\"posture\":}");
+    canon = malloc(canon_len + 1);
+    if (!canon) {
+        api_reply_errno(ctx, -ENOMEM, "heartbeat");
+        goto out;
+    }
+    snprintf(canon, canon_len + 1, "{\"posture\":%s}", posture);
+    if (!machine_auth_request(ctx, canon, canon_len, m))
+        goto out;
+    if (strlen(posture) >= MACH_POSTURE_MAX_BYTES || !posture_valid(b->posture, &os_version)) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "posture must be an object of at most 32 "
+                        "string (<= 128 bytes), boolean or number values");
+        goto out;
+    }
+    int ret = db_machine_heartbeat(ctx->db, m->id, server_now(), posture, os_version);
+    if (ret) {
+        api_reply_errno(ctx, ret, "heartbeat");
+        goto out;
+    }
+    cJSON *d = cJSON_CreateObject();
+    if (!d) {
+        api_reply_errno(ctx, -ENOMEM, "heartbeat");
+        goto out;
+    }
+    cJSON_AddNumberToObject(d, "machine_id", (double)m->id);
+    cJSON_AddBoolToObject(d, "online", true);
+    cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
+    api_reply_ok(ctx, 200, d);
+out:
+    free(canon);
+    free(posture);
+    free(m);
+}

@@ -1,0 +1,256 @@
+/* civetweb glue: reads the request, hands it to api_dispatch(), writes the envelope with
+ * security headers (see http.h). Nothing here knows about routes or JSON fields. */
+#include "server/http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <civetweb.h>
+
+#include "common/log.h"
+#include "server/api.h"
+#include "server/db.h"
+
+static const char *const security_headers[][2] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+    {"Cross-Origin-Resource-Policy", "same-origin"},
+    {"Cache-Control", "no-store"},
+};
+
+static const char *header_get(void *transport, const char *name)
+{
+    return mg_get_header(transport, name);
+}
+
+static void write_reply(struct mg_connection *conn, const struct api_ctx *ctx, bool close_conn)
+{
+    char *text = api_envelope_render(ctx);
+    char len[32];
+
+    mg_response_header_start(conn, ctx->status);
+    mg_response_header_add(conn, "Content-Type", "application/json", -1);
+    for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
+        mg_response_header_add(conn, security_headers[i][0], security_headers[i][1], -1);
+    if (ctx->is_tls)
+        mg_response_header_add(conn, "Strict-Transport-Security", "max-age=31536000", -1);
+    for (size_t i = 0; i < ctx->nhdr; i++)
+        mg_response_header_add(conn, ctx->hdr[i].name, ctx->hdr[i].value, -1);
+    if (close_conn)
+        mg_response_header_add(conn, "Connection", "close", -1);
+    snprintf(len, sizeof(len), "%zu", text ? strlen(text) : 0);
+    mg_response_header_add(conn, "Content-Length", len, -1);
+    mg_response_header_send(conn);
+    if (text)
+        mg_write(conn, text, strlen(text));
+    free(text);
+}
+
+/* Reads at most SRV_MAX_BODY_BYTES + 1 bytes: one more than allowed is enough to say 413. */
+static char *body_read(struct mg_connection *conn, long long content_length, size_t *len,
+                       bool *complete)
+{
+    size_t cap = SRV_MAX_BODY_BYTES + 1;
+    char *buf;
+
+    *len = 0;
+    *complete = true;
+    if (content_length == 0)
+        return NULL;
+    if (content_length > SRV_MAX_BODY_BYTES) {
+        *complete = false;
+        return NULL;
+    }
+    buf = malloc(cap);
+    if (!buf) {
+        *complete = false;
+        return NULL;
+    }
+    while (*len < cap) {
+        int n = mg_read(conn, buf + *len, cap - *len);
+
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
+    }
+    if (*len > SRV_MAX_BODY_BYTES)
+        *complete = false;
+    return buf;
+}
+
+/* The path as the client sent it (still percent-encoded), without the query string. */
+static void raw_path(const struct mg_request_info *ri, char *out, size_t size)
+{
+    const char *u = ri->request_uri ? ri->request_uri : "";
+    size_t n = strcspn(u, "?#");
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, u, n);
+    out[n] = '\0';
+}
+
+static int api_handler(struct mg_connection *conn, void *cbdata)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct api_ctx ctx = {0};
+    char path[SRV_MAX_PATH_BYTES + 2];
+    size_t len = 0;
+    bool complete;
+    char *body;
+
+    ctx.srv = cbdata;
+    ctx.header_get = header_get;
+    ctx.transport = conn;
+    ctx.is_tls = ri->is_ssl;
+    ctx.query = ri->query_string;
+    snprintf(ctx.source_addr, sizeof(ctx.source_addr), "%s", ri->remote_addr);
+    raw_path(ri, path, sizeof(path));
+    body = body_read(conn, ri->content_length, &len, &complete);
+    api_dispatch(&ctx, ri->request_method, path, body, len,
+                 complete ? (long long)len : (long long)SRV_MAX_BODY_BYTES + 1);
+    write_reply(conn, &ctx, !complete);
+    api_ctx_release(&ctx);
+    free(body);
+    return ctx.status;
+}
+
+static int healthz_handler(struct mg_connection *conn, void *cbdata)
+{
+    struct server *srv = cbdata;
+    struct api_ctx ctx = {0};
+    struct db_conn *c = db_conn_get(srv->db);
+    sqlite3_stmt *st = c ? db_stmt(c, "SELECT 1") : NULL;
+    bool ok = st && sqlite3_step(st) == SQLITE_ROW;
+
+    if (st)
+        sqlite3_reset(st);
+    ctx.is_tls = mg_get_request_info(conn)->is_ssl;
+    if (ok) {
+        cJSON *d = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(d, "status", "ok");
+        cJSON_AddStringToObject(d, "version", ZTNA_VERSION);
+        cJSON_AddNumberToObject(d, "uptime", (double)(server_now() - srv->started_at));
+        api_reply_ok(&ctx, 200, d);
+    } else {
+        api_reply_error(&ctx, 503, "UNAVAILABLE", "database not reachable");
+    }
+    write_reply(conn, &ctx, false);
+    api_ctx_release(&ctx);
+    return ctx.status;
+}
+
+static int fallback_handler(struct mg_connection *conn, void *cbdata)
+{
+    struct api_ctx ctx = {0};
+
+    (void)cbdata;
+    ctx.is_tls = mg_get_request_info(conn)->is_ssl;
+    api_reply_error(&ctx, 404, "NOT_FOUND", "no such path");
+    write_reply(conn, &ctx, false);
+    return 404;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn("http", "%s", message);
+    return 1;
+}
+
+/* civetweb wants the key and certificate in one PEM: write DATA_DIR/tls.pem (0600). */
+static int tls_bundle(const struct server *srv, char *out, size_t size)
+{
+    const char *parts[] = {srv->set.tls_key, srv->set.tls_cert};
+    int fd, ret = 0;
+
+    snprintf(out, size, "%s/tls.pem", srv->set.data_dir);
+    fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    for (size_t i = 0; i < 2 && ret == 0; i++) {
+        char buf[4096];
+        ssize_t n;
+        int in = open(parts[i], O_RDONLY | O_CLOEXEC);
+
+        if (in < 0) {
+            ret = -errno;
+            log_error("http", "cannot read %s: %s", parts[i], strerror(errno));
+            break;
+        }
+        while ((n = read(in, buf, sizeof(buf))) > 0) {
+            if (write(fd, buf, (size_t)n) != n) {
+                ret = -EIO;
+                break;
+            }
+        }
+        if (n < 0)
+            ret = -errno;
+        close(in);
+        if (ret == 0 && write(fd, "\n", 1) != 1)
+            ret = -EIO;
+    }
+    close(fd);
+    return ret;
+}
+
+int http_start(struct server *srv, struct mg_context **out)
+{
+    char ports[SRV_MAX_SETTING_BYTES + 2], threads[16], pem[SRV_MAX_SETTING_BYTES + 16];
+    const char *opts[16];
+    struct mg_callbacks cb = {0};
+    struct mg_context *ctx;
+    size_t n = 0;
+    bool tls = srv->set.tls_cert[0] != '\0';
+    int ret;
+
+    mg_init_library(tls ? MG_FEATURES_SSL : 0);
+    snprintf(ports, sizeof(ports), "%s%s", srv->set.listen, tls ? "s" : "");
+    snprintf(threads, sizeof(threads), "%lld", (long long)srv->set.http_threads);
+    opts[n++] = "listening_ports";
+    opts[n++] = ports;
+    opts[n++] = "num_threads";
+    opts[n++] = threads;
+    opts[n++] = "enable_keep_alive";
+    opts[n++] = "yes";
+    opts[n++] = "request_timeout_ms";
+    opts[n++] = "30000";
+    /* Keep the path percent-encoded: the router decodes per segment, so "%2f" or "%00" cannot
+     * change which route matches. */
+    opts[n++] = "decode_url";
+    opts[n++] = "no";
+    if (tls) {
+        ret = tls_bundle(srv, pem, sizeof(pem));
+        if (ret < 0)
+            return ret;
+        opts[n++] = "ssl_certificate";
+        opts[n++] = pem;
+        opts[n++] = "ssl_protocol_version";
+        opts[n++] = "4"; /* TLS 1.2+ */
+    }
+    opts[n] = NULL;
+    cb.log_message = log_message;
+    ctx = mg_start(&cb, srv, opts);
+    if (!ctx) {
+        log_error("http", "cannot listen on %s", ports);
+        return -EADDRINUSE;
+    }
+    mg_set_request_handler(ctx, "/api", api_handler, srv);
+    mg_set_request_handler(ctx, "/healthz", healthz_handler, srv);
+    mg_set_request_handler(ctx, "/", fallback_handler, srv);
+    *out = ctx;
+    return 0;
+}
+
+void http_stop(struct mg_context *ctx)
+{
+    if (ctx)
+        mg_stop(ctx);
+}

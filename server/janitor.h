@@ -1,0 +1,25 @@
+/* The janitor thread: periodic clean-up for the machines module.
+ *
+ * Every tick (at most MACH_JANITOR_TICK_MS, woken at once on stop) it
+ *   - forgets request nonces that fell out of the signature window,
+ *   - marks machines offline when their last heartbeat is older than the offline timeout,
+ *   - deletes ephemeral machines offline for longer than the ephemeral timeout (audited as
+ *     machine.delete by the system, reason "ephemeral").
+ *
+ * Timeouts (seconds): ZTNA_OFFLINE_TIMEOUT (default 3 x heartbeat-interval) and
+ * ZTNA_EPHEMERAL_TIMEOUT (default MACH_DEFAULT_EPHEMERAL_TIMEOUT), read at start from the
+ * environment until they join the settings table. */
+#ifndef ZTNA_SERVER_JANITOR_H
+#define ZTNA_SERVER_JANITOR_H
+
+#include <stdint.h>
+
+struct server;
+
+int janitor_start(struct server *srv); /* 0 / -errno; sets srv->janitor */
+void janitor_stop(struct server *srv); /* joins the thread; accepts a never-started janitor */
+/* One pass, as the thread does it (exposed for tests and for the first pass at start). */
+int janitor_run_once(struct server *srv, int64_t now);
+int64_t janitor_offline_timeout(const struct server *srv);
+
+#endif

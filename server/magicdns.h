@@ -1,0 +1,15 @@
+/* MagicDNS glue: feeds the DNS authority (server/dns/) a snapshot built from SQLite.
+ * One zone per org ("<org-slug>.<base-domain>") with an A record per machine
+ * ("<machine-name>.<org-slug>.<base-domain>"). A watcher thread with its own connection polls
+ * PRAGMA data_version once a second and rebuilds + swaps the snapshot after any commit, so
+ * writers need not call anything; magicdns_refresh() forces a rebuild now. */
+#ifndef ZTNA_SERVER_MAGICDNS_H
+#define ZTNA_SERVER_MAGICDNS_H
+
+#include "server/server.h"
+
+int magicdns_start(struct server *srv); /* module hook: binds --dns-listen */
+void magicdns_stop(struct server *srv);
+int magicdns_refresh(struct server *srv); /* 0 / -errno; no-op without DNS */
+
+#endif

@@ -1,0 +1,70 @@
+/* Policy compiler and explain. The compiler turns (policy, fleet, now) into, for every machine,
+ * the filter of traffic allowed INTO it and the set of peers it may reach or be reached by. The
+ * engine keeps the result and recompiles only what a change affects. */
+#ifndef ZTNA_POLICY_COMPILE_H
+#define ZTNA_POLICY_COMPILE_H
+
+#include "common/filter/filter.h"
+#include "server/policy/geo.h"
+#include "server/policy/policy.h"
+
+/* "May this source reach dst_machine on port/proto at `now`?" The source is a machine
+ * (src_machine != 0) or a bare address (src_family/src_addr) that is no machine. */
+struct policy_query {
+    int64_t src_machine;
+    uint8_t src_family, src_addr[16];
+    int64_t dst_machine;
+    uint16_t port;
+    uint8_t proto; /* enum filter_proto: 6, 17, 1 */
+};
+
+struct policy_verdict {
+    bool accept;
+    int rule;       /* deciding rule index (accepted, or the first that matched but failed), -1 */
+    int line;       /* that rule's line, 0 */
+    char reason[POLICY_ERR_MAX]; /* "accepted by rule 2 (line 30)", "rule 1 (line 20): posture
+                                    \"posture:baseline\" failed: disk_encryption", "no rule matches" */
+};
+
+/* The naive evaluator: walks the rules for one query. 0, -ENOENT (unknown machine). */
+int policy_explain(const struct policy *p, const struct fleet *f, const struct policy_geo *geo,
+                   int64_t now, const struct policy_query *q, struct policy_verdict *v);
+
+struct policy_node {
+    int64_t machine_id;
+    struct filter_entry *entries; /* sorted, unique */
+    size_t nentries;
+    int64_t *peers;               /* machine ids, sorted */
+    size_t npeers;
+    uint64_t hash;
+};
+
+struct policy_engine;
+
+/* p and geo are borrowed until replaced / freed. The fleet is copied in. *out new:
+ * policy_engine_free(). */
+int policy_engine_new(struct policy_engine **out, const struct policy *p,
+                      const struct policy_geo *geo, const struct fleet *f, int64_t now);
+void policy_engine_free(struct policy_engine *e);
+
+/* Changes. Each recompiles only the affected nodes; policy_engine_changed() then lists the
+ * machine ids whose filter or peers changed (or that were removed). 0 / -errno. */
+int policy_engine_machine_upsert(struct policy_engine *e, const struct fleet_machine *m);
+int policy_engine_machine_remove(struct policy_engine *e, int64_t id);
+int policy_engine_user_upsert(struct policy_engine *e, const struct fleet_user *u);
+int policy_engine_grant_add(struct policy_engine *e, const struct fleet_grant *g);
+int policy_engine_grant_remove(struct policy_engine *e, int64_t grant_id);
+int policy_engine_set_policy(struct policy_engine *e, const struct policy *p);
+/* Re-evaluates time conditions (schedules, posture age, grant expiry) at now: all nodes. */
+int policy_engine_set_now(struct policy_engine *e, int64_t now);
+
+const int64_t *policy_engine_changed(const struct policy_engine *e, size_t *n);
+/* Borrowed, valid until the next change; NULL for an unknown machine. */
+const struct policy_node *policy_engine_node(const struct policy_engine *e, int64_t machine_id);
+/* Earliest future time at which a time condition flips (schedule boundary, report staleness,
+ * grant expiry): recompile then. INT64_MAX when none. */
+int64_t policy_engine_next_boundary(const struct policy_engine *e);
+/* The engine's current fleet (for explain); borrowed, valid until the next change. */
+const struct fleet *policy_engine_fleet(struct policy_engine *e);
+
+#endif

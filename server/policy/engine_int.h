@@ -1,0 +1,77 @@
+/* Internal state of the incremental compiler (server/policy/compile.c, engine.c). */
+#ifndef ZTNA_POLICY_ENGINE_INT_H
+#define ZTNA_POLICY_ENGINE_INT_H
+
+#include "server/policy/compile.h"
+#include "server/policy/policy_int.h"
+
+struct idmap { /* int64 id -> slot, open addressing; removed ids map to -1 */
+    int64_t *keys;
+    int *vals;
+    size_t cap, used;
+};
+
+struct emachine {
+    bool live;
+    struct fleet_machine v;    /* view with our own copies of the strings */
+    int uslot;                 /* owner's user slot or -1 */
+    bool tagged;
+    uint64_t *tagbits;         /* valid tags (policy tag indices) */
+    struct policy_node node;
+};
+
+struct euser {
+    bool live;
+    struct fleet_user v;
+    uint64_t *gbits;           /* policy groups the user belongs to */
+    int *machines;             /* slots of machines it owns */
+    size_t nmachines, capm;
+};
+
+struct erule {
+    uint64_t *src, *dst;       /* bit per machine slot */
+    bool active, raw;          /* schedule on; no conditions (prefix sources compile to prefixes) */
+    bool simple;               /* no autogroup:self and no JIT: dst bits say it all */
+};
+
+struct policy_engine {
+    const struct policy *p;
+    const struct policy_geo *geo;
+    int64_t now;
+    struct emachine *m;
+    size_t nm, capm, words;    /* slots, capacity (multiple of 64), capm / 64 */
+    struct euser *u;
+    size_t nu, capu;
+    struct idmap mid, uid;
+    struct fleet_grant *g;
+    size_t ng, capg;
+    struct erule *r;
+    size_t nr;
+    const char ***gsorted;     /* per policy group: sorted member pointers */
+    int64_t *changed;
+    size_t nchanged, capchanged;
+    uint64_t *affected, *tmp;  /* scratch bitsets */
+    int64_t next_boundary;
+    struct fleet fview;        /* for policy_engine_fleet() */
+    struct fleet_user *fusers;
+    struct fleet_machine *fmachines;
+};
+
+static inline bool bit_get(const uint64_t *b, size_t i) { return b[i / 64] >> (i % 64) & 1; }
+static inline void bit_set(uint64_t *b, size_t i) { b[i / 64] |= 1ULL << (i % 64); }
+static inline void bit_clr(uint64_t *b, size_t i) { b[i / 64] &= ~(1ULL << (i % 64)); }
+
+int idmap_put(struct idmap *m, int64_t id, int val);
+int idmap_get(const struct idmap *m, int64_t id);
+void idmap_free(struct idmap *m);
+
+/* compile.c */
+int engine_rule_eval(struct policy_engine *e, size_t ri);       /* recompute a rule's bits */
+void engine_rule_machine(struct policy_engine *e, size_t ri, size_t slot, bool *src, bool *dst);
+int engine_node_compute(struct policy_engine *e, size_t slot);  /* recompute one node */
+void engine_machine_features(struct policy_engine *e, size_t slot);
+void engine_user_features(struct policy_engine *e, size_t uslot);
+int engine_policy_prepare(struct policy_engine *e);             /* gsorted, rule caches */
+void engine_boundary_update(struct policy_engine *e);
+
+#endif

@@ -1,0 +1,103 @@
+/* The ONE static /api route table, served at GET /api/endpoints and checked against
+ * docs/openapi.yaml by tests/server/test_openapi.py.
+ *
+ * To add a route: declare its handler (and body spec, if any) in the block for your module below,
+ * then add a row to api_routes[]. Keep each module's rows together. */
+#include "server/api.h"
+
+/* --- server-core: meta, auth, orgs, members (api_meta.c, api_auth.c, api_orgs.c, api_members.c) */
+void api_endpoints_list(struct api_ctx *ctx);
+void api_auth_setup(struct api_ctx *ctx);
+void api_auth_login(struct api_ctx *ctx);
+void api_auth_refresh(struct api_ctx *ctx);
+void api_auth_logout(struct api_ctx *ctx);
+void api_me_get(struct api_ctx *ctx);
+void api_orgs_list(struct api_ctx *ctx);
+void api_orgs_create(struct api_ctx *ctx);
+void api_org_get(struct api_ctx *ctx);
+void api_org_update(struct api_ctx *ctx);
+void api_org_delete(struct api_ctx *ctx);
+void api_members_list(struct api_ctx *ctx);
+void api_members_add(struct api_ctx *ctx);
+void api_member_update(struct api_ctx *ctx);
+void api_member_delete(struct api_ctx *ctx);
+extern const struct body_spec auth_setup_body, auth_login_body, org_create_body, org_update_body,
+    member_add_body, member_update_body;
+
+/* --- server-machines: auth keys, machines, audit, metrics (declare here) --------------------- */
+/* @@MACHINES_DECLARATIONS@@ */
+void api_auth_keys_list(struct api_ctx *ctx);
+void api_auth_key_create(struct api_ctx *ctx);
+void api_auth_key_revoke(struct api_ctx *ctx);
+void api_machine_register(struct api_ctx *ctx);
+void api_machine_heartbeat(struct api_ctx *ctx);
+void api_machines_list(struct api_ctx *ctx);
+void api_machine_get(struct api_ctx *ctx);
+void api_machine_update(struct api_ctx *ctx);
+void api_machine_delete(struct api_ctx *ctx);
+void api_machine_expire(struct api_ctx *ctx);
+void api_audit_list(struct api_ctx *ctx);
+void api_audit_export(struct api_ctx *ctx);
+extern const struct body_spec auth_key_create_body, machine_register_body, machine_heartbeat_body,
+    machine_update_body;
+
+const struct api_route api_routes[] = {
+    /* server-core */
+    {"GET", "/api/endpoints", api_endpoints_list, API_AUTH_NONE, ROLE_NONE, NULL,
+     "List every API route (method, path, auth, summary)"},
+    {"POST", "/api/auth/setup", api_auth_setup, API_AUTH_NONE, ROLE_NONE, &auth_setup_body,
+     "First-run setup: create the first org and its owner (409 once a user exists)"},
+    {"POST", "/api/auth/login", api_auth_login, API_AUTH_NONE, ROLE_NONE, &auth_login_body,
+     "Log in with email and password; returns an access token and sets the refresh cookie"},
+    {"POST", "/api/auth/refresh", api_auth_refresh, API_AUTH_NONE, ROLE_NONE, NULL,
+     "Rotate the refresh cookie and get a new access token (needs X-ZTNA-CSRF)"},
+    {"POST", "/api/auth/logout", api_auth_logout, API_AUTH_NONE, ROLE_NONE, NULL,
+     "Revoke the session (refresh cookie with X-ZTNA-CSRF, or the bearer token)"},
+    {"GET", "/api/me", api_me_get, API_AUTH_USER, ROLE_NONE, NULL,
+     "The authenticated user and their orgs"},
+    {"GET", "/api/orgs", api_orgs_list, API_AUTH_USER, ROLE_NONE, NULL,
+     "Orgs the caller belongs to"},
+    {"POST", "/api/orgs", api_orgs_create, API_AUTH_USER, ROLE_NONE, &org_create_body,
+     "Create an org; the caller becomes its owner"},
+    {"GET", "/api/orgs/{org}", api_org_get, API_AUTH_ORG, ROLE_MEMBER, NULL, "Get an org"},
+    {"PATCH", "/api/orgs/{org}", api_org_update, API_AUTH_ORG, ROLE_ADMIN, &org_update_body,
+     "Rename an org or change its slug"},
+    {"DELETE", "/api/orgs/{org}", api_org_delete, API_AUTH_ORG, ROLE_OWNER, NULL,
+     "Delete an org and everything in it"},
+    {"GET", "/api/orgs/{org}/users", api_members_list, API_AUTH_ORG, ROLE_MEMBER, NULL,
+     "List the org's members"},
+    {"POST", "/api/orgs/{org}/users", api_members_add, API_AUTH_ORG, ROLE_ADMIN,
+     &member_add_body, "Add a member (creating the user if the email is new)"},
+    {"PATCH", "/api/orgs/{org}/users/{user}", api_member_update, API_AUTH_ORG, ROLE_ADMIN,
+     &member_update_body, "Change a member's role"},
+    {"DELETE", "/api/orgs/{org}/users/{user}", api_member_delete, API_AUTH_ORG, ROLE_ADMIN, NULL,
+     "Remove a member from the org"},
+    /* server-machines */
+    /* @@MACHINES_ROUTES@@ */
+    {"GET", "/api/orgs/{org}/auth-keys", api_auth_keys_list, API_AUTH_ORG, ROLE_ADMIN, NULL,
+     "List the org's pre-auth keys (never the secret)"},
+    {"POST", "/api/orgs/{org}/auth-keys", api_auth_key_create, API_AUTH_ORG, ROLE_ADMIN,
+     &auth_key_create_body, "Create a pre-auth key; the key is in this reply only"},
+    {"DELETE", "/api/orgs/{org}/auth-keys/{key}", api_auth_key_revoke, API_AUTH_ORG, ROLE_ADMIN,
+     NULL, "Revoke a pre-auth key"},
+    {"POST", "/api/register-machine", api_machine_register, API_AUTH_CUSTOM, ROLE_NONE,
+     &machine_register_body, "Register a machine with a pre-auth key (Authorization: Bearer)"},
+    {"POST", "/api/machine-heartbeat", api_machine_heartbeat, API_AUTH_CUSTOM, ROLE_NONE,
+     &machine_heartbeat_body, "Machine heartbeat with posture (machine-key signature)"},
+    {"GET", "/api/orgs/{org}/machines", api_machines_list, API_AUTH_ORG, ROLE_MEMBER, NULL,
+     "List machines (q, tag, online filters; limit/offset paging)"},
+    {"GET", "/api/orgs/{org}/machines/{machine}", api_machine_get, API_AUTH_ORG, ROLE_MEMBER,
+     NULL, "Get a machine"},
+    {"PATCH", "/api/orgs/{org}/machines/{machine}", api_machine_update, API_AUTH_ORG, ROLE_ADMIN,
+     &machine_update_body, "Rename a machine (made unique) and/or set its tags"},
+    {"DELETE", "/api/orgs/{org}/machines/{machine}", api_machine_delete, API_AUTH_ORG, ROLE_ADMIN,
+     NULL, "Delete a machine (frees its tailnet IP)"},
+    {"POST", "/api/orgs/{org}/machines/{machine}/expire", api_machine_expire, API_AUTH_ORG,
+     ROLE_ADMIN, NULL, "Expire a machine's key: it must re-register"},
+    {"GET", "/api/orgs/{org}/audit", api_audit_list, API_AUTH_ORG, ROLE_ADMIN, NULL,
+     "Audit log (filters: action, actor, actor_type, target_type, target_id, since, until; "
+     "cursor paging)"},
+    {"GET", "/api/orgs/{org}/audit/export", api_audit_export, API_AUTH_ORG, ROLE_ADMIN, NULL,
+     "Export the audit log as jsonl, cef or syslog (format=...)"},
+};
+const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
