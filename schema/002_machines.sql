@@ -47,6 +47,8 @@ CREATE TABLE machines (
     UNIQUE (org_id, tailnet_ip),
     UNIQUE (org_id, name)
 );
+-- Lists walk an org's machines in id order and stop at the page end.
+CREATE INDEX machines_org ON machines(org_id, id);
 CREATE INDEX machines_online ON machines(online, last_seen);
 
 -- Nonces of accepted machine requests, kept until they fall out of the timestamp window, so that

@@ -31,7 +31,7 @@ enum api_auth {
     API_AUTH_ORG,    /* user token + membership of {org} with role >= min_role */
     API_AUTH_CUSTOM, /* the handler authenticates (e.g. machine-signed requests) */
 };
-const char *api_auth_name(enum api_auth a); /* "none", "user", "org:<role>", "custom" */
+const char *api_auth_name(enum api_auth a); /* "none", "user", "org", "custom" */
 
 struct auth_ctx {
     int64_t user_id;   /* 0 if not a user request */

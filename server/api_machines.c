@@ -16,6 +16,8 @@
 #include "common/hex.h"
 #include "server/audit.h"
 #include "server/db_auth_keys.h"
+#include "server/janitor.h"
+#include "server/db.h"
 #include "server/machine_auth.h"
 #include "server/machine_tags.h"
 #include "server/validate.h"
@@ -117,9 +119,17 @@ static void register_failed(struct api_ctx *ctx, int64_t org_id, int status, con
     api_reply_error(ctx, status, code, "%s", why);
 }
 
-static void register_audit(struct api_ctx *ctx, const struct machine_row *m,
-                           const struct auth_key_row *k, bool reactivated)
+struct register_ctx {
+    struct api_ctx *ctx;
+    const struct auth_key_row *k;
+};
+
+/* Runs inside the registration transaction (db_machine_register's before_commit). */
+static void register_audit(const struct machine_row *m, bool reactivated, void *arg)
 {
+    struct register_ctx *rc = arg;
+    struct api_ctx *ctx = rc->ctx;
+    const struct auth_key_row *k = rc->k;
     char mid[24], kid[24], detail[256];
     snprintf(mid, sizeof(mid), "%" PRId64, m->id);
     snprintf(kid, sizeof(kid), "%" PRId64, k->id);
@@ -205,7 +215,10 @@ void api_machine_register(struct api_ctx *ctx)
     snprintf(m->os, sizeof(m->os), "%s", b->os ? b->os : "");
     snprintf(m->os_version, sizeof(m->os_version), "%s", b->os_version ? b->os_version : "");
     machine_label_sanitize(b->hostname, m->name);
-    ret = db_machine_register(ctx->db, m, k.id, now, &reactivated);
+    struct register_ctx rc = {.ctx = ctx, .k = &k};
+    machines_write_lock(ctx->srv);
+    ret = db_machine_register(ctx->db, m, k.id, now, &reactivated, register_audit, &rc);
+    machines_write_unlock(ctx->srv);
     if (ret == -EACCES) {
         /* Lost a race (single-use key taken by a concurrent registration, or just revoked). */
         if (db_auth_key_find_hash(ctx->db, hash, &k) == 0 && (why = auth_key_unusable_reason(&k, now)))
@@ -229,7 +242,6 @@ void api_machine_register(struct api_ctx *ctx)
         goto out;
     }
     ctx->auth.machine_id = m->id;
-    register_audit(ctx, m, &k, reactivated);
     cJSON *d = machine_json(ctx->srv, m, slug);
     char fqdn[MACH_LABEL_MAX + SRV_MAX_SLUG_BYTES + SRV_MAX_SETTING_BYTES + 3];
     machine_fqdn(ctx->srv, m, slug, fqdn, sizeof(fqdn));
@@ -279,6 +291,7 @@ void api_machine_heartbeat(struct api_ctx *ctx)
     char *canon = NULL;
     const char *os_version;
     size_t canon_len;
+    bool locked = false;
     if (!m || !posture) {
         api_reply_errno(ctx, -ENOMEM, "heartbeat");
         goto out;
@@ -291,6 +304,14 @@ void api_machine_heartbeat(struct api_ctx *ctx)
         goto out;
     }
     snprintf(canon, canon_len + 1, "{\"posture\":%s}", posture);
+    /* The nonce record (inside machine_auth_request) and the update commit together. */
+    machines_write_lock(ctx->srv);
+    locked = true;
+    int ret = db_begin(ctx->db);
+    if (ret) {
+        api_reply_errno(ctx, ret, "heartbeat");
+        goto out;
+    }
     if (!machine_auth_request(ctx, canon, canon_len, m))
         goto out;
     if (strlen(posture) >= MACH_POSTURE_MAX_BYTES || !posture_valid(b->posture, &os_version)) {
@@ -298,7 +319,9 @@ void api_machine_heartbeat(struct api_ctx *ctx)
                         "string (<= 128 bytes), boolean or number values");
         goto out;
     }
-    int ret = db_machine_heartbeat(ctx->db, m->id, server_now(), posture, os_version);
+    ret = db_machine_heartbeat(ctx->db, m->id, server_now(), posture, os_version);
+    if (!ret)
+        ret = db_commit(ctx->db);
     if (ret) {
         api_reply_errno(ctx, ret, "heartbeat");
         goto out;
@@ -313,6 +336,12 @@ void api_machine_heartbeat(struct api_ctx *ctx)
     cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
     api_reply_ok(ctx, 200, d);
 out:
+    if (locked) {
+        /* A failed authentication still keeps its audit row; nothing else was written. */
+        if (ctx->status >= 300 && db_commit(ctx->db) != 0)
+            db_rollback(ctx->db);
+        machines_write_unlock(ctx->srv);
+    }
     free(canon);
     free(posture);
     free(m);

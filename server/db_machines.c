@@ -254,7 +254,10 @@ static int insert(struct db_conn *db, struct machine_row *m, int64_t auth_key_id
 }
 
 int db_machine_register(struct db_conn *db, struct machine_row *m, int64_t auth_key_id,
-                        int64_t now, bool *reactivated)
+                        int64_t now, bool *reactivated,
+                        void (*before_commit)(const struct machine_row *m, bool reactivated,
+                                              void *arg),
+                        void *arg)
 {
     struct machine_row *old = malloc(sizeof(*old));
     char label[MACH_LABEL_MAX + 1];
@@ -288,6 +291,8 @@ int db_machine_register(struct db_conn *db, struct machine_row *m, int64_t auth_
     ipalloc_format(m->ip_num, m->tailnet_ip);
     ret = insert(db, m, auth_key_id, now);
 out:
+    if (!ret && before_commit)
+        before_commit(m, *reactivated, arg);
     if (!ret)
         ret = db_commit(db);
     if (ret)

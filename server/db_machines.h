@@ -45,9 +45,14 @@ void machine_label_sanitize(const char *hostname, char out[static MACH_LABEL_MAX
  * allocates the next free tailnet IP and inserts. Fills id, name, ip_num, tailnet_ip.
  * If the machine key is already registered in this org, the existing machine is re-activated
  * (new WireGuard key, os, expiry cleared; same id, name and IP) and *reactivated is set.
- * -EEXIST when the machine key belongs to another org; -ENOSPC when the org is out of IPs. */
+ * -EEXIST when the machine key belongs to another org; -ENOSPC when the org is out of IPs.
+ * before_commit (may be NULL) runs inside the transaction once the row is final, so that the
+ * audit rows of the registration commit with it (one write transaction per registration). */
 int db_machine_register(struct db_conn *db, struct machine_row *m, int64_t auth_key_id,
-                        int64_t now, bool *reactivated);
+                        int64_t now, bool *reactivated,
+                        void (*before_commit)(const struct machine_row *m, bool reactivated,
+                                              void *arg),
+                        void *arg);
 
 int db_machine_get(struct db_conn *db, int64_t org_id, int64_t id, struct machine_row *out);
 int db_machine_find_key(struct db_conn *db, const uint8_t key[static 32], struct machine_row *out);

@@ -130,7 +130,7 @@ static bool parse_body(struct api_ctx *ctx, const struct api_route *r, const cha
 void api_dispatch(struct api_ctx *ctx, const char *method, const char *raw_path,
                   const char *body, size_t body_len, long long content_length)
 {
-    _Alignas(max_align_t) unsigned char typed[1024];
+    _Alignas(max_align_t) unsigned char typed[4096]; /* the largest body struct; checked below */
     struct path_segs *segs = NULL;
     const struct api_route *r = NULL;
     cJSON *tree = NULL;

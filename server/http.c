@@ -2,6 +2,7 @@
  * security headers (see http.h). Nothing here knows about routes or JSON fields. */
 #include "server/http.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -165,6 +166,31 @@ static int log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* See server/tlsshim/shim.c: load the shim that answers civetweb's dlopen("libssl.so"). It is
+ * looked for beside the binary (build tree) and in ../lib/ztna/ (installed layout). */
+static int tls_shim_load(void)
+{
+    static const char *const where[] = {"", "/../lib/ztna"};
+    char exe[512], path[600];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash;
+
+    if (n <= 0)
+        return -errno;
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s/libztna-tls-shim.so", exe, where[i]);
+        if (dlopen(path, RTLD_NOW | RTLD_GLOBAL))
+            return 0;
+    }
+    log_error("http", "cannot load libztna-tls-shim.so beside %s or in ../lib/ztna (%s); TLS "
+              "would crash civetweb, refusing to start", exe, dlerror());
+    return -ENOENT;
+}
+
 /* civetweb wants the key and certificate in one PEM: write DATA_DIR/tls.pem (0600). */
 static int tls_bundle(const struct server *srv, char *out, size_t size)
 {
@@ -211,6 +237,11 @@ int http_start(struct server *srv, struct mg_context **out)
     bool tls = srv->set.tls_cert[0] != '\0';
     int ret;
 
+    if (tls) {
+        ret = tls_shim_load();
+        if (ret < 0)
+            return ret;
+    }
     mg_init_library(tls ? MG_FEATURES_SSL : 0);
     snprintf(ports, sizeof(ports), "%s%s", srv->set.listen, tls ? "s" : "");
     snprintf(threads, sizeof(threads), "%lld", (long long)srv->set.http_threads);

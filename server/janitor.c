@@ -21,11 +21,24 @@ struct janitor {
     struct server *srv;
     pthread_t thread;
     pthread_mutex_t lock; /* protects stop */
+    pthread_mutex_t write_lock; /* serialises the module's write transactions (janitor.h) */
     pthread_cond_t wake;
     bool stop;
     int64_t offline_timeout;
     int64_t ephemeral_timeout;
 };
+
+void machines_write_lock(struct server *srv)
+{
+    if (srv->janitor)
+        pthread_mutex_lock(&srv->janitor->write_lock);
+}
+
+void machines_write_unlock(struct server *srv)
+{
+    if (srv->janitor)
+        pthread_mutex_unlock(&srv->janitor->write_lock);
+}
 
 static int64_t env_seconds(const char *name, int64_t def)
 {
@@ -81,11 +94,13 @@ int janitor_run_once(struct server *srv, int64_t now)
     int64_t offline = janitor_offline_timeout(srv);
     int64_t eph = srv->janitor ? srv->janitor->ephemeral_timeout : MACH_DEFAULT_EPHEMERAL_TIMEOUT;
     struct stale_ctx s = {.srv = srv, .db = db};
+    machines_write_lock(srv);
     int ret = db_machine_nonce_prune(db, now);
     if (ret >= 0)
         ret = db_machine_mark_offline(db, now - offline);
     if (ret >= 0)
         ret = db_machine_ephemeral_stale(db, now - eph, delete_stale, &s);
+    machines_write_unlock(srv);
     if (s.deleted)
         log_info("janitor", "removed %d offline ephemeral machine(s)", s.deleted);
     if (ret < 0) {
@@ -129,6 +144,7 @@ int janitor_start(struct server *srv)
     j->offline_timeout = env_seconds("ZTNA_OFFLINE_TIMEOUT", 3 * srv->set.heartbeat_interval);
     j->ephemeral_timeout = env_seconds("ZTNA_EPHEMERAL_TIMEOUT", MACH_DEFAULT_EPHEMERAL_TIMEOUT);
     pthread_mutex_init(&j->lock, NULL);
+    pthread_mutex_init(&j->write_lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&j->wake, &ca);
@@ -138,6 +154,7 @@ int janitor_start(struct server *srv)
     if (ret) {
         srv->janitor = NULL;
         pthread_cond_destroy(&j->wake);
+        pthread_mutex_destroy(&j->write_lock);
         pthread_mutex_destroy(&j->lock);
         free(j);
         return ret;
@@ -159,6 +176,7 @@ void janitor_stop(struct server *srv)
     pthread_join(j->thread, NULL);
     srv->janitor = NULL;
     pthread_cond_destroy(&j->wake);
+    pthread_mutex_destroy(&j->write_lock);
     pthread_mutex_destroy(&j->lock);
     free(j);
 }

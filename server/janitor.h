@@ -16,6 +16,14 @@
 
 struct server;
 
+/* The machines module's writer lock, kept in struct janitor (the module's runtime state).
+ * SQLite lets one writer in at a time and makes the others poll with sleeps (busy_timeout),
+ * which under a registration storm costs hundreds of milliseconds at p99; taking this mutex
+ * around the module's write transactions queues them in-process instead. No-op when the
+ * janitor is not started (unit tests). */
+void machines_write_lock(struct server *srv);
+void machines_write_unlock(struct server *srv);
+
 int janitor_start(struct server *srv); /* 0 / -errno; sets srv->janitor */
 void janitor_stop(struct server *srv); /* joins the thread; accepts a never-started janitor */
 /* One pass, as the thread does it (exposed for tests and for the first pass at start). */

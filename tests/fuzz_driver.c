@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_INPUT 65536
+#define FUZZ_MAX_INPUT 65536
 #define MAX_SEEDS 512
 
 static uint8_t *seeds[MAX_SEEDS];
@@ -40,8 +40,8 @@ static void add_file(const char *path)
             fclose(f);
         return;
     }
-    uint8_t *buf = malloc(MAX_INPUT);
-    size_t n = buf ? fread(buf, 1, MAX_INPUT, f) : 0;
+    uint8_t *buf = malloc(FUZZ_MAX_INPUT);
+    size_t n = buf ? fread(buf, 1, FUZZ_MAX_INPUT, f) : 0;
     fclose(f);
     if (!buf)
         return;
@@ -93,7 +93,7 @@ static size_t mutate(uint8_t *buf, size_t len)
                 len = rnd() % len;
             break;
         case 3: /* append random bytes */
-            for (int k = (int)(rnd() % 16); k > 0 && len < MAX_INPUT; k--)
+            for (int k = (int)(rnd() % 16); k > 0 && len < FUZZ_MAX_INPUT; k--)
                 buf[len++] = (uint8_t)rnd();
             break;
         case 4: /* splice from another seed */
@@ -104,8 +104,8 @@ static size_t mutate(uint8_t *buf, size_t len)
                     size_t n = seed_len[s] - from;
                     if (n > 64)
                         n = 64;
-                    if (at + n > MAX_INPUT)
-                        n = MAX_INPUT - at;
+                    if (at + n > FUZZ_MAX_INPUT)
+                        n = FUZZ_MAX_INPUT - at;
                     memcpy(buf + at, seeds[s] + from, n);
                     if (at + n > len)
                         len = at + n;
@@ -113,7 +113,7 @@ static size_t mutate(uint8_t *buf, size_t len)
             }
             break;
         case 5: /* duplicate a chunk */
-            if (len > 1 && len < MAX_INPUT / 2) {
+            if (len > 1 && len < FUZZ_MAX_INPUT / 2) {
                 size_t from = rnd() % len, n = 1 + rnd() % (len - from);
                 memmove(buf + from + n, buf + from, len - from);
                 len += n;
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nseeds; i++)
         LLVMFuzzerTestOneInput(seeds[i], seed_len[i]);
 
-    uint8_t *buf = malloc(MAX_INPUT);
+    uint8_t *buf = malloc(FUZZ_MAX_INPUT);
     if (!buf)
         return 1;
     time_t start = time(NULL);

@@ -10,6 +10,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/wireguard.h>
+#include <sodium.h>
 
 static struct nlmsghdr *msg_start(void *buf, uint16_t family, uint8_t cmd, uint16_t flags,
                                   uint32_t seq)
@@ -133,8 +134,10 @@ int wgnl_set_build(const struct wg_device_config *cfg, uint16_t family, uint32_t
         }
         if (peer < cfg->n_peers) {
             struct nlattr *peers = mnl_attr_nest_start_check(nlh, buf_size, WGDEVICE_A_PEERS);
-            if (!peers)
-                return -EMSGSIZE;
+            if (!peers) {
+                ret = -EMSGSIZE;
+                break;
+            }
             for (; peer < cfg->n_peers; peer++) {
                 const struct wg_peer_config *p = &cfg->peers[peer];
                 size_t aip_before = aip;
@@ -175,14 +178,15 @@ int wgnl_set_build(const struct wg_device_config *cfg, uint16_t family, uint32_t
                 mnl_attr_nest_end(nlh, peers);
         }
         /* A message that carries nothing new would loop forever: one entry cannot fit. */
-        if (!first && peer == start_peer && aip == start_aip)
-            return -EMSGSIZE;
+        if (!first && peer == start_peer && aip == start_aip) {
+            ret = -EMSGSIZE;
+            break;
+        }
         first = false;
         ret = emit(ctx, nlh, nlh->nlmsg_len);
-        if (ret)
-            return ret;
-    } while (peer < cfg->n_peers);
-    return 0;
+    } while (!ret && peer < cfg->n_peers);
+    sodium_memzero(buf, sizeof(buf)); /* private and preshared keys */
+    return ret;
 }
 
 int wgnl_get_request_build(void *buf, size_t buf_size, const char *ifname, uint16_t family,

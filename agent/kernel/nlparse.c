@@ -306,6 +306,8 @@ int wgnl_get_reply_parse(struct wg_device_config *cfg, const void *buf, size_t l
             continue;
         } else if (h.nlmsg_type == family) {
             struct genlmsghdr g;
+            if (h.nlmsg_flags & NLM_F_DUMP_INTR)
+                return -EINTR; /* peers changed during the dump: the caller starts over */
             if (!cursor_copy(&m, &g, sizeof(g)) || g.cmd != WG_CMD_GET_DEVICE)
                 return -EBADMSG;
             ret = device_parse(cfg, &m);

@@ -7,6 +7,8 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +39,9 @@ static int nl_open(struct nl *nl, int bus)
         nl->sock = NULL;
         return ret;
     }
+    /* The kernel answers at once; a bounded wait turns a lost reply into -EAGAIN, not a hang. */
+    struct timeval tv = {.tv_sec = WGNL_RECV_TIMEOUT_S};
+    setsockopt(mnl_socket_get_fd(nl->sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     nl->portid = mnl_socket_get_portid(nl->sock);
     nl->seq = (uint32_t)time(NULL);
     return 0;
@@ -53,7 +58,7 @@ static void nl_close(struct nl *nl)
 static int nl_recv(struct nl *nl, uint32_t seq, mnl_cb_t cb, void *data)
 {
     static _Thread_local uint8_t buf[WGNL_RECV_MAX];
-    for (;;) {
+    for (unsigned i = 0; i < WGNL_RECV_MAX_READS; i++) {
         ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
         if (n < 0)
             return -errno;
@@ -63,6 +68,7 @@ static int nl_recv(struct nl *nl, uint32_t seq, mnl_cb_t cb, void *data)
         if (r == MNL_CB_ERROR)
             return errno ? -errno : -EIO;
     }
+    return -EPROTO; /* replies that never end with our ack */
 }
 
 static int nl_send(struct nl *nl, const void *msg, size_t len)
@@ -145,47 +151,58 @@ int wg_kernel_device_set(const struct wg_device_config *cfg)
     return ret;
 }
 
-int wg_kernel_device_get(const char *ifname, struct wg_device_config **out)
+/* One GET dump into a new config; -EINTR when the kernel flagged it inconsistent. */
+static int device_get_once(struct nl *nl, const char *ifname, struct wg_device_config **out)
 {
     static _Thread_local uint8_t buf[WGNL_RECV_MAX];
-    struct wg_device_config *cfg = NULL;
-    struct nl nl;
+    struct wg_device_config *cfg = calloc(1, sizeof(*cfg));
     bool done = false;
-    int ret = nl_open_wireguard(&nl);
+    int ret;
 
-    *out = NULL;
-    if (ret)
-        return ret;
-    cfg = calloc(1, sizeof(*cfg));
-    if (!cfg) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    uint32_t seq = ++nl.seq;
-    ret = wgnl_get_request_build(buf, sizeof(buf), ifname, nl.family, seq);
-    if (ret < 0)
-        goto out;
-    ret = nl_send(&nl, buf, (size_t)ret);
+    if (!cfg)
+        return -ENOMEM;
+    uint32_t seq = ++nl->seq;
+    ret = wgnl_get_request_build(buf, sizeof(buf), ifname, nl->family, seq);
+    if (ret >= 0)
+        ret = nl_send(nl, buf, (size_t)ret);
     for (unsigned parts = 0; !ret && !done; parts++) {
         if (parts > WGNL_MAX_PEERS) { /* a dump cannot have more parts than peers */
             ret = -E2BIG;
             break;
         }
-        ssize_t n = mnl_socket_recvfrom(nl.sock, buf, sizeof(buf));
+        ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
         if (n < 0) {
             ret = -errno;
             break;
         }
-        ret = wgnl_get_reply_parse(cfg, buf, (size_t)n, nl.family, &done);
+        ret = wgnl_get_reply_parse(cfg, buf, (size_t)n, nl->family, &done);
     }
-out:
-    nl_close(&nl);
+    sodium_memzero(buf, sizeof(buf)); /* held the private and preshared keys */
     if (ret) {
         wg_device_config_free(cfg);
         return ret;
     }
     *out = cfg;
     return 0;
+}
+
+int wg_kernel_device_get(const char *ifname, struct wg_device_config **out)
+{
+    struct nl nl;
+    int ret;
+
+    *out = NULL;
+    /* An interrupted dump leaves unread parts on the socket: retry on a fresh one. */
+    for (unsigned attempt = 0; attempt < WGNL_GET_ATTEMPTS; attempt++) {
+        ret = nl_open_wireguard(&nl);
+        if (ret)
+            return ret;
+        ret = device_get_once(&nl, ifname, out);
+        nl_close(&nl);
+        if (ret != -EINTR)
+            break;
+    }
+    return ret;
 }
 
 static int link_change(const char *ifname, bool create)

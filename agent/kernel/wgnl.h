@@ -15,11 +15,14 @@
 
 #include "agent/wg_model.h"
 
-#define WGNL_MSG_MAX 8192            /* one SET message (MNL_SOCKET_BUFFER_SIZE on 4 KiB pages) */
-#define WGNL_MSG_MIN 128          /* smallest buffer wgnl_set_build accepts (tests use it) */
-#define WGNL_RECV_MAX 32768          /* receive buffer for dump parts and acks */
-#define WGNL_MAX_PEERS 65536         /* parse limits, checked before growing */
-#define WGNL_MAX_ALLOWEDIPS 65536    /* per peer */
+#define WGNL_MSG_MAX 8192           /* one SET message (MNL_SOCKET_BUFFER_SIZE on 4 KiB pages) */
+#define WGNL_MSG_MIN 128            /* smallest buffer wgnl_set_build accepts (tests use it) */
+#define WGNL_RECV_MAX 32768         /* receive buffer for dump parts and acks */
+#define WGNL_RECV_TIMEOUT_S 5       /* per receive on the netlink socket */
+#define WGNL_RECV_MAX_READS 1024    /* reads while waiting for one ack */
+#define WGNL_GET_ATTEMPTS 8         /* dumps restarted after NLM_F_DUMP_INTR */
+#define WGNL_MAX_PEERS 65536        /* parse limits, checked before growing */
+#define WGNL_MAX_ALLOWEDIPS 65536   /* per peer */
 
 /* Called once per built message (a complete nlmsghdr of nlmsg_len bytes, borrowed until the
  * callback returns). Returns 0 to continue, or -errno to stop building and return it. */
@@ -38,8 +41,8 @@ int wgnl_get_request_build(void *buf, size_t buf_size, const char *ifname, uint1
 
 /* Parses one received buffer of netlink messages (any mix of dump parts, NLMSG_DONE, NLMSG_ERROR)
  * into cfg (which must start zeroed, and is extended part by part). Sets *done on NLMSG_DONE.
- * Returns 0, -EBADMSG on malformed input, -E2BIG past the limits, -ENOMEM, or the negated error
- * code of an NLMSG_ERROR. On error cfg stays valid for wg_device_config_free() contents. */
+ * Returns 0, -EBADMSG on malformed input, -E2BIG past the limits, -ENOMEM, -EINTR when the
+ * kernel flags the dump inconsistent (NLM_F_DUMP_INTR), or the negated error of an NLMSG_ERROR. On error cfg stays valid for wg_device_config_free() contents. */
 int wgnl_get_reply_parse(struct wg_device_config *cfg, const void *buf, size_t len,
                          uint16_t family, bool *done);
 

@@ -16,9 +16,20 @@ struct agentpq {
     struct pqx_local local;
     struct pqx_ops ops;
     bool have_key;
-    struct pqx_peer **peers; /* owned array of owned peers */
+    struct ap_peer **peers; /* owned array of owned peers */
     size_t n_peers, cap;
-    bool *classical;          /* parallel to peers */
+    /* While agentpq_receive() runs: replies that found no endpoint, sent once the message that
+     * caused them proved authentic (a pqx peer only answers after a MAC check). */
+    struct pqx_peer *rx_peer;
+    uint8_t stash[AGENTPQ_STASH][PQX_FRAG_HDR_LEN + PQX_FRAG_PAYLOAD_MAX];
+    size_t stash_len[AGENTPQ_STASH], n_stash;
+};
+
+struct ap_peer {
+    struct pqx_peer p;      /* first: the pqx callbacks get &p */
+    bool classical;         /* explicit configuration */
+    enum pqx_psk_state logged_psk;
+    enum pqx_error logged_err;
 };
 
 uint64_t agentpq_now_ms(void)
@@ -39,8 +50,14 @@ static void op_send(void *ctx, struct pqx_peer *p, const uint8_t *buf, size_t le
 {
     struct agentpq *pq = ctx;
     int ret = pq->be.send(pq->be.ctx, p->peer_pub, buf, len);
-    if (ret)
+
+    if (ret == -EDESTADDRREQ && p == pq->rx_peer && pq->n_stash < AGENTPQ_STASH &&
+        len <= sizeof(pq->stash[0])) {
+        memcpy(pq->stash[pq->n_stash], buf, len);
+        pq->stash_len[pq->n_stash++] = len;
+    } else if (ret) {
         log_debug("pq", "send to peer failed: %s", strerror(-ret));
+    }
 }
 
 static void op_install(void *ctx, struct pqx_peer *p, const uint8_t psk[static 32],
@@ -85,11 +102,10 @@ void agentpq_free(struct agentpq *pq)
     if (!pq)
         return;
     for (size_t i = 0; i < pq->n_peers; i++) {
-        pqx_peer_fini(pq->peers[i]);
+        pqx_peer_fini(&pq->peers[i]->p);
         free(pq->peers[i]);
     }
     free(pq->peers);
-    free(pq->classical);
     sodium_memzero(&pq->local, sizeof(pq->local));
     free(pq);
 }
@@ -97,7 +113,7 @@ void agentpq_free(struct agentpq *pq)
 static ssize_t find(const struct agentpq *pq, const uint8_t pub[static 32])
 {
     for (size_t i = 0; i < pq->n_peers; i++)
-        if (memcmp(pq->peers[i]->peer_pub, pub, 32) == 0)
+        if (memcmp(pq->peers[i]->p.peer_pub, pub, 32) == 0)
             return (ssize_t)i;
     return -1;
 }
@@ -109,7 +125,7 @@ size_t agentpq_peer_count(const struct agentpq *pq)
 
 const uint8_t *agentpq_peer_key(const struct agentpq *pq, size_t i)
 {
-    return pq->peers[i]->peer_pub;
+    return pq->peers[i]->p.peer_pub;
 }
 
 bool agentpq_peer_known(const struct agentpq *pq, const uint8_t pub[static 32])
@@ -126,12 +142,12 @@ int agentpq_set_private_key(struct agentpq *pq, const uint8_t priv[static 32], u
     pq->have_key = true;
     /* Every pairwise secret changed: restart each peer from a random PSK, blocked. */
     for (size_t i = 0; i < pq->n_peers; i++) {
-        struct pqx_peer *p = pq->peers[i];
+        struct pqx_peer *p = &pq->peers[i]->p;
         uint8_t pub[32];
 
         memcpy(pub, p->peer_pub, 32);
         pqx_peer_fini(p);
-        if (pqx_peer_init(p, &pq->local, pub, now_ms) == 0 && pq->classical[i])
+        if (pqx_peer_init(p, &pq->local, pub, now_ms) == 0 && pq->peers[i]->classical)
             pqx_peer_set_classical(p, true, now_ms);
     }
     return 0;
@@ -139,7 +155,7 @@ int agentpq_set_private_key(struct agentpq *pq, const uint8_t priv[static 32], u
 
 int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool classical, uint64_t now_ms)
 {
-    struct pqx_peer *p;
+    struct ap_peer *ap;
     int ret;
 
     if (!pq->have_key)
@@ -150,28 +166,27 @@ int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool clas
         return -ENOSPC;
     if (pq->n_peers == pq->cap) {
         size_t cap = pq->cap ? pq->cap * 2 : 8;
-        struct pqx_peer **np = realloc(pq->peers, cap * sizeof(*np));
+        struct ap_peer **np = realloc(pq->peers, cap * sizeof(*np));
         if (!np)
             return -ENOMEM;
         pq->peers = np;
-        bool *nc = realloc(pq->classical, cap * sizeof(*nc));
-        if (!nc)
-            return -ENOMEM;
-        pq->classical = nc;
         pq->cap = cap;
     }
-    p = calloc(1, sizeof(*p));
-    if (!p)
+    ap = calloc(1, sizeof(*ap));
+    if (!ap)
         return -ENOMEM;
-    ret = pqx_peer_init(p, &pq->local, pub, now_ms);
+    ret = pqx_peer_init(&ap->p, &pq->local, pub, now_ms);
     if (ret) {
-        free(p);
+        free(ap);
         return ret;
     }
-    if (classical)
-        pqx_peer_set_classical(p, true, now_ms);
-    pq->classical[pq->n_peers] = classical;
-    pq->peers[pq->n_peers++] = p;
+    ap->classical = classical;
+    if (classical) {
+        pqx_peer_set_classical(&ap->p, true, now_ms);
+        log_warn("pq", "peer configured classical-only: no post-quantum PSK");
+    }
+    ap->logged_psk = ap->p.psk;
+    pq->peers[pq->n_peers++] = ap;
     return 0;
 }
 
@@ -181,32 +196,60 @@ void agentpq_peer_remove(struct agentpq *pq, const uint8_t pub[static 32])
 
     if (i < 0)
         return;
-    pqx_peer_fini(pq->peers[i]);
+    pqx_peer_fini(&pq->peers[i]->p);
     free(pq->peers[i]);
     pq->peers[i] = pq->peers[pq->n_peers - 1];
-    pq->classical[i] = pq->classical[pq->n_peers - 1];
     pq->n_peers--;
 }
 
-void agentpq_receive(struct agentpq *pq, const uint8_t *peer, const uint8_t *buf, size_t len,
-                     uint64_t now_ms, uint64_t real_ms)
+/* Status changes go to the log, so a failing exchange is visible without polling. */
+static void log_change(struct ap_peer *ap)
 {
-    (void)peer; /* the pair hint is authoritative; the MACs decide */
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+
+    if (ap->p.psk == ap->logged_psk && ap->p.last_error == ap->logged_err)
+        return;
+    ap->logged_psk = ap->p.psk;
+    ap->logged_err = ap->p.last_error;
+    sodium_bin2base64(b64, sizeof(b64), ap->p.peer_pub, 32, sodium_base64_VARIANT_ORIGINAL);
+    log_msg(ap->p.last_error == PQX_ERR_NONE ? LOG_LVL_INFO : LOG_LVL_WARN, "pq",
+            "peer %s: psk=%s error=%s failures=%u", b64, pqx_psk_state_name(ap->p.psk),
+            pqx_error_name(ap->p.last_error), ap->p.failures);
+}
+
+void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t from_len,
+                     const uint8_t *buf, size_t len, uint64_t now_ms, uint64_t real_ms)
+{
+    struct ap_peer *ap = NULL;
+
     if (len < 1 || buf[0] != PQX_MSG_TYPE)
         return;
-    for (size_t i = 0; i < pq->n_peers; i++) {
-        if (pqx_peer_matches(pq->peers[i], buf, len)) {
-            pqx_peer_receive(pq->peers[i], buf, len, now_ms, real_ms);
-            return;
-        }
+    for (size_t i = 0; i < pq->n_peers && !ap; i++)
+        if (pqx_peer_matches(&pq->peers[i]->p, buf, len))
+            ap = pq->peers[i];
+    if (!ap)
+        return;
+    pq->rx_peer = &ap->p;
+    pq->n_stash = 0;
+    pqx_peer_receive(&ap->p, buf, len, now_ms, real_ms);
+    pq->rx_peer = NULL;
+    if (pq->n_stash && from && pq->be.set_endpoint &&
+        pq->be.set_endpoint(pq->be.ctx, ap->p.peer_pub, from, from_len) == 0) {
+        for (size_t i = 0; i < pq->n_stash; i++)
+            pq->be.send(pq->be.ctx, ap->p.peer_pub, pq->stash[i], pq->stash_len[i]);
     }
+    pq->n_stash = 0;
+    log_change(ap);
 }
 
 void agentpq_tick(struct agentpq *pq, uint64_t now_ms, uint64_t real_ms)
 {
-    for (size_t i = 0; i < pq->n_peers; i++)
-        if (pqx_peer_next_deadline(pq->peers[i]) <= now_ms)
-            pqx_peer_tick(pq->peers[i], now_ms, real_ms);
+    for (size_t i = 0; i < pq->n_peers; i++) {
+        if (pqx_peer_next_deadline(&pq->peers[i]->p) <= now_ms) {
+            pqx_peer_tick(&pq->peers[i]->p, now_ms, real_ms);
+            log_change(pq->peers[i]);
+        }
+    }
 }
 
 int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], struct pqx_status *st)
@@ -215,7 +258,7 @@ int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], 
 
     if (i < 0)
         return -ENOENT;
-    pqx_peer_status(pq->peers[i], st);
+    pqx_peer_status(&pq->peers[i]->p, st);
     return 0;
 }
 
@@ -228,8 +271,8 @@ size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, u
         char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
         int n;
 
-        pqx_peer_status(pq->peers[i], &st);
-        sodium_bin2base64(b64, sizeof(b64), pq->peers[i]->peer_pub, 32,
+        pqx_peer_status(&pq->peers[i]->p, &st);
+        sodium_bin2base64(b64, sizeof(b64), pq->peers[i]->p.peer_pub, 32,
                           sodium_base64_VARIANT_ORIGINAL);
         n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0,
                      "%s psk=%s exch=%s error=%s epoch=%llu age_ms=%llu failures=%u "

@@ -7,17 +7,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/pqx/pqx_peer.h"
 
 #define AGENTPQ_MAX_PEERS 4096
 #define AGENTPQ_TICK_MS 100 /* how often the glue runs timers */
+#define AGENTPQ_STASH 4     /* replies held while an endpoint is learned */
 
 /* What the exchange needs from a data plane. Each returns 0 or -errno; peer keys are borrowed. */
 struct agentpq_backend {
     int (*install_psk)(void *ctx, const uint8_t peer[static 32], const uint8_t psk[static 32]);
     int (*set_blocked)(void *ctx, const uint8_t peer[static 32], bool blocked);
     int (*send)(void *ctx, const uint8_t peer[static 32], const uint8_t *buf, size_t len);
+    /* Optional (NULL: never called). Sets the peer's endpoint when send() said -EDESTADDRREQ and
+     * an authenticated pqx message from it arrived from addr (the responder learns where to answer). */
+    int (*set_endpoint)(void *ctx, const uint8_t peer[static 32], const struct sockaddr *addr,
+                        socklen_t addr_len);
     void *ctx;
 };
 
@@ -36,10 +42,10 @@ size_t agentpq_peer_count(const struct agentpq *pq);
 /* Key of peer i (< count); borrowed, valid until the peer set changes. */
 const uint8_t *agentpq_peer_key(const struct agentpq *pq, size_t i);
 bool agentpq_peer_known(const struct agentpq *pq, const uint8_t pub[static 32]);
-/* A datagram with first byte >= 0x10 from the data plane's socket. peer is the peer whose
- * endpoint matched (may be NULL): the pair hint routes it in any case. */
-void agentpq_receive(struct agentpq *pq, const uint8_t *peer, const uint8_t *buf, size_t len,
-                     uint64_t now_ms, uint64_t real_ms);
+/* A datagram with first byte >= 0x10 from the data plane's socket, received from `from` (may be
+ * NULL). The pair hint routes it; the data plane's own endpoint match is not needed. */
+void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t from_len,
+                     const uint8_t *buf, size_t len, uint64_t now_ms, uint64_t real_ms);
 void agentpq_tick(struct agentpq *pq, uint64_t now_ms, uint64_t real_ms);
 /* Peer status by key; -ENOENT if unknown. */
 int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], struct pqx_status *st);

@@ -47,14 +47,33 @@ static int be_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf,
     return wg_device_send_ext(w->dev, peer, buf, len);
 }
 
+/* Only used when the device has no endpoint for the peer at all (send said -EDESTADDRREQ). */
+static int be_endpoint(void *ctx, const uint8_t peer[static 32], const struct sockaddr *addr,
+                       socklen_t addr_len)
+{
+    struct agentpq_wgdev *w = ctx;
+    struct wg_peer_config pc;
+    struct wg_device_config cfg;
+
+    if (addr_len > sizeof(pc.endpoint))
+        return -EINVAL;
+    memset(&pc, 0, sizeof(pc));
+    memset(&cfg, 0, sizeof(cfg));
+    memcpy(pc.public_key, peer, 32);
+    memcpy(&pc.endpoint, addr, addr_len);
+    pc.flags = WG_PEER_UPDATE_ONLY | WG_PEER_HAS_ENDPOINT;
+    cfg.peers = &pc;
+    cfg.n_peers = 1;
+    return wg_device_apply(w->dev, &cfg);
+}
+
 static void on_ext(void *ctx, struct wg_device *dev, const uint8_t *peer_public_key,
                    const struct sockaddr *from, socklen_t from_len, const uint8_t *buf, size_t len)
 {
     struct agentpq_wgdev *w = ctx;
     (void)dev;
-    (void)from;
-    (void)from_len;
-    agentpq_receive(w->pq, peer_public_key, buf, len, agentpq_now_ms(), agentpq_real_ms());
+    (void)peer_public_key; /* routed by the pair hint instead */
+    agentpq_receive(w->pq, from, from_len, buf, len, agentpq_now_ms(), agentpq_real_ms());
 }
 
 /* Mirrors the device's key and peer set into the exchange. New peers are blocked here, at most
@@ -120,7 +139,7 @@ int agentpq_wgdev_attach(struct wg_device *dev, const struct pqx_config *cfg,
 {
     struct agentpq_wgdev *w = calloc(1, sizeof(*w));
     struct agentpq_backend be = {.install_psk = be_install, .set_blocked = be_block,
-                                 .send = be_send};
+                                 .send = be_send, .set_endpoint = be_endpoint};
     int ret;
 
     if (!w)

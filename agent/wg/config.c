@@ -41,18 +41,13 @@ static int set_private_key(struct wg_device *dev, const uint8_t key[static WG_KE
 
 static int set_allowedips(struct wg_device *dev, struct wgd_peer *p, const struct wg_peer_config *pc)
 {
-    if (pc->flags & WG_PEER_REPLACE_ALLOWEDIPS) {
-        wg_allowedips_remove_by_peer(&dev->aips, p);
-        p->n_aips = 0;
-    }
+    if (pc->flags & WG_PEER_REPLACE_ALLOWEDIPS)
+        wgd_aips_remove_peer(dev, p);
     for (size_t i = 0; i < pc->n_allowedips; i++) {
-        const struct wg_allowedip *a = &pc->allowedips[i];
-        int ret = wg_allowedips_insert(&dev->aips, a->family, (const uint8_t *)&a->ip4, a->cidr, p);
+        int ret = wgd_aips_insert(dev, p, &pc->allowedips[i]);
         if (ret)
             return ret;
     }
-    /* rebuild this peer's mirror from the trie: an insert may have moved a prefix from another
-     * peer, whose mirror is rebuilt lazily in wg_device_get() */
     return 0;
 }
 
@@ -130,33 +125,6 @@ int wg_device_apply(struct wg_device *dev, const struct wg_device_config *cfg)
     return 0;
 }
 
-struct walk_ctx {
-    struct wg_peer_config *pc;
-    size_t cap;
-    int err;
-};
-
-static int walk_cb(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
-{
-    struct walk_ctx *w = ctx;
-    if (w->pc->n_allowedips == w->cap) {
-        size_t ncap = w->cap ? w->cap * 2 : 4;
-        struct wg_allowedip *n = realloc(w->pc->allowedips, ncap * sizeof(*n));
-        if (!n) {
-            w->err = -ENOMEM;
-            return 1;
-        }
-        w->pc->allowedips = n;
-        w->cap = ncap;
-    }
-    struct wg_allowedip *a = &w->pc->allowedips[w->pc->n_allowedips++];
-    memset(a, 0, sizeof(*a));
-    a->family = (uint16_t)family;
-    a->cidr = cidr;
-    memcpy(&a->ip4, addr, family == AF_INET ? 4 : 16);
-    return 0;
-}
-
 int wg_device_get(struct wg_device *dev, struct wg_device_config **out)
 {
     struct wg_device_config *cfg = calloc(1, sizeof(*cfg));
@@ -192,11 +160,9 @@ int wg_device_get(struct wg_device *dev, struct wg_device_config **out)
         pc->last_handshake = p->last_handshake;
         pc->rx_bytes = p->rx_bytes;
         pc->tx_bytes = p->tx_bytes;
-        struct walk_ctx w = {.pc = pc};
-        wg_allowedips_walk_by_peer(&dev->aips, p, walk_cb, &w);
-        if (w.err) {
+        if (wgd_aips_list(p, &pc->allowedips, &pc->n_allowedips)) {
             wg_device_config_free(cfg);
-            return w.err;
+            return -ENOMEM;
         }
     }
     *out = cfg;

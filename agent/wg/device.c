@@ -34,10 +34,10 @@ static void on_timer(struct wg_device *dev, struct wgd_source *src, uint32_t eve
 
 static void on_stop(struct wg_device *dev, struct wgd_source *src, uint32_t events)
 {
-    uint64_t v;
+    (void)src;
     (void)events;
-    (void)!read(src->fd, &v, sizeof(v));
-    dev->stopping = true;
+    /* the eventfd stays readable: the data threads poll it too */
+    __atomic_store_n(&dev->stopping, true, __ATOMIC_RELAXED);
 }
 
 /* Test-only override of REKEY_AFTER_TIME (see cmd_wireguard.c): lets a test see a rekey in
@@ -64,15 +64,14 @@ int wgd_udp_rebind(struct wg_device *dev, uint16_t port)
     struct wgd_source *s[2] = {&dev->udp4_src, &dev->udp6_src};
     int fds[2] = {fd4, fd6};
     for (int i = 0; i < 2; i++) {
-        if (s[i]->fd >= 0) {
-            epoll_ctl(dev->epfd, EPOLL_CTL_DEL, s[i]->fd, NULL);
+        if (s[i]->fd >= 0)
             close(s[i]->fd);
-        }
         s[i]->fd = fds[i];
-        s[i]->fn = wgd_data_on_udp;
-        if (fds[i] >= 0)
-            watch(dev, s[i]);
     }
+    dev->sock_gen++; /* the RX/TX threads switch to the new sockets */
+    uint64_t one = 1;
+    if (dev->wake_fd >= 0)
+        (void)!write(dev->wake_fd, &one, sizeof(one));
     dev->listen_port = port;
     return 0;
 }
@@ -90,9 +89,10 @@ int wg_device_create(const char *ifname, struct wg_device **out)
     dev = calloc(1, sizeof(*dev));
     if (!dev)
         return -ENOMEM;
+    pthread_mutex_init(&dev->lock, NULL);
     strcpy(dev->ifname, ifname);
     dev->mtu = WGDEV_MTU_DEFAULT;
-    dev->epfd = dev->stop_fd = -1;
+    dev->epfd = dev->stop_fd = dev->wake_fd = -1;
     dev->tun_src.fd = dev->udp4_src.fd = dev->udp6_src.fd = dev->uapi_src.fd = -1;
     dev->timers.fd = -1;
     wg_allowedips_init(&dev->aips);
@@ -115,15 +115,18 @@ int wg_device_create(const char *ifname, struct wg_device **out)
         ret = -errno;
         goto err;
     }
+    dev->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (dev->wake_fd < 0) {
+        ret = -errno;
+        goto err;
+    }
     dev->stop_src.fd = dev->stop_fd;
     dev->stop_src.fn = on_stop;
     ret = wgd_tun_open(ifname, dev->mtu);
     if (ret < 0)
         goto err;
     dev->tun_src.fd = ret;
-    dev->tun_src.fn = wgd_data_on_tun;
-    if ((ret = watch(dev, &dev->timer_src)) || (ret = watch(dev, &dev->stop_src)) ||
-        (ret = watch(dev, &dev->tun_src)))
+    if ((ret = watch(dev, &dev->timer_src)) || (ret = watch(dev, &dev->stop_src)))
         goto err;
     /* like a kernel interface that is up: a random port until one is configured */
     ret = wgd_udp_rebind(dev, 0);
@@ -140,6 +143,8 @@ void wg_device_destroy(struct wg_device *dev)
 {
     if (!dev)
         return;
+    if (dev->io)
+        wgd_data_threads_join(dev);
     while (dev->peers_head)
         wgd_peer_remove(dev->peers_head);
     for (size_t i = 0; i < dev->n_ext_timers; i++) {
@@ -152,7 +157,8 @@ void wg_device_destroy(struct wg_device *dev)
         close(dev->uapi_src.fd);
         unlink(dev->uapi_path);
     }
-    int fds[] = {dev->tun_src.fd, dev->udp4_src.fd, dev->udp6_src.fd, dev->stop_fd, dev->epfd};
+    int fds[] = {dev->tun_src.fd, dev->udp4_src.fd, dev->udp6_src.fd, dev->stop_fd, dev->wake_fd,
+                 dev->epfd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -160,6 +166,7 @@ void wg_device_destroy(struct wg_device *dev)
     wg_allowedips_free(&dev->aips);
     wgd_io_free(dev);
     wg_noise_identity_clear(&dev->identity);
+    pthread_mutex_destroy(&dev->lock);
     sodium_memzero(dev, sizeof(*dev));
     free(dev);
 }
@@ -167,19 +174,26 @@ void wg_device_destroy(struct wg_device *dev)
 int wg_device_run(struct wg_device *dev)
 {
     struct epoll_event evs[16];
-    while (!dev->stopping) {
+    int ret = wgd_data_threads_start(dev);
+    if (ret)
+        return ret;
+    while (!__atomic_load_n(&dev->stopping, __ATOMIC_RELAXED)) {
         int n = epoll_wait(dev->epfd, evs, 16, -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return -errno;
+            ret = -errno;
+            break;
         }
-        for (int i = 0; i < n && !dev->stopping; i++) {
+        pthread_mutex_lock(&dev->lock);
+        for (int i = 0; i < n && !__atomic_load_n(&dev->stopping, __ATOMIC_RELAXED); i++) {
             struct wgd_source *src = evs[i].data.ptr;
             src->fn(dev, src, evs[i].events);
         }
+        pthread_mutex_unlock(&dev->lock);
     }
-    return 0;
+    wgd_data_threads_join(dev);
+    return ret;
 }
 
 void wg_device_stop(struct wg_device *dev)

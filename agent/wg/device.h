@@ -1,10 +1,10 @@
 /* The userspace WireGuard device: a TUN interface, its UDP sockets, the peers and their sessions,
- * driven by one epoll loop (with crypto workers). Usable as a library by `ztna wireguard` and later
- * by `ztna daemon` and the PQ exchange.
+ * driven by an epoll loop thread plus a TX and an RX data thread. A library for `ztna wireguard`,
+ * and later for `ztna daemon` and the PQ exchange.
  *
- * Threading: every function here except wg_device_stop() must be called from the thread that
- * runs wg_device_run() (i.e. from a timer, fd or ext callback) or before wg_device_run() starts.
- * wg_device_stop() is async-signal-safe. */
+ * Threading: every function here except wg_device_stop() must be called from a timer, fd or ext
+ * callback (they run with the device lock held, on the loop thread or a data thread) or before
+ * wg_device_run() starts. wg_device_stop() is async-signal-safe. */
 #ifndef ZTNA_AGENT_WG_DEVICE_H
 #define ZTNA_AGENT_WG_DEVICE_H
 

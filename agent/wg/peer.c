@@ -160,11 +160,10 @@ void wgd_peer_remove(struct wgd_peer *peer)
         dev->peers_tail = peer->prev;
     dev->n_peers--;
     wgd_timers_stop(peer);
-    wg_allowedips_remove_by_peer(&dev->aips, peer);
+    wgd_aips_remove_peer(dev, peer);
     wgd_index_unlink(dev, &peer->hs_idx);
     wgd_peer_keypairs_clear(peer);
     wgd_peer_staged_clear(peer);
-    free(peer->aips);
     sodium_memzero(peer, sizeof(*peer));
     free(peer);
 }

@@ -86,6 +86,8 @@ static int udp_bind(int family, uint16_t port, uint32_t fwmark, int *fd_out, uin
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+    /* UDP GRO: the kernel may hand us up to 64 coalesced datagrams at once (best effort) */
+    setsockopt(fd, IPPROTO_UDP, 104 /* UDP_GRO */, &one, sizeof(one));
     if (fwmark && (ret = wgd_udp_set_fwmark(fd, fwmark)) < 0)
         goto err;
     if (bind(fd, &a.sa, al) < 0) {

@@ -1,8 +1,9 @@
 /* The UAPI socket: WGDEV_UAPI_DIR/IFNAME.sock, served from the device loop. A client sends one or
  * more requests ("get=1\n\n" or "set=1\n...\n\n") and gets "...errno=N\n\n" for each; errno is
  * the negative errno, as wireguard-go writes it. Requests are buffered per client (non-blocking
- * reads); replies are written with a bounded send timeout. */
+ * reads); replies are written with a bounded wait for the client to read. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -41,6 +42,13 @@ static int write_all(int fd, const char *p, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN) {
+                /* a big `get` (thousands of peers) outruns the socket buffer: wait, bounded */
+                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                if (poll(&pfd, 1, WGDEV_UAPI_WRITE_TIMEOUT_MS) == 1)
+                    continue;
+                return -ETIMEDOUT;
+            }
             return -errno;
         }
         p += w;
@@ -171,8 +179,6 @@ static void on_accept(struct wg_device *dev, struct wgd_source *src, uint32_t ev
         int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        struct timeval tv = {.tv_sec = 5};
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         struct uapi_client *c = calloc(1, sizeof(*c));
         if (!c || dev->uapi_clients >= WGDEV_UAPI_MAX_CLIENTS) {
             free(c);

@@ -1,10 +1,12 @@
 /* Internals of the userspace WireGuard device shared by its files (not a public API):
- * device.c (loop, config), peer.c (peers, indices, keypairs), timers.c (protocol timers),
- * handshake.c (messages 1-3, cookies, load), data.c (TUN <-> UDP data path), uapi_server.c. */
+ * device.c (loop), config.c (set/get, extension points), peer.c (peers, indices, keypairs),
+ * aips.c (allowed IPs), timers.c (protocol timers), handshake.c (messages 1-3, cookies, load),
+ * data.c (TUN <-> UDP data path, TX and RX threads), uapi_server.c (the UAPI socket). */
 #ifndef ZTNA_AGENT_WG_WGDEV_H
 #define ZTNA_AGENT_WG_WGDEV_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -19,6 +21,7 @@
 
 struct wg_device;
 struct wgd_peer;
+struct wgd_aip;
 
 /* Something in the epoll set: epoll_event.data.ptr points at one of these. */
 struct wgd_source {
@@ -61,8 +64,7 @@ struct wgd_peer {
     union wgd_addr endpoint;
     socklen_t endpoint_len; /* 0 = none */
     uint16_t persistent_keepalive;
-    struct wg_allowedip *aips; /* owned; mirrors this peer's trie prefixes for `get` */
-    size_t n_aips, cap_aips;
+    struct wgd_aip *aips; /* owned list of this peer's prefixes (aips.c) */
     uint64_t rx_bytes, tx_bytes;
     struct timespec last_handshake; /* CLOCK_REALTIME */
     uint64_t last_sent_handshake_ns;
@@ -100,7 +102,16 @@ struct wgd_rate_slot {
     uint64_t tokens; /* in ns of credit */
 };
 
+/* Threads: the loop thread (timers, UAPI, extension fds), a TX thread (TUN -> UDP) and an RX
+ * thread (UDP -> TUN). Everything in this struct and every peer is protected by `lock`, which
+ * every callback runs under; the data threads drop it only around the AEAD work and the TUN
+ * read/write, on copies of the keys they need (so a keypair may be freed meanwhile). */
 struct wg_device {
+    pthread_mutex_t lock;
+    pthread_t tx_thread, rx_thread;
+    bool threads_started;
+    unsigned sock_gen; /* bumped when the UDP sockets change; data threads re-dup them */
+    int wake_fd;       /* eventfd: tells the RX thread to pick up new sockets now */
     char ifname[WG_IFNAME_MAX];
     char uapi_path[108];
     unsigned mtu;
@@ -112,6 +123,7 @@ struct wg_device {
     uint16_t listen_port;
     uint32_t fwmark;
     struct wg_allowedips aips;
+    struct wgd_aip *aip_buckets[WGD_HASH_BUCKETS];
     struct wgd_peer *peer_buckets[WGD_HASH_BUCKETS];
     struct wgd_index *index_buckets[WGD_HASH_BUCKETS];
     struct wgd_peer *peers_head, *peers_tail;
@@ -132,7 +144,7 @@ struct wg_device {
     struct wgd_ext_fd *ext_fds[WGDEV_MAX_TIMERS];
     size_t n_ext_fds;
     struct wgd_io *io; /* data-path buffers, data.c */
-    bool stopping;
+    volatile bool stopping;
 };
 
 uint64_t wgd_now_ns(void);
@@ -154,6 +166,12 @@ void wgd_keypair_free(struct wg_device *dev, struct wgd_keypair *k);
 void wgd_peer_stage(struct wgd_peer *peer, const uint8_t *pkt, size_t len);
 void wgd_peer_staged_clear(struct wgd_peer *peer);
 
+/* aips.c: allowed IPs, trie + per-peer lists */
+int wgd_aips_insert(struct wg_device *dev, struct wgd_peer *peer, const struct wg_allowedip *a);
+void wgd_aips_remove_peer(struct wg_device *dev, struct wgd_peer *peer);
+/* *out is new (free()), in insertion order. */
+int wgd_aips_list(const struct wgd_peer *peer, struct wg_allowedip **out, size_t *n);
+
 /* timers.c: events named after what happened (kernel timers.c). */
 void wgd_timers_init(struct wgd_peer *peer);
 void wgd_timers_stop(struct wgd_peer *peer);
@@ -174,8 +192,9 @@ void wgd_handshake_receive(struct wg_device *dev, uint8_t *buf, size_t len,
 /* data.c */
 int wgd_io_init(struct wg_device *dev);
 void wgd_io_free(struct wg_device *dev);
-void wgd_data_on_tun(struct wg_device *dev, struct wgd_source *src, uint32_t events);
-void wgd_data_on_udp(struct wg_device *dev, struct wgd_source *src, uint32_t events);
+/* Starts / joins the TX and RX threads (they stop when dev->stop_fd is signalled). */
+int wgd_data_threads_start(struct wg_device *dev);
+void wgd_data_threads_join(struct wg_device *dev);
 /* Sends one datagram to the peer's endpoint (handshakes, keepalives, ext). 0 / -errno. */
 int wgd_send_to_peer(struct wgd_peer *peer, const uint8_t *buf, size_t len);
 int wgd_send_to(struct wg_device *dev, const union wgd_addr *to, socklen_t to_len,

@@ -1,7 +1,7 @@
 /* DNS message building into a caller-owned buffer, with name compression (RFC 1035 4.1.4).
  * A write that does not fit sets `overflow` and every later write is ignored, so callers check
  * once at the end. */
-#include "common/dns/dns_msg.h"
+#include "common/dns/dns_build.h"
 
 #include <string.h>
 

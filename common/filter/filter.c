@@ -17,6 +17,7 @@ enum { PC_TCP, PC_UDP, PC_ICMP, PC_OTHER, PC_N };
 struct ftable {
     size_t nb;           /* elementary intervals: [b[i], b[i+1]) ; b[0] == 0 */
     struct u128 *b;
+    uint32_t *b4;        /* IPv4 tables: the same bounds as 32-bit integers (faster search) */
     uint32_t *off;       /* nb + 1 offsets into ports */
     uint16_t *ports;     /* pairs lo, hi */
 };
@@ -147,6 +148,13 @@ static int table_build(struct ftable *t, const struct filter_entry *e, size_t n,
         if (u == 0 || u128_cmp(t->b[u - 1], t->b[i]) != 0)
             t->b[u++] = t->b[i];
     t->nb = u;
+    if (family == 4) {
+        t->b4 = malloc(u * sizeof(*t->b4));
+        if (!t->b4)
+            goto out;
+        for (size_t i = 0; i < u; i++)
+            t->b4[i] = (uint32_t)t->b[i].lo;
+    }
     cnt = calloc(u + 1, sizeof(*cnt));
     if (!cnt)
         goto out;
@@ -258,7 +266,8 @@ int filter_build(struct filter **out, const struct filter_entry *e, size_t n)
         ret = -ENOMEM;
         goto out;
     }
-    memcpy(f->e, e, n * sizeof(*e));
+    if (n)
+        memcpy(f->e, e, n * sizeof(*e));
     f->n = n;
     for (size_t i = 0; i < n; i++)
         normalize(&f->e[i]);
@@ -283,6 +292,7 @@ void filter_free(struct filter *f)
     for (int fam = 0; fam < 2; fam++)
         for (int pc = 0; pc < PC_N; pc++) {
             free(f->t[fam][pc].b);
+            free(f->t[fam][pc].b4);
             free(f->t[fam][pc].off);
             free(f->t[fam][pc].ports);
         }
@@ -312,7 +322,20 @@ bool filter_allows(const struct filter *f, int family, const uint8_t addr[16], u
     const struct ftable *t = &f->t[family == 6][pc];
     if (t->nb == 0)
         return false;
-    size_t k = interval_find(t, addr_to_u128(family, addr));
+    size_t k;
+    if (family == 4) { /* branch-free binary search: largest k with b4[k] <= v */
+        uint32_t v = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 | (uint32_t)addr[2] << 8 | addr[3];
+        const uint32_t *base = t->b4;
+        size_t n = t->nb;
+        while (n > 1) {
+            size_t half = n / 2;
+            base = base[half] <= v ? base + half : base;
+            n -= half;
+        }
+        k = (size_t)(base - t->b4);
+    } else {
+        k = interval_find(t, addr_to_u128(family, addr));
+    }
     uint32_t lo = t->off[k], hi = t->off[k + 1];
     if (pc == PC_ICMP || pc == PC_OTHER)
         return hi > lo;

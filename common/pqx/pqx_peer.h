@@ -13,28 +13,7 @@
 #include "common/pqx/pqx_keys.h"
 #include "common/pqx/pqx_msg.h"
 #include "common/pqx/pqx_reasm.h"
-
-enum pqx_exch_state { PQX_EXCH_IDLE = 0, PQX_EXCH_INIT_SENT, PQX_EXCH_RESP_SENT };
-
-enum pqx_psk_state {
-    PQX_PSK_NONE = 0,  /* a random PSK is installed and the peer is blocked */
-    PQX_PSK_PQ,        /* a PSK from a completed exchange is installed */
-    PQX_PSK_CLASSICAL, /* explicit classical-only: all-zero PSK, peer unblocked */
-};
-
-enum pqx_error {
-    PQX_ERR_NONE = 0,
-    PQX_ERR_TIMEOUT,
-    PQX_ERR_BAD_MAC,
-    PQX_ERR_STALE_EPOCH,
-    PQX_ERR_BAD_MESSAGE,
-    PQX_ERR_WRONG_PAIR,
-    PQX_ERR_KEM_FAILURE,
-    PQX_ERR_WEAK_KEY,
-    PQX_ERR_UNEXPECTED, /* a RESP/CONFIRM that matches no exchange in progress */
-    PQX_ERR_RATE_LIMITED,
-    PQX_ERR_EXPIRED,
-};
+#include "common/pqx/pqx_status.h"
 
 struct pqx_peer;
 
@@ -64,17 +43,6 @@ struct pqx_local {
     struct pqx_config cfg;
     const struct pqx_ops *ops;
     void *ops_ctx;
-};
-
-struct pqx_status {
-    enum pqx_exch_state exch;
-    enum pqx_psk_state psk;
-    enum pqx_error last_error;
-    bool blocked, classical_only, designated;
-    uint64_t epoch;          /* epoch of the installed PQ PSK, 0 if none */
-    uint64_t installed_ms;   /* monotonic time of the last rotation (PQ install), 0 if none */
-    unsigned failures;       /* consecutive failed attempts */
-    uint64_t exchanges;      /* completed exchanges */
 };
 
 struct pqx_peer {
@@ -132,8 +100,5 @@ void pqx_peer_tick(struct pqx_peer *p, uint64_t now_ms, uint64_t real_ms);
 /* The earliest monotonic time at which pqx_peer_tick has work to do (UINT64_MAX if none). */
 uint64_t pqx_peer_next_deadline(const struct pqx_peer *p);
 void pqx_peer_status(const struct pqx_peer *p, struct pqx_status *st);
-const char *pqx_error_name(enum pqx_error e);
-const char *pqx_exch_state_name(enum pqx_exch_state s);
-const char *pqx_psk_state_name(enum pqx_psk_state s);
 
 #endif

@@ -128,6 +128,17 @@ void wg_noise_handshake_init(struct wg_noise_handshake *hs, const struct wg_nois
         x25519_shared(hs->precomputed_static_static, id->private_key, remote_static) == 0;
 }
 
+void wg_noise_handshake_refresh_identity(struct wg_noise_handshake *hs)
+{
+    const struct wg_noise_identity *id = hs->identity;
+    wg_noise_handshake_clear(hs);
+    hs->static_static_ok =
+        id && id->has_identity &&
+        x25519_shared(hs->precomputed_static_static, id->private_key, hs->remote_static) == 0;
+    if (!hs->static_static_ok)
+        sodium_memzero(hs->precomputed_static_static, 32);
+}
+
 void wg_noise_handshake_set_psk(struct wg_noise_handshake *hs, const uint8_t *psk)
 {
     if (psk)

@@ -73,10 +73,12 @@ void wg_noise_protocol_init_wireguard(struct wg_noise_protocol *p);
 int wg_noise_identity_init(struct wg_noise_identity *id, const uint8_t *private_key);
 void wg_noise_identity_clear(struct wg_noise_identity *id);
 
-/* Prepares a per-peer handshake (state ZEROED); psk NULL = none. Recomputes the static-static DH
- * when the identity changes: call again after wg_noise_identity_init(). */
+/* Prepares a per-peer handshake (state ZEROED, no timestamp seen yet); psk NULL = none. */
 void wg_noise_handshake_init(struct wg_noise_handshake *hs, const struct wg_noise_identity *id,
                              const uint8_t remote_static[static WG_KEY_SIZE], const uint8_t *psk);
+/* After the identity's private key changed: recomputes the static-static DH and drops any
+ * handshake in flight, but keeps the replay state (latest timestamp, last consumption). */
+void wg_noise_handshake_refresh_identity(struct wg_noise_handshake *hs);
 void wg_noise_handshake_set_psk(struct wg_noise_handshake *hs, const uint8_t *psk);
 /* Wipes the ephemeral state and returns to ZEROED (keeps keys, latest timestamp). */
 void wg_noise_handshake_clear(struct wg_noise_handshake *hs);

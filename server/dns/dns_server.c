@@ -1,11 +1,13 @@
-/* The MagicDNS authority's network side: one worker thread, one epoll set holding the UDP
- * socket (drained with recvmmsg/sendmmsg batches), the TCP listener and its connections
- * (RFC 7766: 2-byte length prefix, several queries per connection, pipelining, idle timeout,
- * bounded connections), and an eventfd to stop.
+/* The MagicDNS authority's network side, two threads:
+ *   - UDP: blocking recvmmsg (MSG_WAITFORONE) / sendmmsg batches, two system calls per wake-up;
+ *     a receive timeout lets it notice a stop.
+ *   - TCP: one epoll set with the listener, its connections (RFC 7766: 2-byte length prefix,
+ *     several queries per connection, pipelining, idle timeout, bounded connections) and an
+ *     eventfd to stop.
  *
- * Snapshot lifetime (hazard pointer, one reader): the worker publishes in `hazard` the snapshot
- * it is about to read and re-checks `snap`; it clears `hazard` before sleeping. A swapper
- * exchanges `snap` and frees the old snapshot once `hazard` no longer names it. Readers take no
+ * Snapshot lifetime (hazard pointers, one per thread): a thread publishes in its slot the
+ * snapshot it is about to read and re-checks `snap`; it clears the slot before sleeping. A
+ * swapper exchanges `snap` and frees the old snapshot once no slot names it. Readers take no
  * lock. */
 #include "server/dns/dns_server.h"
 #include "server/dns/dns_limits.h"
@@ -39,10 +41,11 @@ struct dns_server {
     int udp_fd, tcp_fd, ep_fd, stop_fd;
     uint16_t port;
     bool pktinfo;           /* bound to a wildcard address: reply from the address asked */
-    pthread_t thread;
-    bool thread_started;
+    pthread_t tcp_thread, udp_thread;
+    bool tcp_started, udp_started;
+    atomic_bool stopping;
     _Atomic(struct dns_snapshot *) snap;
-    _Atomic(struct dns_snapshot *) hazard;   /* the worker's current read, NULL when idle */
+    _Atomic(struct dns_snapshot *) hazard[2]; /* per thread (HZ_TCP, HZ_UDP); NULL when idle */
     pthread_mutex_t swap_lock;                /* serialises swappers only, never readers */
     unsigned tcp_max_conn, tcp_idle_ms;
     struct tcp_conn **conns;                  /* worker-owned, tcp_max_conn slots */
@@ -65,11 +68,13 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static const struct dns_snapshot *snapshot_acquire(struct dns_server *srv)
+enum { HZ_TCP, HZ_UDP };
+
+static const struct dns_snapshot *snapshot_acquire(struct dns_server *srv, int slot)
 {
     struct dns_snapshot *s = atomic_load(&srv->snap);
     for (;;) {
-        atomic_store(&srv->hazard, s);
+        atomic_store(&srv->hazard[slot], s);
         struct dns_snapshot *again = atomic_load(&srv->snap);
         if (again == s)
             return s;
@@ -111,9 +116,11 @@ static size_t reply_cmsg(struct msghdr *rx, uint8_t *out, size_t cap)
     return 0;
 }
 
-static void udp_drain(struct dns_server *srv, const struct dns_snapshot *s)
+static void *udp_main(void *arg)
 {
-    for (int b = 0; b < DNS_UDP_BATCHES_MAX; b++) {
+    struct dns_server *srv = arg;
+    while (!atomic_load(&srv->stopping)) {
+        atomic_store(&srv->hazard[HZ_UDP], NULL);
         for (int i = 0; i < DNS_UDP_BATCH; i++) {
             srv->riov[i] = (struct iovec){srv->rx[i], DNS_UDP_RECV_BUF};
             srv->rmsg[i].msg_hdr = (struct msghdr){
@@ -122,9 +129,14 @@ static void udp_drain(struct dns_server *srv, const struct dns_snapshot *s)
                 .msg_control = srv->pktinfo ? srv->rctl[i].b : NULL,
                 .msg_controllen = srv->pktinfo ? sizeof(srv->rctl[i].b) : 0};
         }
-        int n = recvmmsg(srv->udp_fd, srv->rmsg, DNS_UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0)
-            return;
+        /* Blocks for the first datagram only, then takes what is already queued. */
+        int n = recvmmsg(srv->udp_fd, srv->rmsg, DNS_UDP_BATCH, MSG_WAITFORONE, NULL);
+        if (n <= 0) {   /* receive timeout (look at `stopping`), EINTR, or shut down */
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                nanosleep(&(struct timespec){0, 1000000}, NULL);   /* no busy loop on errors */
+            continue;
+        }
+        const struct dns_snapshot *s = snapshot_acquire(srv, HZ_UDP);
         int m = 0;
         for (int i = 0; i < n; i++) {
             size_t len = dns_answer(s, srv->rx[i], srv->rmsg[i].msg_len, srv->tx[m],
@@ -154,9 +166,9 @@ static void udp_drain(struct dns_server *srv, const struct dns_snapshot *s)
             }
             sent += r;
         }
-        if (n < DNS_UDP_BATCH)
-            return;
     }
+    atomic_store(&srv->hazard[HZ_UDP], NULL);
+    return NULL;
 }
 
 /* --- TCP ------------------------------------------------------------------------------------ */
@@ -285,7 +297,7 @@ static void tcp_sweep(struct dns_server *srv)
 
 /* --- Worker --------------------------------------------------------------------------------- */
 
-static void *worker_main(void *arg)
+static void *tcp_main(void *arg)
 {
     struct dns_server *srv = arg;
     struct epoll_event evs[64];
@@ -293,16 +305,14 @@ static void *worker_main(void *arg)
     uint64_t last_sweep = now_ms();
 
     for (;;) {
-        atomic_store(&srv->hazard, NULL);
+        atomic_store(&srv->hazard[HZ_TCP], NULL);
         int n = epoll_wait(srv->ep_fd, evs, 64, timeout > 0 ? timeout : 1);
-        const struct dns_snapshot *s = snapshot_acquire(srv);
+        const struct dns_snapshot *s = snapshot_acquire(srv, HZ_TCP);
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
             if (p == &srv->stop_fd) {
-                atomic_store(&srv->hazard, NULL);
+                atomic_store(&srv->hazard[HZ_TCP], NULL);
                 return NULL;
-            } else if (p == &srv->udp_fd) {
-                udp_drain(srv, s);
             } else if (p == &srv->tcp_fd) {
                 tcp_accept(srv);
             } else {
@@ -378,12 +388,14 @@ static int sockets_open(struct dns_server *srv, struct sockaddr_storage *ss, soc
     for (int attempt = 0; attempt < (ephemeral ? 8 : 1); attempt++) {
         if (ephemeral)
             set_port(ss, 0);
-        srv->udp_fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        srv->udp_fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);   /* blocking */
         srv->tcp_fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (srv->udp_fd < 0 || srv->tcp_fd < 0)
             return -errno;
         setsockopt(srv->udp_fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
         setsockopt(srv->udp_fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        struct timeval tv = {0, DNS_UDP_STOP_POLL_MS * 1000};
+        setsockopt(srv->udp_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(srv->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         struct sockaddr_storage got;
         socklen_t gl = sizeof(got);
@@ -429,7 +441,9 @@ int dns_server_start(const char *addr_port, const struct dns_server_opts *opts,
     }
     srv->udp_fd = srv->tcp_fd = srv->ep_fd = srv->stop_fd = -1;
     atomic_init(&srv->snap, snap);
-    atomic_init(&srv->hazard, NULL);
+    atomic_init(&srv->hazard[HZ_TCP], NULL);
+    atomic_init(&srv->hazard[HZ_UDP], NULL);
+    atomic_init(&srv->stopping, false);
     pthread_mutex_init(&srv->swap_lock, NULL);
     srv->tcp_max_conn = opts && opts->tcp_max_conn ? opts->tcp_max_conn : DNS_TCP_MAX_CONN;
     srv->tcp_idle_ms = opts && opts->tcp_idle_ms ? opts->tcp_idle_ms : DNS_TCP_IDLE_MS;
@@ -446,13 +460,15 @@ int dns_server_start(const char *addr_port, const struct dns_server_opts *opts,
         r = -errno;
         goto err;
     }
-    if ((r = epoll_add(srv, srv->udp_fd, &srv->udp_fd)) < 0 ||
-        (r = epoll_add(srv, srv->tcp_fd, &srv->tcp_fd)) < 0 ||
+    if ((r = epoll_add(srv, srv->tcp_fd, &srv->tcp_fd)) < 0 ||
         (r = epoll_add(srv, srv->stop_fd, &srv->stop_fd)) < 0)
         goto err;
-    if ((r = -pthread_create(&srv->thread, NULL, worker_main, srv)) < 0)
+    if ((r = -pthread_create(&srv->tcp_thread, NULL, tcp_main, srv)) < 0)
         goto err;
-    srv->thread_started = true;
+    srv->tcp_started = true;
+    if ((r = -pthread_create(&srv->udp_thread, NULL, udp_main, srv)) < 0)
+        goto err;
+    srv->udp_started = true;
     *out = srv;
     return 0;
 err:
@@ -466,11 +482,11 @@ void dns_server_swap(struct dns_server *srv, struct dns_snapshot *snap)
 {
     pthread_mutex_lock(&srv->swap_lock);
     struct dns_snapshot *old = atomic_exchange(&srv->snap, snap);
-    /* The worker re-reads `snap` before every batch, so it drops `old` within one batch.
-     * Bounded wait; if it ever expires (worker wedged), leak rather than free in use. */
+    /* Each thread re-reads `snap` before every batch, so it drops `old` within one batch.
+     * Bounded wait; if it ever expires (a thread wedged), leak rather than free in use. */
     bool freed = false;
     for (int i = 0; i < 100000; i++) {
-        if (atomic_load(&srv->hazard) != old) {
+        if (atomic_load(&srv->hazard[HZ_TCP]) != old && atomic_load(&srv->hazard[HZ_UDP]) != old) {
             dns_snapshot_free(old);
             freed = true;
             break;
@@ -486,11 +502,16 @@ void dns_server_stop(struct dns_server *srv)
 {
     if (!srv)
         return;
-    if (srv->thread_started) {
+    atomic_store(&srv->stopping, true);
+    if (srv->udp_started) {
+        shutdown(srv->udp_fd, SHUT_RDWR);   /* wakes a blocked recvmmsg; else the timeout does */
+        pthread_join(srv->udp_thread, NULL);
+    }
+    if (srv->tcp_started) {
         uint64_t one = 1;
         if (write(srv->stop_fd, &one, sizeof(one)) != sizeof(one))
-            log_error("dns", "cannot signal the worker: %s", strerror(errno));
-        pthread_join(srv->thread, NULL);
+            log_error("dns", "cannot signal the TCP thread: %s", strerror(errno));
+        pthread_join(srv->tcp_thread, NULL);
     }
     for (unsigned i = 0; srv->conns && i < srv->tcp_max_conn; i++)
         if (srv->conns[i])

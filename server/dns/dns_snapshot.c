@@ -3,7 +3,8 @@
 #include "server/dns/dns_server.h"
 #include "server/dns/dns_limits.h"
 #include "server/dns/dns_snapshot_int.h"
-#include "common/dns/dns_msg.h"
+#include "common/dns/dns_build.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -362,6 +363,7 @@ static int node_templates_build(struct build *bd, const struct dns_snapshot_buil
 int dns_snapshot_builder_finish(struct dns_snapshot_builder *b, struct dns_snapshot **out)
 {
     struct build bd = {0};
+    size_t outside = 0, dup_zones = 0;
     int r = -ENOMEM;
     *out = NULL;
     bd.s = calloc(1, sizeof(*bd.s));
@@ -389,9 +391,9 @@ int dns_snapshot_builder_finish(struct dns_snapshot_builder *b, struct dns_snaps
         r = node_get(&bd, b->zones[z].apex.wire, b->zones[z].apex.len, (uint32_t)z, &idx);
         if (r < 0)
             goto out;
-        if (idx < before && bd.bn[idx].apex_zone >= 0) {
-            r = -EEXIST;
-            goto out;
+        if (idx < before && bd.bn[idx].apex_zone >= 0) {   /* duplicate: the first one wins */
+            dup_zones++;
+            continue;
         }
         bd.bn[idx].apex_zone = (int64_t)z;
         s->nodes[idx].zone = (uint32_t)z;
@@ -404,9 +406,10 @@ int dns_snapshot_builder_finish(struct dns_snapshot_builder *b, struct dns_snaps
     for (size_t i = b->n_rrs; i-- > 0;) {
         const struct dns_name *nm = &b->rrs[i].name;
         int64_t z = zone_of(&bd, nm);
-        if (z < 0) {
-            r = -EINVAL;
-            goto out;
+        if (z < 0) {   /* e.g. a machine whose org got no zone: skip it, keep the rest */
+            bd.rr_next[i] = -1;
+            outside++;
+            continue;
         }
         /* The name and every ancestor below the apex exist (empty non-terminals: NODATA). */
         uint32_t idx = 0;
@@ -425,6 +428,9 @@ int dns_snapshot_builder_finish(struct dns_snapshot_builder *b, struct dns_snaps
         bd.bn[idx].first_rr = (int64_t)i;
     }
 
+    if (outside || dup_zones)
+        log_warn("dns", "%zu record(s) outside every zone and %zu duplicate zone(s) ignored",
+                 outside, dup_zones);
     for (size_t z = 0; z < b->n_zones; z++) {
         r = zone_neg_build(&bd, b, z);
         if (r < 0)

@@ -93,15 +93,19 @@ static bool sel_fast(const struct policy_engine *e, const struct policy_sel *s, 
     return false;
 }
 
-void engine_rule_machine(struct policy_engine *e, size_t ri, size_t slot, bool *src, bool *dst)
+void engine_rule_machine(struct policy_engine *e, size_t ri, size_t slot, bool *src, bool *dst,
+                         bool *dst_ns)
 {
     const struct policy_rule *r = &e->p->rules[ri];
     const struct erule *er = &e->r[ri];
-    *src = *dst = false;
+    *src = *dst = *dst_ns = false;
     if (!e->m[slot].live)
         return;
-    for (size_t i = 0; i < r->ndst && !*dst; i++)
-        *dst = sel_fast(e, &r->dst[i].sel, slot);
+    for (size_t i = 0; i < r->ndst && !*dst_ns; i++)
+        if (sel_fast(e, &r->dst[i].sel, slot)) {
+            *dst = true;
+            *dst_ns = r->dst[i].sel.kind != SEL_SELF;
+        }
     if (!er->active)
         return;
     for (size_t i = 0; i < r->nsrc && !*src; i++)
@@ -125,13 +129,16 @@ int engine_rule_eval(struct policy_engine *e, size_t ri)
             er->simple = false;
     memset(er->src, 0, e->words * 8);
     memset(er->dst, 0, e->words * 8);
+    memset(er->dst_ns, 0, e->words * 8);
     for (size_t s = 0; s < e->nm; s++) {
-        bool a, b;
-        engine_rule_machine(e, ri, s, &a, &b);
+        bool a, b, c;
+        engine_rule_machine(e, ri, s, &a, &b, &c);
         if (a)
             bit_set(er->src, s);
         if (b)
             bit_set(er->dst, s);
+        if (c)
+            bit_set(er->dst_ns, s);
     }
     return 0;
 }
@@ -283,22 +290,36 @@ static void node_outbound(struct policy_engine *e, size_t ri, size_t slot, uint6
 {
     const struct policy_rule *r = &e->p->rules[ri];
     const struct erule *er = &e->r[ri];
-    if (er->simple) {
-        for (size_t w = 0; w < e->words; w++)
-            peers[w] |= er->dst[w];
-        return;
-    }
-    for (size_t w = 0; w < e->words; w++) {
-        uint64_t bits = er->dst[w] & ~peers[w];
-        while (bits) {
-            size_t x = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
+    const struct emachine *me = &e->m[slot];
+    if (r->require_jit) { /* only where a grant of this machine's owner points */
+        for (size_t k = 0; k < e->ng; k++) {
+            const struct fleet_grant *g = &e->g[k];
+            int x = g->requester == me->v.owner ? idmap_get(&e->mid, g->dst_machine) : -1;
+            if (x < 0 || !bit_get(er->dst, (size_t)x))
+                continue;
             for (size_t di = 0; di < r->ndst; di++)
-                if (pair_ok(e, r, &r->dst[di], slot, x)) {
-                    bit_set(peers, x);
+                if (pair_ok(e, r, &r->dst[di], slot, (size_t)x)) {
+                    bit_set(peers, (size_t)x);
                     break;
                 }
         }
+        return;
+    }
+    for (size_t w = 0; w < e->words; w++)
+        peers[w] |= er->dst_ns[w];
+    if (er->simple || me->uslot < 0)
+        return;
+    /* autogroup:self: the owner's other devices */
+    const struct euser *u = &e->u[me->uslot];
+    for (size_t j = 0; j < u->nmachines; j++) {
+        size_t x = (size_t)u->machines[j];
+        if (!bit_get(er->dst, x))
+            continue;
+        for (size_t di = 0; di < r->ndst; di++)
+            if (r->dst[di].sel.kind == SEL_SELF && pair_ok(e, r, &r->dst[di], slot, x)) {
+                bit_set(peers, x);
+                break;
+            }
     }
 }
 

@@ -9,9 +9,11 @@
 #include "server/policy/policy.h"
 
 /* "May this source reach dst_machine on port/proto at `now`?" The source is a machine
- * (src_machine != 0) or a bare address (src_family/src_addr) that is no machine. */
+ * (src_machine != 0), a user (src_user != 0: any of the user's machines), or a bare address
+ * (src_family/src_addr) that is no machine. */
 struct policy_query {
     int64_t src_machine;
+    int64_t src_user;
     uint8_t src_family, src_addr[16];
     int64_t dst_machine;
     uint16_t port;
@@ -39,6 +41,8 @@ struct policy_node {
     uint64_t hash;
 };
 
+/* Not thread-safe: one thread applies changes (the server serializes them) and publishes the
+ * results as an immutable snapshot. */
 struct policy_engine;
 
 /* p and geo are borrowed until replaced / freed. The fleet is copied in. *out new:
@@ -48,7 +52,8 @@ int policy_engine_new(struct policy_engine **out, const struct policy *p,
 void policy_engine_free(struct policy_engine *e);
 
 /* Changes. Each recompiles only the affected nodes; policy_engine_changed() then lists the
- * machine ids whose filter or peers changed (or that were removed). 0 / -errno. */
+ * machine ids whose filter or peers changed (or that were removed). 0 / -errno; after -ENOMEM
+ * the engine's results are incomplete: free it and build a new one. */
 int policy_engine_machine_upsert(struct policy_engine *e, const struct fleet_machine *m);
 int policy_engine_machine_remove(struct policy_engine *e, int64_t id);
 int policy_engine_user_upsert(struct policy_engine *e, const struct fleet_user *u);

@@ -131,7 +131,8 @@ static int rules_alloc(struct policy_engine *e, struct erule **out, size_t n)
     for (size_t i = 0; i < n; i++) {
         r[i].src = calloc(e->words ? e->words : 1, 8);
         r[i].dst = calloc(e->words ? e->words : 1, 8);
-        if (!r[i].src || !r[i].dst)
+        r[i].dst_ns = calloc(e->words ? e->words : 1, 8);
+        if (!r[i].src || !r[i].dst || !r[i].dst_ns)
             return -ENOMEM;
     }
     return 0;
@@ -142,6 +143,7 @@ static void rules_free(struct erule *r, size_t n)
     for (size_t i = 0; r && i < n; i++) {
         free(r[i].src);
         free(r[i].dst);
+        free(r[i].dst_ns);
     }
     free(r);
 }
@@ -171,7 +173,8 @@ static int machine_slot_new(struct policy_engine *e, size_t *slot)
         e->m = nm;
         memset(e->m + e->capm, 0, (nc - e->capm) * sizeof(*nm));
         for (size_t r = 0; r < e->nr; r++)
-            if (grow_bits(&e->r[r].src, ow, nw) || grow_bits(&e->r[r].dst, ow, nw))
+            if (grow_bits(&e->r[r].src, ow, nw) || grow_bits(&e->r[r].dst, ow, nw) ||
+                grow_bits(&e->r[r].dst_ns, ow, nw))
                 return -ENOMEM;
         if (grow_bits(&e->affected, ow, nw) || grow_bits(&e->tmp, ow, nw))
             return -ENOMEM;
@@ -278,12 +281,13 @@ static void affect_rule(struct policy_engine *e, size_t ri, bool src, bool dst)
 
 static void machine_refresh(struct policy_engine *e, size_t slot)
 {
+    engine_machine_features(e, slot);
     for (size_t ri = 0; ri < e->nr; ri++) {
-        bool os = bit_get(e->r[ri].src, slot), od = bit_get(e->r[ri].dst, slot), ns, nd;
-        engine_machine_features(e, slot);
-        engine_rule_machine(e, ri, slot, &ns, &nd);
+        bool os = bit_get(e->r[ri].src, slot), od = bit_get(e->r[ri].dst, slot), ns, nd, nn;
+        engine_rule_machine(e, ri, slot, &ns, &nd, &nn);
         (ns ? bit_set : bit_clr)(e->r[ri].src, slot);
         (nd ? bit_set : bit_clr)(e->r[ri].dst, slot);
+        (nn ? bit_set : bit_clr)(e->r[ri].dst_ns, slot);
         affect_rule(e, ri, os || ns, od || nd);
     }
     bit_set(e->affected, slot);
@@ -428,6 +432,7 @@ int policy_engine_machine_remove(struct policy_engine *e, int64_t id)
         affect_rule(e, ri, bit_get(e->r[ri].src, (size_t)s), bit_get(e->r[ri].dst, (size_t)s));
         bit_clr(e->r[ri].src, (size_t)s);
         bit_clr(e->r[ri].dst, (size_t)s);
+        bit_clr(e->r[ri].dst_ns, (size_t)s);
     }
     bit_clr(e->affected, (size_t)s);
     user_machine_link(e, (size_t)s, false);
@@ -497,11 +502,42 @@ int policy_engine_grant_remove(struct policy_engine *e, int64_t grant_id)
     return -ENOENT;
 }
 
+static bool stale(const struct posture_report *r, int64_t max_age, int64_t t)
+{
+    return r->present && t - r->reported_at > max_age;
+}
+
+/* Only what time can flip: rules whose schedule turned on or off, machines whose posture report
+ * went stale (or fresh, when time moves back), grants that expired in between. */
 int policy_engine_set_now(struct policy_engine *e, int64_t now)
 {
+    const struct policy *p = e->p;
+    int64_t old = e->now;
     e->nchanged = 0;
     e->now = now;
-    return full_recompile(e);
+    for (size_t ri = 0; ri < e->nr; ri++) {
+        const struct policy_rule *r = &p->rules[ri];
+        if (r->schedule < 0 ||
+            eval_schedule_active(&p->schedules[r->schedule], now) == e->r[ri].active)
+            continue;
+        for (size_t w = 0; w < e->words; w++)
+            e->affected[w] |= e->r[ri].src[w] | e->r[ri].dst[w];
+        engine_rule_eval(e, ri);
+        for (size_t w = 0; w < e->words; w++)
+            e->affected[w] |= e->r[ri].src[w] | e->r[ri].dst[w];
+    }
+    for (size_t s = 0; s < e->nm; s++) {
+        bool flip = false;
+        for (size_t ps = 0; e->m[s].live && ps < p->npostures && !flip; ps++)
+            flip = stale(&e->m[s].v.posture, p->postures[ps].max_age, old) !=
+                   stale(&e->m[s].v.posture, p->postures[ps].max_age, now);
+        if (flip)
+            machine_refresh(e, s);
+    }
+    for (size_t k = 0; k < e->ng; k++)
+        if ((e->g[k].expires_at > old) != (e->g[k].expires_at > now))
+            grant_affect(e, &e->g[k]);
+    return recompile_affected(e);
 }
 
 int policy_engine_set_policy(struct policy_engine *e, const struct policy *p)
@@ -547,6 +583,7 @@ int policy_engine_set_policy(struct policy_engine *e, const struct policy *p)
             used[j] = true;
             memcpy(nr[i].src, e->r[j].src, e->words * 8);
             memcpy(nr[i].dst, e->r[j].dst, e->words * 8);
+            memcpy(nr[i].dst_ns, e->r[j].dst_ns, e->words * 8);
             nr[i].active = e->r[j].active;
             nr[i].raw = e->r[j].raw;
             nr[i].simple = e->r[j].simple;

@@ -30,6 +30,7 @@ struct euser {
 
 struct erule {
     uint64_t *src, *dst;       /* bit per machine slot */
+    uint64_t *dst_ns;          /* matches a dst spec other than autogroup:self */
     bool active, raw;          /* schedule on; no conditions (prefix sources compile to prefixes) */
     bool simple;               /* no autogroup:self and no JIT: dst bits say it all */
 };
@@ -67,7 +68,8 @@ void idmap_free(struct idmap *m);
 
 /* compile.c */
 int engine_rule_eval(struct policy_engine *e, size_t ri);       /* recompute a rule's bits */
-void engine_rule_machine(struct policy_engine *e, size_t ri, size_t slot, bool *src, bool *dst);
+void engine_rule_machine(struct policy_engine *e, size_t ri, size_t slot, bool *src, bool *dst,
+                         bool *dst_ns);
 int engine_node_compute(struct policy_engine *e, size_t slot);  /* recompute one node */
 void engine_machine_features(struct policy_engine *e, size_t slot);
 void engine_user_features(struct policy_engine *e, size_t uslot);

@@ -343,5 +343,29 @@ int policy_explain(const struct policy *p, const struct fleet *f, const struct p
                    int64_t now, const struct policy_query *q, struct policy_verdict *v)
 {
     const struct eval_ctx c = {.p = p, .f = f, .now = now, .geo = geo};
-    return eval_explain(&c, false, q, v);
+    if (!q->src_user || q->src_machine)
+        return eval_explain(&c, false, q, v);
+    /* a user: accepted if any of the user's machines is; else the first machine's reason */
+    struct policy_verdict first = {.rule = -1};
+    bool any = false;
+    snprintf(first.reason, sizeof(first.reason), "user has no machines");
+    for (size_t i = 0; i < f->nmachines; i++) {
+        if (f->machines[i].owner != q->src_user || f->machines[i].id == q->dst_machine)
+            continue;
+        struct policy_query one = *q;
+        one.src_machine = f->machines[i].id;
+        int ret = eval_explain(&c, false, &one, v);
+        if (ret)
+            return ret;
+        if (v->accept)
+            return 0;
+        if (!any) {
+            first = *v;
+            snprintf(first.reason, sizeof(first.reason), "from %.40s: %.200s",
+                     f->machines[i].name ? f->machines[i].name : "?", v->reason);
+        }
+        any = true;
+    }
+    *v = first;
+    return 0;
 }

@@ -80,10 +80,9 @@ static int ident_make(const struct policy *p, const char *name, int64_t uid, str
             id->user.email = p->groups[s.idx].members[0];
         } else {
             id->user.email = "member@invalid";
+            /* an IdP-group member (group:oidc:x), or a group whose first member is one */
             id->groups[0] = s.idx >= 0 && p->groups[s.idx].nmembers ? p->groups[s.idx].members[0]
-                                                                    : p->groups ? NULL : NULL;
-            if (!id->groups[0])
-                id->groups[0] = name;
+                                                                    : name;
             id->user.groups = id->groups;
             id->user.ngroups = 1;
         }

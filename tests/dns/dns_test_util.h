@@ -3,7 +3,7 @@
 #ifndef ZTNA_TESTS_DNS_TEST_UTIL_H
 #define ZTNA_TESTS_DNS_TEST_UTIL_H
 
-#include "common/dns/dns_msg.h"
+#include "common/dns/dns_build.h"
 #include "server/dns/dns_server.h"
 
 #define TRESP_MAX_RR 128

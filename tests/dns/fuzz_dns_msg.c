@@ -1,6 +1,6 @@
 /* Fuzz target: the DNS codec's parsers (query, header, every RR, names at every offset) and a
  * rebuild of what parsed, re-parsed to the same names. */
-#include "common/dns/dns_msg.h"
+#include "common/dns/dns_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -223,12 +223,32 @@ static void test_builder_errors(void)
     struct in_addr a = {htonl(0x64400001)};
     CHECK(dns_snapshot_builder_add_zone(b, "a.test", 1, NULL, 0) == 0);
     CHECK(dns_snapshot_builder_add_zone(b, "a..test", 1, NULL, 0) == -EINVAL);
-    CHECK(dns_snapshot_builder_add_a(b, "x.b.test", a) == 0);
-    CHECK(dns_snapshot_builder_finish(b, &s) == -EINVAL && s == NULL);   /* outside zones */
+    CHECK(dns_snapshot_builder_add_a(b, "x.b.test", a) == 0);   /* outside zones: skipped */
+    CHECK(dns_snapshot_builder_add_a(b, "x.a.test", a) == 0);
+    CHECK(dns_snapshot_builder_finish(b, &s) == 0 && s && dns_snapshot_name_count(s) == 2);
+    uint8_t qb[64];
+    struct tq tq = query("x.b.test", DNS_TYPE_A);
+    size_t tl = tq_build(qb, sizeof(qb), &tq);
+    CHECK(dns_answer(s, qb, tl, out, sizeof(out), false) && DNS_RCODE(out[3]) == DNS_RCODE_REFUSED);
+    tq = query("x.a.test", DNS_TYPE_A);
+    tl = tq_build(qb, sizeof(qb), &tq);
+    CHECK(dns_answer(s, qb, tl, out, sizeof(out), false) && DNS_RCODE(out[3]) == 0 && out[7] == 1);
+    dns_snapshot_free(s);
+    s = NULL;
     b = dns_snapshot_builder_new();
     CHECK(dns_snapshot_builder_add_zone(b, "a.test", 1, NULL, 0) == 0);
-    CHECK(dns_snapshot_builder_add_zone(b, "A.test.", 2, NULL, 0) == 0);
-    CHECK(dns_snapshot_builder_finish(b, &s) == -EEXIST && s == NULL);
+    CHECK(dns_snapshot_builder_add_zone(b, "A.test.", 2, NULL, 0) == 0);   /* duplicate */
+    CHECK(dns_snapshot_builder_finish(b, &s) == 0 && s && dns_snapshot_name_count(s) == 1);
+    uint8_t sq[64];
+    struct tq stq = query("a.test", DNS_TYPE_SOA);
+    size_t sl = tq_build(sq, sizeof(sq), &stq);
+    struct tresp sr;
+    size_t rl = dns_answer(s, sq, sl, out, sizeof(out), false);
+    CHECK(rl && tresp_parse(out, rl, &sr) && sr.n[0] == 1);
+    /* the first one wins: serial 1 */
+    CHECK(sr.n[0] == 1 && out[sr.rr[0][0].rdata_off + sr.rr[0][0].rdlen - 17] == 1);
+    dns_snapshot_free(s);
+    s = NULL;
     /* too many records on one name for a 64 KiB message */
     b = dns_snapshot_builder_new();
     CHECK(dns_snapshot_builder_add_zone(b, "a.test", 1, NULL, 0) == 0);

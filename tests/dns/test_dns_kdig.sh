@@ -176,8 +176,17 @@ else
 fi
 out=$(K new20.acme.ztna.test A)
 expect "new data after swaps" "$out" 'status: NOERROR' 'A[[:space:]]+100.64.2.20'
-# A bad reload keeps the old snapshot.
+# A record outside every zone is skipped, the rest still loads.
 echo "a outside.example.com 100.64.9.9" >> "$zone"
+echo "a late.acme.ztna.test 100.64.9.8" >> "$zone"
+kill -HUP "$pid"
+sleep 0.3
+out=$(K late.acme.ztna.test A)
+expect "reload with an out-of-zone record" "$out" 'status: NOERROR' '100.64.9.8'
+out=$(K outside.example.com A)
+expect "out-of-zone record not served" "$out" 'status: REFUSED'
+# A bad reload (unparsable file) keeps the old snapshot.
+echo "a broken.acme.ztna.test not-an-address" >> "$zone"
 kill -HUP "$pid"
 sleep 0.3
 grep -q 'reload failed' "$tmp/server.log" || { echo "FAIL: bad reload not reported"; fails=$((fails + 1)); }

@@ -1,6 +1,6 @@
 /* DNS codec: names (text, compare, decompression limits), queries, EDNS, builder compression
  * checked against a naive reference (uncompressed writing), and every truncation of valid input. */
-#include "common/dns/dns_msg.h"
+#include "common/dns/dns_build.h"
 #include "tests/check.h"
 
 #include <errno.h>

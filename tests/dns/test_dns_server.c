@@ -164,6 +164,46 @@ static void test_tcp_limits(void)
     close(t);
 }
 
+/* A TCP client that sends many queries and never reads: the server must stop reading from it
+ * (output pending) without blocking UDP service, and cope with it vanishing. */
+static void test_tcp_slow_reader(void)
+{
+    int t = tcp_client();
+    CHECK(t >= 0);
+    int sz = 4096;
+    setsockopt(t, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    uint8_t buf[64];
+    struct tq tq = q_a("big.acme.ztna.test", 77);
+    size_t ql = tq_build(buf + 2, sizeof(buf) - 2, &tq);
+    buf[0] = 0;
+    buf[1] = (uint8_t)ql;
+    struct timeval tv = {0, 200000};
+    setsockopt(t, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int sent = 0;
+    for (int i = 0; i < 3000; i++) {   /* ~3 MB of answers requested; stops when blocked */
+        if (send(t, buf, ql + 2, 0) != (ssize_t)(ql + 2))
+            break;
+        sent++;
+    }
+    CHECK(sent > 100);
+    uint8_t resp[1024];
+    struct tresp r;
+    int u = udp_client();
+    struct tq q = q_a("laptop.acme.ztna.test", 78);
+    size_t n = udp_ask(u, &q, resp, sizeof(resp));
+    CHECK(n && tresp_parse(resp, n, &r) && r.n[0] == 1);
+    /* the first answers are intact */
+    static uint8_t big[65536];
+    for (int i = 0; i < 3; i++) {
+        size_t m = tcp_read_msg(t, big, sizeof(big));
+        CHECK(m && tresp_parse(big, m, &r) && r.h.id == 77 && r.n[0] == 60);
+    }
+    close(t);   /* vanish with answers pending */
+    n = udp_ask(u, &q, resp, sizeof(resp));
+    CHECK(n && tresp_parse(resp, n, &r) && r.n[0] == 1);
+    close(u);
+}
+
 struct load {
     atomic_bool stop;
     atomic_long asked, answered, saw_new, bad;
@@ -227,6 +267,45 @@ static void test_swap_under_load(struct dns_server *srv)
     CHECK(atomic_load(&l.saw_new) > before);   /* the final data is being served */
 }
 
+/* IPv6 listener and the wildcard (PKTINFO) path over loopback. */
+static void test_other_binds(void)
+{
+    const char *addrs[2] = {"[::1]:0", "0.0.0.0:0"};
+    for (int k = 0; k < 2; k++) {
+        struct dns_server *srv;
+        if (dns_server_start(addrs[k], NULL, test_snapshot(), &srv) < 0) {
+            printf("no %s here, not tested\n", addrs[k]);
+            continue;
+        }
+        struct sockaddr_storage ss = {0};
+        socklen_t sl;
+        if (k == 0) {
+            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+            a6->sin6_family = AF_INET6;
+            a6->sin6_port = htons(dns_server_port(srv));
+            a6->sin6_addr = in6addr_loopback;
+            sl = sizeof(*a6);
+        } else {
+            struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+            a4->sin_family = AF_INET;
+            a4->sin_port = htons(dns_server_port(srv));
+            a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            sl = sizeof(*a4);
+        }
+        int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+        struct timeval tv = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        CHECK(connect(fd, (struct sockaddr *)&ss, sl) == 0);
+        uint8_t resp[1024];
+        struct tresp r;
+        struct tq q = q_a("laptop.acme.ztna.test", 55);
+        size_t n = udp_ask(fd, &q, resp, sizeof(resp));   /* connected: source must match */
+        CHECK(n && tresp_parse(resp, n, &r) && r.n[0] == 1);
+        close(fd);
+        dns_server_stop(srv);
+    }
+}
+
 int main(void)
 {
     struct dns_server *srv;
@@ -242,7 +321,9 @@ int main(void)
     CHECK(dns_server_port(srv) != 0);
     test_udp_tcp();
     test_tcp_limits();
+    test_tcp_slow_reader();
     test_swap_under_load(srv);
+    test_other_binds();
     dns_server_stop(srv);
     dns_server_stop(NULL);
     return check_finish("test_dns_server");

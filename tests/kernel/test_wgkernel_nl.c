@@ -457,6 +457,9 @@ static void test_get_malformed(void)
     memcpy(m + peers_off, &v, 2);
     CHECK(parse_one(m, first) == -EBADMSG);
     memcpy(m, dump, first);
+    ((struct nlmsghdr *)m)->nlmsg_flags |= NLM_F_DUMP_INTR; /* inconsistent dump: restart */
+    CHECK(parse_one(m, first) == -EINTR);
+    memcpy(m, dump, first);
     m[16] = WG_CMD_SET_DEVICE; /* wrong genl command */
     CHECK(parse_one(m, first) == -EBADMSG);
     memcpy(m, dump, first);

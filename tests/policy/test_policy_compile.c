@@ -219,8 +219,10 @@ static int compare_naive(struct policy_engine *e, const struct policy *p, const 
 {
     int bad = 0;
     static const uint8_t protos[] = {6, 17, 1};
+    struct filter **built = calloc(f->nmachines, sizeof(*built)); /* per destination, lazily */
     for (int q = 0; q < queries && bad < 5; q++) {
-        const struct fleet_machine *d = &f->machines[RN(f->nmachines)];
+        size_t di = RN(f->nmachines);
+        const struct fleet_machine *d = &f->machines[di];
         const struct fleet_machine *s = &f->machines[RN(f->nmachines)];
         if (s == d)
             continue;
@@ -242,11 +244,14 @@ static int compare_naive(struct policy_engine *e, const struct policy *p, const 
         struct policy_verdict v;
         CHECK(policy_explain(p, f, geo, now, &pq, &v) == 0);
         const struct policy_node *n = policy_engine_node(e, d->id);
-        struct filter *flt = NULL;
-        CHECK(n && filter_build(&flt, n->entries, n->nentries) == 0);
+        CHECK(n != NULL);
+        if (!n)
+            break;
+        if (!built[di])
+            CHECK(filter_build(&built[di], n->entries, n->nentries) == 0);
+        const struct filter *flt = built[di];
         uint8_t ipp = fam == 6 && pq.proto == 1 ? 58 : pq.proto; /* ICMPv6 */
         bool got = filter_allows(flt, fam, addr, ipp, pq.port);
-        filter_free(flt);
         if (got != v.accept) {
             fprintf(stderr, "mismatch: src %lld dst %lld port %u proto %u: naive %d (%s) compiled %d\n",
                     (long long)pq.src_machine, (long long)d->id, pq.port, pq.proto, v.accept,
@@ -281,6 +286,9 @@ static int compare_naive(struct policy_engine *e, const struct policy *p, const 
             }
         }
     }
+    for (size_t i = 0; i < f->nmachines; i++)
+        filter_free(built[i]);
+    free(built);
     CHECK(bad == 0);
     return bad;
 }
@@ -352,7 +360,7 @@ static void test_incremental(void)
                 ids[i] = f.machines[i].id;
                 before[i] = policy_engine_node(e, ids[i])->hash;
             }
-            int kind = (int)RN(7);
+            int kind = (int)RN(8);
             int rc = 0;
             if (kind == 0 || kind == 1) { /* retag / posture change */
                 size_t i = RN(w->nm);
@@ -380,6 +388,9 @@ static void test_incremental(void)
                 size_t i = RN(w->ng);
                 rc = policy_engine_grant_remove(e, w->grants[i].id);
                 w->grants[i] = w->grants[--w->ng];
+            } else if (kind == 7) { /* time passes (schedules, staleness, expiry), or goes back */
+                now += RN(4) ? (int64_t)RN(4 * 3600) : -(int64_t)RN(3600);
+                rc = policy_engine_set_now(e, now);
             } else { /* one rule edited */
                 char *t2 = rand_policy(nrules, (int)RN(nrules), rnd());
                 policy_free(p2);

@@ -298,10 +298,13 @@ static void test_tz(void)
 
 static void test_examples(void)
 {
-    static const char *files[] = {"basic.json", "posture-and-schedules.json", "jit-and-geo.json"};
+    static const char *files[] = {"contrib/policies/basic.json",
+                                  "contrib/policies/posture-and-schedules.json",
+                                  "contrib/policies/jit-and-geo.json",
+                                  "tests/policy/corpus/all-sections.json"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[512];
-        snprintf(path, sizeof(path), "%s/contrib/policies/%s", ZTNA_SOURCE_DIR, files[i]);
+        snprintf(path, sizeof(path), "%s/%s", ZTNA_SOURCE_DIR, files[i]);
         FILE *f = fopen(path, "rb");
         CHECK(f != NULL);
         if (!f)

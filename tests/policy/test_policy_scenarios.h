@@ -18,10 +18,11 @@ static const char *scen_policy =
     "  {\"action\": \"accept\", \"src\": [\"group:dba\"], \"dst\": [\"tag:db:9000\"],\n"
     "   \"geo\": {\"countries\": [\"FR\"]}},\n"
     "  {\"action\": \"accept\", \"src\": [\"tag:db\"], \"dst\": [\"tag:prod:8080\"], \"schedule\": \"tokyo-morning\"},\n"
+    "  {\"action\": \"accept\", \"src\": [\"198.18.5.0/24\"], \"dst\": [\"tag:prod:8443\"], \"schedule\": \"business-hours\"},\n"
     " ]}\n";
 
 /* Monday 2026-11-23 08:59:30 in New York (EST, UTC-5) = 13:59:30Z */
-#define MON_0859 ((int64_t)1795456770)
+#define MON_0859 ((int64_t)1795442370)
 
 static void scen_fleet(struct fleet *f, struct fleet_user *u, struct fleet_machine *m,
                        struct fleet_grant *g, int64_t report_at)
@@ -84,8 +85,53 @@ static bool changed_has(struct policy_engine *e, int64_t id)
     return false;
 }
 
+/* Each posture check by name, versions compared numerically (6.10 > 6.9). */
+static void test_posture_reasons(void)
+{
+    const char *doc = "{\"postures\": {\"posture:strict\": {\"os\": {\"linux\": \"6.9\", \"macos\": \"\"},\n"
+                      "  \"agentVersion\": \"1.2\", \"screenLock\": true, \"antivirus\": true, \"firewall\": true}},\n"
+                      " \"rules\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:22\"], \"posture\": [\"posture:strict\"]}]}";
+    struct policy *p = NULL;
+    struct policy_error err;
+    CHECK(policy_parse(doc, strlen(doc), &p, &err) == 0);
+    if (!p)
+        return;
+    struct fleet_user u = {.id = 1, .email = "a@b.c"};
+    struct posture_report good = {.present = true, .os = "linux", .os_version = "6.10.2",
+                                  .screen_lock = true, .antivirus = true, .firewall = true,
+                                  .agent_version = "1.10", .reported_at = 1000};
+    struct fleet_machine m[2] = {{.id = 1, .owner = 1, .posture = good},
+                                 {.id = 2, .owner = 1, .posture = good}};
+    struct fleet f = {.users = &u, .nusers = 1, .machines = m, .nmachines = 2};
+    struct policy_query q = {.src_machine = 1, .dst_machine = 2, .port = 22, .proto = 6};
+    struct policy_verdict v;
+#define POSTURE_CASE(stmt, want)                                                       \
+    do {                                                                               \
+        m[0].posture = good;                                                           \
+        stmt;                                                                          \
+        CHECK(policy_explain(p, &f, NULL, 1060, &q, &v) == 0);                          \
+        if (strcmp(v.reason, want))                                                    \
+            fprintf(stderr, "posture case: got \"%s\" want \"%s\"\n", v.reason, want); \
+        CHECK(!strcmp(v.reason, want));                                                \
+    } while (0)
+    POSTURE_CASE((void)0, "accepted by rule 0 (line 3)");
+    POSTURE_CASE(m[0].posture.os = "windows", "rule 0 (line 3): posture \"posture:strict\" failed: os windows not allowed");
+    POSTURE_CASE(m[0].posture.os_version = "6.8.12", "rule 0 (line 3): posture \"posture:strict\" failed: os_version 6.8.12 < 6.9");
+    POSTURE_CASE((m[0].posture.os = "macos", m[0].posture.os_version = "1"), "accepted by rule 0 (line 3)");
+    POSTURE_CASE(m[0].posture.agent_version = "1.1.9", "rule 0 (line 3): posture \"posture:strict\" failed: agent_version 1.1.9 < 1.2");
+    POSTURE_CASE(m[0].posture.screen_lock = false, "rule 0 (line 3): posture \"posture:strict\" failed: screen_lock");
+    POSTURE_CASE(m[0].posture.antivirus = false, "rule 0 (line 3): posture \"posture:strict\" failed: antivirus");
+    POSTURE_CASE(m[0].posture.firewall = false, "rule 0 (line 3): posture \"posture:strict\" failed: firewall");
+    POSTURE_CASE(m[0].posture.present = false, "rule 0 (line 3): posture \"posture:strict\" failed: no posture report");
+    POSTURE_CASE(m[0].posture.reported_at = 1060 - 86401,
+                 "rule 0 (line 3): posture \"posture:strict\" failed: quarantined, report is 86401s old (max 86400s)");
+#undef POSTURE_CASE
+    policy_free(p);
+}
+
 static void test_scenarios(void)
 {
+    test_posture_reasons();
     struct policy *p = NULL;
     struct policy_error err;
     struct fleet f;
@@ -130,6 +176,16 @@ static void test_scenarios(void)
     CHECK(policy_geo_parse(badcsv, strlen(badcsv), &g2, &err) == -EINVAL && g2 == NULL);
     CHECK(!strcmp(err.msg, "geo database line 2: bad cidr or country"));
 
+    /* explain for a user: any of the user's machines */
+    struct policy_query uq = {.src_user = 1, .dst_machine = 11, .port = 22, .proto = 6};
+    struct policy_verdict uv;
+    CHECK(policy_explain(p, &f, NULL, now, &uq, &uv) == 0 && uv.accept);
+    uq.port = 80;
+    CHECK(policy_explain(p, &f, NULL, now, &uq, &uv) == 0 && !uv.accept);
+    CHECK(!strcmp(uv.reason, "from alice-laptop: no rule matches"));
+    uq.src_user = 3; /* ops owns only tagged servers, web excluded as the destination */
+    CHECK(policy_explain(p, &f, NULL, now, &uq, &uv) == 0 && !uv.accept);
+
     /* compiled: schedule boundary in New York, next boundary reported */
     struct policy_engine *e = NULL;
     CHECK(policy_engine_new(&e, p, geo, &f, now) == 0);
@@ -138,10 +194,20 @@ static void test_scenarios(void)
     CHECK(!node_allows(e, 11, m[0].ip4, 443));
     CHECK(node_allows(e, 11, m[0].ip4, 22));
     CHECK(policy_engine_next_boundary(e) == MON_0859 + 30); /* 09:00 New York */
+    /* regression (raw CIDR sources outside schedule): a CIDR source of a scheduled rule compiles
+     * to a prefix entry only while the schedule is on */
+    const uint8_t outside[4] = {198, 18, 5, 7};
+    CHECK(!node_allows(e, 11, outside, 8443));
     CHECK(policy_engine_set_now(e, MON_0859 + 30) == 0);
-    CHECK(node_allows(e, 11, m[0].ip4, 443) && changed_has(e, 11) && changed_has(e, 10));
+    CHECK(node_allows(e, 11, outside, 8443));
+    CHECK(node_allows(e, 11, m[0].ip4, 443) && changed_has(e, 11));
+    CHECK(!changed_has(e, 10)); /* its peers did not change: web was already one (rule 0) */
     CHECK(!changed_has(e, 12) && !changed_has(e, 13));
-    /* 17:00 New York = 22:00Z the same day is the next boundary; at 16:59:59 still in */
+    /* next: alice's report goes stale (reported MON_0859 - 60, max age 1h) */
+    CHECK(policy_engine_next_boundary(e) == MON_0859 - 60 + 3601);
+    m[0].posture.reported_at = MON_0859 + 8 * 3600;
+    CHECK(policy_engine_machine_upsert(e, &m[0]) == 0);
+    /* then 17:00 New York = 22:00Z the same day; at 16:59:59 still in */
     CHECK(policy_engine_next_boundary(e) == MON_0859 + 30 + 8 * 3600);
     CHECK(policy_engine_set_now(e, MON_0859 + 30 + 8 * 3600 - 1) == 0);
     CHECK(node_allows(e, 11, m[0].ip4, 443));
@@ -149,7 +215,7 @@ static void test_scenarios(void)
     CHECK(!node_allows(e, 11, m[0].ip4, 443));
 
     /* Tokyo, Saturday 06:30-07:00 JST = Friday 21:30-22:00Z: from Friday 2026-11-27 21:00Z */
-    int64_t fri2100 = 1796245200;
+    int64_t fri2100 = 1795813200;
     CHECK(policy_engine_set_now(e, fri2100) == 0);
     CHECK(!node_allows(e, 11, m[3].ip4, 8080));
     int64_t nb = policy_engine_next_boundary(e);
@@ -158,6 +224,8 @@ static void test_scenarios(void)
     CHECK(node_allows(e, 11, m[3].ip4, 8080));
 
     /* posture staleness in the compiled filter: reported at MON_0859 - 60, max age 3600 */
+    m[0].posture.reported_at = MON_0859 - 60;
+    CHECK(policy_engine_machine_upsert(e, &m[0]) == 0);
     CHECK(policy_engine_set_now(e, now) == 0);
     CHECK(node_allows(e, 11, m[0].ip4, 22));
     CHECK(policy_engine_next_boundary(e) == MON_0859 + 30);
@@ -176,7 +244,8 @@ static void test_scenarios(void)
     CHECK(!node_allows(e, 13, m[2].ip4, 5432));
     CHECK(policy_engine_grant_add(e, &g[0]) == 0);
     CHECK(node_allows(e, 13, m[2].ip4, 5432) && !node_allows(e, 13, m[2].ip4, 5433));
-    CHECK(changed_has(e, 13) && changed_has(e, 12) && !changed_has(e, 11));
+    CHECK(changed_has(e, 13) && !changed_has(e, 11));
+    CHECK(!changed_has(e, 12)); /* db already was dana's peer through rule 3 */
     f.ngrants = 1;
     expect(p, &f, geo, now, 12, 13, 5432, true, "accepted by rule 2 (line 12)");
     expect(p, &f, geo, g[0].expires_at, 12, 13, 5432, false,
@@ -186,6 +255,12 @@ static void test_scenarios(void)
     CHECK(node_allows(e, 13, m[2].ip4, 5432));
     CHECK(policy_engine_set_now(e, g[0].expires_at) == 0);
     CHECK(!node_allows(e, 13, m[2].ip4, 5432) && changed_has(e, 13));
+    /* the engine's fleet view explains the same as the caller's fleet */
+    const struct fleet *ef = policy_engine_fleet(e);
+    struct policy_query eq = {.src_machine = 12, .dst_machine = 13, .port = 5432, .proto = 6};
+    struct policy_verdict ev;
+    CHECK(ef && ef->nmachines == 4 && policy_explain(p, ef, geo, g[0].expires_at, &eq, &ev) == 0);
+    CHECK(!ev.accept && !strcmp(ev.reason, "rule 2 (line 12): requires JIT access (no active grant)"));
     /* netmap pruning: alice's laptop sees web (rules 0/1) but not db */
     const struct policy_node *n10 = policy_engine_node(e, 10);
     CHECK(n10 && n10->npeers == 1 && n10->peers[0] == 11);

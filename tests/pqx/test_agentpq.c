@@ -1,18 +1,22 @@
 /* The agent glue over a fake backend: two agentpq instances wired back to back exchange PSKs,
- * block until then, route by pair hint (even without the device's endpoint match), report
+ * block until then, route by pair hint, learn a missing endpoint from an authenticated INIT, report
  * status, forget removed peers, and restart peers when the private key changes. */
 #include "agent/pq/agentpq.h"
 #include "tests/check.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <sodium.h>
 
 struct fake {
     struct agentpq *pq, *other;
     uint8_t psk[32];
     int installs;
-    bool blocked;
+    bool blocked, no_endpoint;
+    int endpoint_sets;
     uint64_t now;
+    uint8_t init[2][PQX_FRAG_HDR_LEN + PQX_FRAG_PAYLOAD_MAX]; /* last INIT sent */
+    size_t init_len[2];
 };
 
 static int fk_install(void *ctx, const uint8_t peer[static 32], const uint8_t psk[static 32])
@@ -35,9 +39,29 @@ static int fk_block(void *ctx, const uint8_t peer[static 32], bool blocked)
 static int fk_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf, size_t len)
 {
     struct fake *f = ctx;
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(51820)};
     (void)peer;
-    /* Delivered synchronously, with no peer attribution: the hint must route it. */
-    agentpq_receive(f->other, NULL, buf, len, f->now, f->now + 1700000000000ULL);
+    if (len >= 4 && buf[2] == PQX_KIND_INIT && buf[3] < 2 && len <= sizeof(f->init[0])) {
+        memcpy(f->init[buf[3]], buf, len);
+        f->init_len[buf[3]] = len;
+    }
+    if (f->no_endpoint)
+        return -EDESTADDRREQ;
+    /* Delivered synchronously: the pair hint routes it. */
+    agentpq_receive(f->other, (const struct sockaddr *)&from, sizeof(from), buf, len, f->now,
+                    f->now + 1700000000000ULL);
+    return 0;
+}
+
+static int fk_endpoint(void *ctx, const uint8_t peer[static 32], const struct sockaddr *addr,
+                       socklen_t addr_len)
+{
+    struct fake *f = ctx;
+    (void)peer;
+    if (addr_len != sizeof(struct sockaddr_in) || addr->sa_family != AF_INET)
+        return -EINVAL;
+    f->no_endpoint = false;
+    f->endpoint_sets++;
     return 0;
 }
 
@@ -45,8 +69,8 @@ int main(void)
 {
     static struct fake a, b;
     uint8_t ka[32], kb[32], pa[32], pb[32], kc[32];
-    struct agentpq_backend ba = {fk_install, fk_block, fk_send, &a};
-    struct agentpq_backend bb = {fk_install, fk_block, fk_send, &b};
+    struct agentpq_backend ba = {fk_install, fk_block, fk_send, fk_endpoint, &a};
+    struct agentpq_backend bb = {fk_install, fk_block, fk_send, fk_endpoint, &b};
     struct pqx_status st;
     char status[512];
     size_t n;
@@ -62,6 +86,7 @@ int main(void)
     CHECK(a.pq && b.pq);
     a.other = b.pq;
     b.other = a.pq;
+    b.no_endpoint = true; /* b learns a's address from a's authenticated INIT */
     CHECK(agentpq_peer_add(a.pq, pb, false, 0) == -EINVAL); /* no key yet */
     CHECK(agentpq_set_private_key(a.pq, ka, 0) == 0);
     CHECK(agentpq_set_private_key(b.pq, kb, 0) == 0);
@@ -77,6 +102,23 @@ int main(void)
     }
     CHECK(!a.blocked && !b.blocked);
     CHECK(memcmp(a.psk, b.psk, 32) == 0);
+    CHECK(b.endpoint_sets == 1 && a.endpoint_sets == 0);
+    /* A forged INIT (one byte of ek changed, fresh msg_id) never moves the endpoint. */
+    {
+        struct sockaddr_in evil = {.sin_family = AF_INET, .sin_port = htons(666)};
+        b.no_endpoint = true;
+        for (int i = 0; i < 2; i++) {
+            CHECK(a.init_len[i] > PQX_FRAG_HDR_LEN);
+            a.init[i][8] ^= 0x5a;
+            a.init[i][PQX_FRAG_HDR_LEN + 100] ^= 1;
+            agentpq_receive(b.pq, (const struct sockaddr *)&evil, sizeof(evil), a.init[i],
+                            a.init_len[i], 1010, 1700000001010ULL);
+        }
+        CHECK(b.endpoint_sets == 1 && b.no_endpoint);
+        CHECK(agentpq_peer_status(b.pq, pa, &st) == 0 && st.last_error == PQX_ERR_BAD_MAC);
+        CHECK(st.psk == PQX_PSK_PQ); /* and the installed PSK stays */
+        b.no_endpoint = false;
+    }
     CHECK(agentpq_peer_status(a.pq, pb, &st) == 0 && st.psk == PQX_PSK_PQ && st.exchanges == 1);
     n = agentpq_status_format(a.pq, status, sizeof(status), 1000);
     CHECK(n > 0 && n < sizeof(status) && strstr(status, "psk=pq") && strstr(status, "blocked=0"));

@@ -157,13 +157,15 @@ class Server:
         self.tls = tls
         self.proc = None
         self.port = None
+        self.dns_port = None
         self.counter = 0
 
     # --- process ------------------------------------------------------------------------------
     def command(self):
         self.port = self.port or free_port()
+        self.dns_port = free_port()
         return [BINARY, "--data-dir", self.data_dir, "--listen", "127.0.0.1:%d" % self.port,
-                "--dns-listen", "127.0.0.1:%d" % free_port()] + self.args
+                "--dns-listen", "127.0.0.1:%d" % self.dns_port] + self.args
 
     def start(self):
         if not os.path.exists(BINARY):
@@ -303,6 +305,29 @@ class Server:
         except (IndexError, ValueError):
             status = 0
         return status, out
+
+    def dns_query(self, name, qtype=6, timeout=2.0):
+        """One UDP query to the server's MagicDNS port; returns (rcode, answer count) or None."""
+        import random
+        import struct
+        qid = random.randint(0, 65535)
+        q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+        for label in name.rstrip(".").split("."):
+            q += bytes([len(label)]) + label.encode()
+        q += b"\x00" + struct.pack(">HH", qtype, 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(timeout)
+        try:
+            s.sendto(q, ("127.0.0.1", self.dns_port))
+            resp, _ = s.recvfrom(4096)
+        except OSError:
+            return None
+        finally:
+            s.close()
+        rid, flags, _, ancount = struct.unpack(">HHHH", resp[:8])
+        if rid != qid:
+            return None
+        return flags & 0xF, ancount
 
     # --- accounts -----------------------------------------------------------------------------
     def unique(self, prefix="u"):

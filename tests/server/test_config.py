@@ -4,12 +4,22 @@ default < config file < environment < flag; bad flags/values exit 2 naming the p
 non-loopback without TLS is refused unless --insecure-http (then loudly logged); a database
 from a newer schema is refused; migrations set PRAGMA user_version."""
 import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
 
 import harness
 from harness import BINARY, PASSWORD, Server, Skip, check, expect
+
+
+TMP = []
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="ztna-srv-cfg-")
+    TMP.append(d)
+    return d
 
 
 def run(args, env=None, timeout=20):
@@ -72,7 +82,7 @@ def ttl_of(srv):
 
 
 def test_precedence():
-    d = tempfile.mkdtemp(prefix="ztna-srv-cfg-")
+    d = tmpdir()
     conf = os.path.join(d, "ztna.conf")
     with open(conf, "w") as f:
         f.write("# test config\naccess-token-ttl = 111\nbase-domain = \"file.example\"\n")
@@ -100,9 +110,9 @@ def test_precedence():
 def test_loopback_refusal():
     port = harness.free_port()
     rc, _, err = run(["--listen", "0.0.0.0:%d" % port, "--data-dir",
-                      tempfile.mkdtemp(prefix="ztna-srv-cfg-")])
+                      tmpdir()])
     check(rc == 2 and "non-loopback" in err and "--insecure-http" in err, err)
-    rc, _, err = run(["--data-dir", tempfile.mkdtemp(prefix="ztna-srv-cfg-")],
+    rc, _, err = run(["--data-dir", tmpdir()],
                      env={"ZTNA_LISTEN": "[::]:%d" % port})
     check(rc == 2 and "non-loopback" in err, err)
     # with --insecure-http it starts, and says so loudly
@@ -129,7 +139,7 @@ def test_schema_versions():
               "user_version %d for %s" % (version, schema))
         check(mode == "wal", "WAL mode")
     # restart on the same data: no migration re-applied, data kept
-    srv2 = Server(data_dir=tempfile.mkdtemp(prefix="ztna-srv-cfg-"))
+    srv2 = Server(data_dir=tmpdir())
     with srv2:
         srv2.setup()
     with Server(data_dir=srv2.data_dir) as srv3:
@@ -149,11 +159,15 @@ def test_schema_versions():
 def main():
     if not os.path.exists(BINARY):
         raise Skip("ztna-server not built")
-    test_help()
-    test_bad_values()
-    test_precedence()
-    test_loopback_refusal()
-    test_schema_versions()
+    try:
+        test_help()
+        test_bad_values()
+        test_precedence()
+        test_loopback_refusal()
+        test_schema_versions()
+    finally:
+        for d in TMP:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 harness.run(main)

@@ -196,6 +196,55 @@ static void random_family(int family, size_t bytes, size_t nprefixes)
         CHECK(wg_allowedips_walk_by_peer(&t, &peers[p], walk_cb, &w) == 0);
         CHECK(w.ok && w.count == want);
     }
+    /* Removing everything leaves no node behind (no peerless node is left dangling). */
+    for (size_t i = 0; i < r.n; i++)
+        if (r.e[i].peer)
+            CHECK(wg_allowedips_remove(&t, family, r.e[i].addr, r.e[i].cidr, r.e[i].peer) == 0);
+    CHECK(t.count == 0 && t.root4 == NULL && t.root6 == NULL);
+    wg_allowedips_free(&t);
+    free(r.e);
+}
+
+/* Inserts and removes interleaved with lookups, each step checked against the reference. */
+static void random_interleaved(int family, size_t bytes, int steps)
+{
+    static uint8_t peers[16];
+    uint8_t bases[8][16];
+    struct wg_allowedips t;
+    struct ref r = {.e = calloc((size_t)steps, sizeof(struct ref_entry)), .n = 0, .bytes = bytes};
+    CHECK(r.e != NULL);
+    if (!r.e)
+        return;
+    for (int i = 0; i < 8; i++)
+        for (size_t j = 0; j < 16; j++)
+            bases[i][j] = (uint8_t)rnd();
+    wg_allowedips_init(&t);
+    size_t mismatches = 0, removed = 0;
+    for (int step = 0; step < steps; step++) {
+        if (r.n > 0 && rnd() % 5 < 2) {
+            struct ref_entry *e = &r.e[rnd() % r.n];
+            if (e->peer) {
+                CHECK(wg_allowedips_remove(&t, family, e->addr, e->cidr, e->peer) == 0);
+                e->peer = NULL;
+                e->cidr = 255;
+                removed++;
+            }
+        } else {
+            uint8_t a[16];
+            random_addr(a, bytes, bases);
+            uint8_t cidr = (uint8_t)(rnd() % (8 * bytes + 1));
+            void *peer = &peers[rnd() % 16];
+            CHECK(wg_allowedips_insert(&t, family, a, cidr, peer) == 0);
+            ref_insert(&r, a, cidr, peer);
+        }
+        for (int k = 0; k < 3; k++) {
+            uint8_t a[16];
+            random_addr(a, bytes, bases);
+            mismatches += wg_allowedips_lookup(&t, family, a) != ref_lookup(&r, a);
+        }
+    }
+    CHECK(mismatches == 0);
+    CHECK(removed > (size_t)steps / 10);
     wg_allowedips_free(&t);
     free(r.e);
 }
@@ -242,6 +291,12 @@ static void test_fixed(void)
     CHECK(wg_allowedips_insert(&t, AF_INET, host, 1, NULL) == -EINVAL);
     wg_allowedips_remove_by_peer(&t, &b);
     CHECK(wg_allowedips_lookup(&t, AF_INET, far) == &d);
+    /* Removing every peer leaves no node behind. */
+    wg_allowedips_remove_by_peer(&t, &a);
+    wg_allowedips_remove_by_peer(&t, &c);
+    CHECK(t.root6 == NULL && t.root4 != NULL);
+    wg_allowedips_remove_by_peer(&t, &d);
+    CHECK(t.count == 0 && t.root4 == NULL);
     wg_allowedips_free(&t);
     CHECK(wg_allowedips_lookup(&t, AF_INET, far) == NULL);
     wg_allowedips_free(NULL);
@@ -252,5 +307,7 @@ int main(void)
     test_fixed();
     random_family(AF_INET, 4, 3000);
     random_family(AF_INET6, 16, 3000);
+    random_interleaved(AF_INET, 4, 4000);
+    random_interleaved(AF_INET6, 16, 4000);
     return check_finish("test_wg_allowedips");
 }

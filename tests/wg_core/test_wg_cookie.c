@@ -116,6 +116,23 @@ static void test_cookie(void)
     wg_cookie_add_macs(&ck, m, sizeof(m), now);
     CHECK(wg_cookie_checker_create_reply(&other, m, sizeof(m), src_a, 6, now, reply) == 0);
     CHECK(wg_cookie_consume_reply(&ck, reply, 64, now) == -EBADMSG);
+    /* IPv6 sources (address + port, 18 bytes) are distinguished the same way. */
+    uint8_t v6a[18] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1, [16] = 0x30, [17] = 0x39}, v6b[18];
+    memcpy(v6b, v6a, sizeof(v6b));
+    v6b[15] = 2;
+    uint8_t m6[148], reply6[64];
+    make_initiation(&hs, m6, 10);
+    wg_cookie_add_macs(&ck, m6, sizeof(m6), now + 200 * SEC);
+    CHECK(wg_cookie_checker_create_reply(&checker, m6, sizeof(m6), v6a, 18, now + 200 * SEC, reply6) == 0);
+    CHECK(wg_cookie_consume_reply(&ck, reply6, 64, now + 200 * SEC) == 0);
+    wg_cookie_add_macs(&ck, m6, sizeof(m6), now + 200 * SEC);
+    CHECK(wg_cookie_checker_validate(&checker, m6, 148, v6a, 18, true, now + 200 * SEC) ==
+          WG_COOKIE_MAC_VALID_WITH_COOKIE);
+    CHECK(wg_cookie_checker_validate(&checker, m6, 148, v6b, 18, true, now + 200 * SEC) ==
+          WG_COOKIE_MAC_VALID_NO_COOKIE);
+    CHECK(wg_cookie_checker_validate(&checker, m6, 148, v6a, 17, true, now + 200 * SEC) ==
+          WG_COOKIE_MAC_VALID_NO_COOKIE);
+
     /* Bad arguments. */
     CHECK(wg_cookie_checker_create_reply(&checker, m, 100, src_a, 6, now, reply) == -EINVAL);
     CHECK(wg_cookie_checker_create_reply(&checker, m, 148, src_a, 0, now, reply) == -EINVAL);

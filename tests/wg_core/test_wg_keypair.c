@@ -44,7 +44,7 @@ static void test_padding(void)
 static void test_seal_open(void)
 {
     struct wg_keypair a, b;
-    uint8_t buf[2048], msg[2048], plain[2048];
+    uint8_t buf[2048] = {0}, msg[2048], plain[2048] = {0};
     size_t len = 0, plen = 0;
     uint64_t ctr = 99;
     pair(&a, &b, SEC);
@@ -101,7 +101,7 @@ static void test_seal_open(void)
 static void test_limits(void)
 {
     struct wg_keypair a, b;
-    uint8_t msg[64], plain[64];
+    uint8_t msg[64], plain[64] = {0};
     size_t len = 0, plen = 0;
     uint64_t birth = 10 * SEC;
     pair(&a, &b, birth);

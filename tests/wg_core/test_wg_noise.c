@@ -188,11 +188,22 @@ static int full_handshake(struct side *a, struct side *b, uint64_t now, uint64_t
     CHECK(hs == &b->hs);
     CHECK(wg_noise_handshake_create_response(hs, 0x2222, m2) == 0);
     CHECK(wg_msg_type(m2, sizeof(m2)) == WG_MSG_RESPONSE);
+    /* A response for another local index is not ours. */
+    uint8_t other[92];
+    memcpy(other, m2, sizeof(other));
+    wg_put_le32(other + 8, 0x1112);
+    CHECK(wg_noise_handshake_consume_response(&a->hs, other, sizeof(other)) == -EBADMSG);
     ret = wg_noise_handshake_consume_response(&a->hs, m2, sizeof(m2));
     if (ret)
         return ret;
+    /* Out-of-order steps are refused. */
+    CHECK(wg_noise_handshake_consume_response(&a->hs, m2, sizeof(m2)) == -EINVAL);
+    CHECK(wg_noise_handshake_create_response(&a->hs, 3, other) == -EINVAL);
     CHECK(wg_noise_handshake_begin_session(&a->hs, &a->kp, now) == 0);
+    CHECK(wg_noise_handshake_begin_session(&a->hs, &a->kp, now) == -EINVAL);
     CHECK(wg_noise_handshake_begin_session(&b->hs, &b->kp, now) == 0);
+    /* The response replayed after the session began changes nothing. */
+    CHECK(wg_noise_handshake_consume_response(&a->hs, m2, sizeof(m2)) == -EINVAL);
     return 0;
 }
 
@@ -304,6 +315,27 @@ static void test_replay_and_flood(void)
     CHECK(wg_noise_handshake_consume_initiation(&b.id, m_new, 148, lookup_side, &b,
                                                 40 * SEC + SEC / 50, &hs) == 0);
     CHECK(hs == &b.hs && b.hs.remote_index == 3);
+
+    /* b's private key changes: a's old initiations no longer decrypt; after a learns the new
+     * key, handshakes work again, and the replay state survived the refresh. */
+    struct wg_noise_identity b_old = b.id;
+    uint8_t kb[32];
+    x25519_private_generate(kb);
+    CHECK(wg_noise_identity_init(&b.id, kb) == 0);
+    wg_noise_handshake_refresh_identity(&b.hs);
+    CHECK(b.hs.state == WG_HANDSHAKE_ZEROED && b.hs.static_static_ok);
+    CHECK(memcmp(b.hs.latest_timestamp, ts, 12) == 0);
+    wg_tai64n_from_unix_ns(ts, t0 + 2 * SEC);
+    CHECK(wg_noise_handshake_create_initiation(&a.hs, 4, ts, m_new) == 0);
+    CHECK(wg_noise_handshake_consume_initiation(&b.id, m_new, 148, lookup_side, &b, 50 * SEC, &hs) == -EBADMSG);
+    wg_noise_handshake_init(&a.hs, &a.id, b.id.public_key, NULL);
+    CHECK(wg_noise_handshake_create_initiation(&a.hs, 5, ts, m_new) == 0);
+    CHECK(wg_noise_handshake_consume_initiation(&b.id, m_new, 148, lookup_side, &b, 50 * SEC, &hs) == 0);
+    /* An initiation with the old timestamp made for the new key is still a replay. */
+    wg_tai64n_from_unix_ns(ts, t0 + SEC);
+    CHECK(wg_noise_handshake_create_initiation(&a.hs, 6, ts, m_new) == 0);
+    CHECK(wg_noise_handshake_consume_initiation(&b.id, m_new, 148, lookup_side, &b, 60 * SEC, &hs) == -ESTALE);
+    wg_noise_identity_clear(&b_old);
 
     /* TAI64N: big-endian seconds from 2^62 + 10, coarse nanoseconds, ordered. */
     uint8_t t1[12], t2[12];

@@ -154,5 +154,5 @@ int main(void)
     int nxc = test_aead(ZTNA_VECTORS_DIR "/wycheproof/xchacha20_poly1305_test.json", true);
     printf("x25519 %d, chacha20poly1305 %d, xchacha20poly1305 %d cases\n", nx, nc, nxc);
     CHECK(nx == 518 && nc == 325 && nxc == 315);
-    return check_finish("test_wycheproof");
+    return check_finish("test_crypto_wycheproof");
 }

@@ -140,5 +140,5 @@ int main(void)
     test_streaming();
     test_hmac_kdf();
     test_wireguard_initial();
-    return check_finish("test_blake2s");
+    return check_finish("test_crypto_blake2s");
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""HTTPS: with --tls-cert/--tls-key the server listens with TLS only (plain HTTP on the port
+fails), sends HSTS, serves the API, and may then listen on a non-loopback address."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import harness
+from harness import Server, Skip, check, expect
+
+
+def main():
+    if not shutil.which("openssl"):
+        raise Skip("openssl CLI not installed (needed to make a test certificate)")
+    d = tempfile.mkdtemp(prefix="ztna-srv-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True,
+                   timeout=30)
+    with Server(args=["--tls-cert", cert, "--tls-key", key], tls=True) as srv:
+        r = expect(srv.get("/healthz"), 200)
+        check(r.header("Strict-Transport-Security"), "HSTS over TLS")
+        owner = srv.setup()
+        expect(srv.get("/api/me", owner), 200)
+        # plain HTTP on the TLS port does not get an API answer
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            data = s.recv(4096)
+        except OSError:
+            data = b""
+        s.close()
+        check(b'"success":true' not in data, "plain HTTP must not be served: %r" % data[:100])
+        pem = os.path.join(srv.data_dir, "tls.pem")
+        check(os.stat(pem).st_mode & 0o077 == 0, "combined key file is private")
+    # with TLS a non-loopback address is allowed without --insecure-http
+    srv = Server(args=["--tls-cert", cert, "--tls-key", key], tls=True)
+    base = srv.command
+    srv.command = lambda: [a if a != "127.0.0.1:%d" % srv.port else "0.0.0.0:%d" % srv.port
+                           for a in base()]
+    with srv:
+        expect(srv.get("/healthz"), 200)
+        check("INSECURE" not in srv.log_tail(), "no insecure warning with TLS")
+    # a missing key file is a clean start-up failure
+    srv = Server(args=["--tls-cert", cert, "--tls-key", os.path.join(d, "missing.pem")],
+                 check_exit=False)
+    try:
+        srv.start()
+        raise harness.Failure("started without its key")
+    except harness.Failure as e:
+        check("exited" in str(e), str(e))
+    finally:
+        srv.kill()
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.rmtree(srv.data_dir, ignore_errors=True)
+
+
+harness.run(main)
