@@ -1,0 +1,32 @@
+/* The seam between the netmap (server/netmap*.c) and the policy (server/api_policy.c, server/policy/).
+ *
+ * The netmap asks the policy two questions while it builds or updates one machine's map, and the
+ * policy tells the netmap which machines' maps it must recompute after a policy change, a schedule
+ * boundary, a posture change or a JIT grant.
+ *
+ * With no policy document stored for an org the answer is Tailscale's default: every machine sees
+ * every other one and the filter is NULL (allow all). Thread-safe: called from HTTP worker threads. */
+#ifndef ZTNA_SERVER_POLICY_GLUE_H
+#define ZTNA_SERVER_POLICY_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct server;
+
+/* The compiled filter of traffic allowed INTO machine `machine_id`, as the JSON the agent parses with
+ * filter_json_parse() ({"entries": ["tcp 100.64.0.1/32 22-22", ...]}), or NULL for "allow all" (no
+ * policy). The caller owns the returned object. */
+cJSON *policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id);
+
+/* May `a` appear in `b`'s netmap (a may reach b or b may reach a)? true when the org has no policy. */
+bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b);
+
+/* Called by the policy side when the maps of these machines must be recomputed (n == 0 and
+ * ids == NULL: every machine of the org). Implemented by the netmap. */
+void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n);
+
+#endif
