@@ -1,7 +1,11 @@
-/* TZif reader (RFC 8536): the version 2+ 64-bit block's transitions and local time types. */
+/* TZif reader (RFC 8536): the version 2+ 64-bit block's transitions and local time types, and the
+ * footer's POSIX TZ rule for times after the last transition (section 3.3). "Slim" files (zic -b
+ * slim, what many distributions ship) stop their transitions at the zone's last rule change and
+ * leave every later time to the footer. */
 #include "common/cursor.h"
 #include "server/policy/policy_limits.h"
 #include "server/policy/tz.h"
+#include "server/policy/tz_posix.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +17,8 @@ struct tz_info {
     int64_t *at;        /* transition times, ascending */
     int32_t *off;       /* offset in effect from at[i] */
     int32_t off_before; /* before the first transition */
+    bool has_rule;      /* footer rule, from the last transition on (all times when n == 0) */
+    struct tz_rule rule;
 };
 
 static bool name_ok(const char *name)
@@ -27,6 +33,25 @@ static bool name_ok(const char *name)
             return false;
     }
     return true;
+}
+
+/* "\n" TZ-string "\n"; an empty string means no rule (the last type continues). */
+static int footer_parse(struct cursor *c, struct tz_info *tz)
+{
+    const uint8_t *nl = cursor_take(c, 1);
+    size_t left = cursor_left(c);
+    if (!nl || *nl != '\n')
+        return -EINVAL;
+    const uint8_t *s = cursor_take(c, 0);
+    const uint8_t *end = s ? memchr(s, '\n', left) : NULL;
+    if (!end)
+        return -EINVAL;
+    if (end == s)
+        return 0;
+    if (!tz_rule_parse((const char *)s, (size_t)(end - s), &tz->rule))
+        return -EINVAL;
+    tz->has_rule = true;
+    return 0;
 }
 
 static int tzif_parse(const uint8_t *b, size_t len, struct tz_info *tz)
@@ -55,8 +80,10 @@ static int tzif_parse(const uint8_t *b, size_t len, struct tz_info *tz)
     tz->off = malloc((timecnt ? timecnt : 1) * sizeof(*tz->off));
     if (!tz->at || !tz->off)
         return -ENOMEM;
-    for (uint32_t i = 0; i < timecnt; i++)
-        tz->at[i] = (int64_t)((uint64_t)cursor_be32(&c) << 32 | cursor_be32(&c));
+    for (uint32_t i = 0; i < timecnt; i++) {
+        uint64_t hi = cursor_be32(&c); /* two statements: operand order is unspecified */
+        tz->at[i] = (int64_t)(hi << 32 | cursor_be32(&c));
+    }
     const uint8_t *idx = cursor_take(&c, timecnt);
     for (uint32_t i = 0; i < typecnt; i++) {
         types[i] = (int32_t)cursor_be32(&c);
@@ -71,6 +98,25 @@ static int tzif_parse(const uint8_t *b, size_t len, struct tz_info *tz)
     }
     tz->n = timecnt;
     tz->off_before = types[0];
+    /* designations, leap records (8 + 4 bytes), std/wall and UT/local indicators */
+    if (cnt[2] > 100000 || !cursor_take(&c, (size_t)cnt[5] + (size_t)cnt[2] * 12 + cnt[1] + cnt[0]))
+        return -EINVAL;
+    return footer_parse(&c, tz);
+}
+
+int tz_parse(const uint8_t *buf, size_t len, struct tz_info **out)
+{
+    struct tz_info *tz = calloc(1, sizeof(*tz));
+    int ret;
+    *out = NULL;
+    if (!tz)
+        return -ENOMEM;
+    ret = tzif_parse(buf, len, tz);
+    if (ret) {
+        tz_free(tz);
+        return ret;
+    }
+    *out = tz;
     return 0;
 }
 
@@ -79,7 +125,6 @@ int tz_load(const char *name, struct tz_info **out)
     char path[128];
     uint8_t *buf = NULL;
     int ret;
-    struct tz_info *tz = NULL;
     *out = NULL;
     if (!name_ok(name))
         return -EINVAL;
@@ -88,21 +133,15 @@ int tz_load(const char *name, struct tz_info **out)
     if (!f)
         return -ENOENT;
     buf = malloc(POLICY_TZ_MAX_BYTES);
-    tz = calloc(1, sizeof(*tz));
-    if (!buf || !tz) {
+    if (!buf) {
         ret = -ENOMEM;
         goto out;
     }
     size_t len = fread(buf, 1, POLICY_TZ_MAX_BYTES, f);
-    ret = tzif_parse(buf, len, tz);
-    if (ret)
-        goto out;
-    *out = tz;
-    tz = NULL;
+    ret = tz_parse(buf, len, out);
 out:
     fclose(f);
     free(buf);
-    tz_free(tz);
     return ret;
 }
 
@@ -117,6 +156,8 @@ void tz_free(struct tz_info *tz)
 
 int32_t tz_offset(const struct tz_info *tz, int64_t t)
 {
+    if (tz->has_rule && (tz->n == 0 || t >= tz->at[tz->n - 1]))
+        return tz_rule_offset(&tz->rule, t);
     if (tz->n == 0 || t < tz->at[0])
         return tz->off_before;
     size_t lo = 0, hi = tz->n; /* largest i with at[i] <= t */
