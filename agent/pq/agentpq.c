@@ -23,6 +23,8 @@ struct agentpq {
     struct pqx_peer *rx_peer;
     uint8_t stash[AGENTPQ_STASH][PQX_FRAG_HDR_LEN + PQX_FRAG_PAYLOAD_MAX];
     size_t stash_len[AGENTPQ_STASH], n_stash;
+    uint8_t (*classical)[32]; /* owned: keys configured classical-only */
+    size_t n_classical, cap_classical;
 };
 
 struct ap_peer {
@@ -30,6 +32,7 @@ struct ap_peer {
     bool classical;         /* explicit configuration */
     enum pqx_psk_state logged_psk;
     enum pqx_error logged_err;
+    bool want_handshake;    /* a PQ PSK was installed: ask the data plane for a handshake */
 };
 
 uint64_t agentpq_now_ms(void)
@@ -65,11 +68,17 @@ static void op_install(void *ctx, struct pqx_peer *p, const uint8_t psk[static 3
 {
     struct agentpq *pq = ctx;
     int ret = pq->be.install_psk(pq->be.ctx, p->peer_pub, psk);
-    if (ret)
+    if (ret) {
         log_warn("pq", "installing PSK failed: %s", strerror(-ret));
-    else if (kind == PQX_PSK_PQ)
+    } else if (kind == PQX_PSK_PQ) {
         log_info("pq", "post-quantum PSK installed (epoch %llu)",
                  (unsigned long long)p->psk_epoch);
+        /* Only the exchange's initiator (installing on the RESP, p->exch still INIT_SENT) asks
+         * for a handshake: two crossing WireGuard initiations would cancel each other. And not
+         * here but in after_event(), once the CONFIRM went out on the same socket ahead of it, so
+         * that the responder holds the new PSK when our initiation arrives. */
+        ((struct ap_peer *)p)->want_handshake = p->exch == PQX_EXCH_INIT_SENT;
+    }
 }
 
 static void op_block(void *ctx, struct pqx_peer *p, bool blocked)
@@ -106,6 +115,7 @@ void agentpq_free(struct agentpq *pq)
         free(pq->peers[i]);
     }
     free(pq->peers);
+    free(pq->classical);
     sodium_memzero(&pq->local, sizeof(pq->local));
     free(pq);
 }
@@ -158,10 +168,19 @@ int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool clas
     struct ap_peer *ap;
     int ret;
 
+    ssize_t known;
+
     if (!pq->have_key)
         return -EINVAL;
-    if (find(pq, pub) >= 0)
+    known = find(pq, pub);
+    if (known >= 0) {
+        if (classical && !pq->peers[known]->classical) {
+            pq->peers[known]->classical = true;
+            pqx_peer_set_classical(&pq->peers[known]->p, true, now_ms);
+            log_warn("pq", "peer configured classical-only: no post-quantum PSK");
+        }
         return 0;
+    }
     if (pq->n_peers >= AGENTPQ_MAX_PEERS)
         return -ENOSPC;
     if (pq->n_peers == pq->cap) {
@@ -180,8 +199,8 @@ int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool clas
         free(ap);
         return ret;
     }
-    ap->classical = classical;
-    if (classical) {
+    ap->classical = classical || agentpq_classical_get(pq, pub);
+    if (ap->classical) {
         pqx_peer_set_classical(&ap->p, true, now_ms);
         log_warn("pq", "peer configured classical-only: no post-quantum PSK");
     }
@@ -202,6 +221,56 @@ void agentpq_peer_remove(struct agentpq *pq, const uint8_t pub[static 32])
     pq->n_peers--;
 }
 
+int agentpq_peer_restart(struct agentpq *pq, const uint8_t pub[static 32], uint64_t now_ms)
+{
+    ssize_t i = find(pq, pub);
+    bool classical = i >= 0 && pq->peers[i]->classical;
+
+    agentpq_peer_remove(pq, pub);
+    return agentpq_peer_add(pq, pub, classical, now_ms);
+}
+
+static ssize_t classical_find(const struct agentpq *pq, const uint8_t pub[static 32])
+{
+    for (size_t i = 0; i < pq->n_classical; i++)
+        if (memcmp(pq->classical[i], pub, 32) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+bool agentpq_classical_get(const struct agentpq *pq, const uint8_t pub[static 32])
+{
+    return classical_find(pq, pub) >= 0;
+}
+
+int agentpq_classical_set(struct agentpq *pq, const uint8_t pub[static 32], bool on, uint64_t now_ms)
+{
+    ssize_t c = classical_find(pq, pub), i = find(pq, pub);
+
+    if (on && c < 0) {
+        if (pq->n_classical >= AGENTPQ_MAX_PEERS)
+            return -ENOSPC;
+        if (pq->n_classical == pq->cap_classical) {
+            size_t cap = pq->cap_classical ? pq->cap_classical * 2 : 8;
+            uint8_t(*nc)[32] = realloc(pq->classical, cap * sizeof(*nc));
+            if (!nc)
+                return -ENOMEM;
+            pq->classical = nc;
+            pq->cap_classical = cap;
+        }
+        memcpy(pq->classical[pq->n_classical++], pub, 32);
+    } else if (!on && c >= 0) {
+        memcpy(pq->classical[c], pq->classical[--pq->n_classical], 32);
+    }
+    if (i >= 0 && pq->peers[i]->classical != on) {
+        pq->peers[i]->classical = on;
+        pqx_peer_set_classical(&pq->peers[i]->p, on, now_ms);
+        if (on)
+            log_warn("pq", "peer configured classical-only: no post-quantum PSK");
+    }
+    return 0;
+}
+
 /* Status changes go to the log, so a failing exchange is visible without polling. */
 static void log_change(struct ap_peer *ap)
 {
@@ -217,6 +286,19 @@ static void log_change(struct ap_peer *ap)
             pqx_error_name(ap->p.last_error), ap->p.failures);
 }
 
+/* After the state machine ran for a peer (every message it sends has been sent): a handshake with
+ * a new PQ PSK, and the log line of a status change. */
+static void after_event(struct agentpq *pq, struct ap_peer *ap)
+{
+    if (ap->want_handshake && pq->be.handshake_now) {
+        int ret = pq->be.handshake_now(pq->be.ctx, ap->p.peer_pub);
+        if (ret && ret != -EDESTADDRREQ)
+            log_debug("pq", "handshake request failed: %s", strerror(-ret));
+    }
+    ap->want_handshake = false;
+    log_change(ap);
+}
+
 void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t from_len,
                      const uint8_t *buf, size_t len, uint64_t now_ms, uint64_t real_ms)
 {
@@ -230,6 +312,7 @@ void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t 
     if (!ap)
         return;
     pq->rx_peer = &ap->p;
+    ap->want_handshake = false;
     pq->n_stash = 0;
     pqx_peer_receive(&ap->p, buf, len, now_ms, real_ms);
     pq->rx_peer = NULL;
@@ -239,15 +322,16 @@ void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t 
             pq->be.send(pq->be.ctx, ap->p.peer_pub, pq->stash[i], pq->stash_len[i]);
     }
     pq->n_stash = 0;
-    log_change(ap);
+    after_event(pq, ap);
 }
 
 void agentpq_tick(struct agentpq *pq, uint64_t now_ms, uint64_t real_ms)
 {
     for (size_t i = 0; i < pq->n_peers; i++) {
         if (pqx_peer_next_deadline(&pq->peers[i]->p) <= now_ms) {
+            pq->peers[i]->want_handshake = false;
             pqx_peer_tick(&pq->peers[i]->p, now_ms, real_ms);
-            log_change(pq->peers[i]);
+            after_event(pq, pq->peers[i]);
         }
     }
 }
@@ -276,11 +360,13 @@ size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, u
                           sodium_base64_VARIANT_ORIGINAL);
         n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0,
                      "%s psk=%s exch=%s error=%s epoch=%llu age_ms=%llu failures=%u "
-                     "exchanges=%llu blocked=%d classical_only=%d\n",
+                     "exchanges=%llu blocked=%d classical_only=%d next_in_ms=%lld\n",
                      b64, pqx_psk_state_name(st.psk), pqx_exch_state_name(st.exch),
                      pqx_error_name(st.last_error), (unsigned long long)st.epoch,
                      (unsigned long long)(st.psk == PQX_PSK_PQ ? now_ms - st.installed_ms : 0),
-                     st.failures, (unsigned long long)st.exchanges, st.blocked, st.classical_only);
+                     st.failures, (unsigned long long)st.exchanges, st.blocked, st.classical_only,
+                     st.next_exchange_ms == 0 ? -1LL
+                     : st.next_exchange_ms > now_ms ? (long long)(st.next_exchange_ms - now_ms) : 0LL);
         if (n > 0)
             off += (size_t)n;
     }

@@ -25,6 +25,9 @@ struct agentpq_backend {
     int (*set_endpoint)(void *ctx, const uint8_t peer[static 32], const struct sockaddr *addr,
                         socklen_t addr_len);
     void *ctx;
+    /* Optional (NULL: never called). Starts a WireGuard handshake with the peer now; called right
+     * after a PQ PSK was installed (and the CONFIRM, if any, sent), so the new PSK is used at once. */
+    int (*handshake_now)(void *ctx, const uint8_t peer[static 32]);
 };
 
 struct agentpq;
@@ -34,10 +37,22 @@ struct agentpq *agentpq_new(const struct agentpq_backend *be, const struct pqx_c
 void agentpq_free(struct agentpq *pq);
 /* Sets our WireGuard static private key; a change restarts every peer (random PSK, blocked). */
 int agentpq_set_private_key(struct agentpq *pq, const uint8_t priv[static 32], uint64_t now_ms);
-/* Adds a peer (no-op if known): random PSK, blocked, exchange started. classical = explicit
- * classical-only configuration. Returns 0, -EINVAL, -ENOSPC or -ENOMEM. */
+/* Adds a peer: random PSK, blocked, exchange started. classical = explicit classical-only
+ * configuration (also if agentpq_classical_set() named the key). A known peer is left as it is,
+ * except that classical = true makes it classical-only. Returns 0, -EINVAL (no private key yet,
+ * or a bad key), -ENOSPC or -ENOMEM. */
 int agentpq_peer_add(struct agentpq *pq, const uint8_t pub[static 32], bool classical, uint64_t now_ms);
 void agentpq_peer_remove(struct agentpq *pq, const uint8_t pub[static 32]);
+/* The data plane created the peer anew (it may have been removed and re-added meanwhile): forget
+ * its exchange state and start over (random PSK, blocked, or classical-only if configured).
+ * Same returns as agentpq_peer_add(). */
+int agentpq_peer_restart(struct agentpq *pq, const uint8_t pub[static 32], uint64_t now_ms);
+/* Explicit classical-only configuration for a peer key, remembered whether or not the peer exists
+ * yet (agentpq_peer_add() honours it) and applied at once to a known peer: on = no exchange, all-zero
+ * PSK, unblocked, status "classical-only"; off = back to a random PSK, blocked, exchange started.
+ * Returns 0, -ENOSPC (more than AGENTPQ_MAX_PEERS keys) or -ENOMEM. */
+int agentpq_classical_set(struct agentpq *pq, const uint8_t pub[static 32], bool on, uint64_t now_ms);
+bool agentpq_classical_get(const struct agentpq *pq, const uint8_t pub[static 32]);
 size_t agentpq_peer_count(const struct agentpq *pq);
 /* Key of peer i (< count); borrowed, valid until the peer set changes. */
 const uint8_t *agentpq_peer_key(const struct agentpq *pq, size_t i);
@@ -47,9 +62,11 @@ bool agentpq_peer_known(const struct agentpq *pq, const uint8_t pub[static 32]);
 void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t from_len,
                      const uint8_t *buf, size_t len, uint64_t now_ms, uint64_t real_ms);
 void agentpq_tick(struct agentpq *pq, uint64_t now_ms, uint64_t real_ms);
-/* Peer status by key; -ENOENT if unknown. */
+/* Peer status by key (state, last error, failures, next_exchange_ms = when the next attempt or
+ * retry is due); -ENOENT if unknown. This is what `ztna status` shows per peer. */
 int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], struct pqx_status *st);
-/* Writes one line per peer ("<base64 key> psk=pq exch=idle error=none epoch=N ...") to buf.
+/* Writes one line per peer ("<base64 key> psk=pq exch=idle error=none epoch=N ... next_in_ms=N")
+ * to buf (docs/pq-exchange.md lists the fields).
  * Returns the length that would have been written (like snprintf). */
 size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, uint64_t now_ms);
 

@@ -6,14 +6,19 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "agent/pq/agentpq_statsock.h"
+#include "agent/wg/wgdev_limits.h"
 #include "common/log.h"
 
 struct agentpq_wgdev {
     struct wg_device *dev; /* borrowed */
     struct agentpq *pq;    /* owned */
+    int status_fd;         /* owned listening socket, -1 if none */
+    char ifname[WG_IFNAME_MAX];
 };
 
 static int be_install(void *ctx, const uint8_t peer[static 32], const uint8_t psk[static 32])
@@ -67,6 +72,23 @@ static int be_endpoint(void *ctx, const uint8_t peer[static 32], const struct so
     return wg_device_apply(w->dev, &cfg);
 }
 
+static int be_handshake(void *ctx, const uint8_t peer[static 32])
+{
+    struct agentpq_wgdev *w = ctx;
+    return wg_device_peer_handshake_now(w->dev, peer);
+}
+
+/* The device created a peer, already blocked with a random PSK (the guard): the exchange takes it
+ * over at once, starting afresh if it had been removed and re-added since the last sync. */
+static void on_created(void *ctx, struct wg_device *dev, const uint8_t *pub)
+{
+    struct agentpq_wgdev *w = ctx;
+    int ret = agentpq_peer_restart(w->pq, pub, agentpq_now_ms());
+    (void)dev;
+    if (ret && ret != -EINVAL) /* -EINVAL: no private key yet, the next sync adds it */
+        log_warn("pq", "cannot track new peer: %s", strerror(-ret));
+}
+
 static void on_ext(void *ctx, struct wg_device *dev, const uint8_t *peer_public_key,
                    const struct sockaddr *from, socklen_t from_len, const uint8_t *buf, size_t len)
 {
@@ -76,8 +98,9 @@ static void on_ext(void *ctx, struct wg_device *dev, const uint8_t *peer_public_
     agentpq_receive(w->pq, from, from_len, buf, len, agentpq_now_ms(), agentpq_real_ms());
 }
 
-/* Mirrors the device's key and peer set into the exchange. New peers are blocked here, at most
- * one tick after `wg set` added them. */
+/* Mirrors the device's key and peer set into the exchange. New peers are blocked from their
+ * creation by the device's PQ guard; here they get their exchange if on_created could not (no
+ * private key yet), and removed peers are forgotten. */
 static void sync_peers(struct agentpq_wgdev *w, uint64_t now_ms)
 {
     struct wg_device_config *cfg = NULL;
@@ -139,12 +162,14 @@ int agentpq_wgdev_attach(struct wg_device *dev, const struct pqx_config *cfg,
 {
     struct agentpq_wgdev *w = calloc(1, sizeof(*w));
     struct agentpq_backend be = {.install_psk = be_install, .set_blocked = be_block,
-                                 .send = be_send, .set_endpoint = be_endpoint};
+                                 .send = be_send, .set_endpoint = be_endpoint,
+                                 .handshake_now = be_handshake};
     int ret;
 
     if (!w)
         return -ENOMEM;
     w->dev = dev;
+    w->status_fd = -1;
     be.ctx = w;
     w->pq = agentpq_new(&be, cfg);
     if (!w->pq) {
@@ -155,6 +180,9 @@ int agentpq_wgdev_attach(struct wg_device *dev, const struct pqx_config *cfg,
     if (ret)
         goto err_pq;
     wg_device_set_ext_handler(dev, on_ext, w);
+    wg_device_set_pq_guard(dev, true, on_created, w);
+    /* Peers configured before we attached were never guarded: block them now. */
+    sync_peers(w, agentpq_now_ms());
     *out = w;
     return 0;
 err_pq:
@@ -168,8 +196,39 @@ void agentpq_wgdev_free(struct agentpq_wgdev *w)
 {
     if (!w)
         return;
+    if (w->status_fd >= 0) {
+        close(w->status_fd);
+        agentpq_status_unlink(w->ifname);
+    }
     agentpq_free(w->pq);
     free(w);
+}
+
+static void on_status_client(void *ctx, struct wg_device *dev, int fd)
+{
+    struct agentpq_wgdev *w = ctx;
+    (void)dev;
+    agentpq_status_serve(w->pq, fd, agentpq_now_ms());
+}
+
+int agentpq_wgdev_status_listen(struct agentpq_wgdev *w, const char *ifname)
+{
+    int fd, ret;
+
+    if (w->status_fd >= 0 || strlen(ifname) >= sizeof(w->ifname))
+        return -EINVAL;
+    fd = agentpq_status_listen(ifname);
+    if (fd < 0)
+        return fd;
+    ret = wg_device_add_fd(w->dev, fd, on_status_client, w);
+    if (ret) {
+        close(fd);
+        agentpq_status_unlink(ifname);
+        return ret;
+    }
+    w->status_fd = fd;
+    strcpy(w->ifname, ifname);
+    return 0;
 }
 
 struct agentpq *agentpq_wgdev_pq(struct agentpq_wgdev *w)

@@ -35,6 +35,8 @@ static int set_private_key(struct wg_device *dev, const uint8_t key[static WG_KE
         wg_noise_handshake_init(&p->hs, &dev->identity, p->public_key, psk);
         sodium_memzero(psk, sizeof(psk));
         wgd_peer_keypairs_clear(p);
+        if (dev->pq_guard)
+            wgd_peer_guard(p); /* every pairwise PQ PSK belonged to the old key */
     }
     return 0;
 }
@@ -70,6 +72,14 @@ static int apply_peer(struct wg_device *dev, const struct wg_peer_config *pc)
         ret = wgd_peer_create(dev, pc->public_key, &p);
         if (ret)
             return ret;
+        if (dev->pq_guard) {
+            wgd_peer_guard(p);
+            if (dev->created_fn)
+                dev->created_fn(dev->created_ctx, dev, pc->public_key);
+            p = wgd_peer_lookup(dev, pc->public_key); /* the callback may have removed it */
+            if (!p)
+                return 0;
+        }
     }
     if (pc->flags & WG_PEER_HAS_PRESHARED_KEY)
         wg_noise_handshake_set_psk(&p->hs, sodium_memcmp(pc->preshared_key, zero_key, WG_KEY_LEN)

@@ -50,6 +50,20 @@ int wg_device_send_ext(struct wg_device *dev, const uint8_t peer_public_key[stat
 int wg_device_set_peer_blocked(struct wg_device *dev, const uint8_t peer_public_key[static WG_KEY_LEN],
                                bool blocked);
 
+/* Post-quantum guard (agent/pq): while on, a peer is blocked and gets a random (never zero)
+ * preshared key the moment wg_device_apply() creates it, and a change of private key blocks every
+ * peer with a fresh random PSK, so no user packet flows before the exchange installs a PQ PSK.
+ * created (may be NULL) then runs right after the peer is created, before the rest of its
+ * configuration is applied, under the device lock; peer_public_key is borrowed for the call. */
+typedef void (*wg_peer_created_fn)(void *ctx, struct wg_device *dev, const uint8_t *peer_public_key);
+void wg_device_set_pq_guard(struct wg_device *dev, bool on, wg_peer_created_fn created, void *ctx);
+/* 1 if the peer is blocked, 0 if not, -ENOENT if unknown. */
+int wg_device_peer_blocked(struct wg_device *dev, const uint8_t peer_public_key[static WG_KEY_LEN]);
+/* Sends a handshake initiation to the peer now, ignoring the one-per-REKEY_TIMEOUT limit, so that
+ * a just-installed PSK takes effect at once. -ENOENT unknown peer, -EDESTADDRREQ no endpoint. */
+int wg_device_peer_handshake_now(struct wg_device *dev,
+                                 const uint8_t peer_public_key[static WG_KEY_LEN]);
+
 /* Periodic work in the loop: fn runs every `ms` milliseconds until the device is destroyed. */
 typedef void (*wg_device_timer_fn)(void *ctx, struct wg_device *dev);
 int wg_device_add_timer(struct wg_device *dev, unsigned ms, wg_device_timer_fn fn, void *ctx);

@@ -137,6 +137,9 @@ struct wg_device {
     struct wgd_rate_slot rate[WGD_RATE_SLOTS];
     /* Protocol times (ns); overridable for tests only, see cmd_wireguard.c. */
     uint64_t rekey_after_ns, reject_after_ns;
+    bool pq_guard;                 /* see wg_device_set_pq_guard() */
+    wg_peer_created_fn created_fn;
+    void *created_ctx;
     wg_ext_handler_fn ext_fn;
     void *ext_ctx;
     struct wgd_ext_timer *ext_timers[WGDEV_MAX_TIMERS];
@@ -165,6 +168,8 @@ void wgd_peer_keypairs_clear(struct wgd_peer *peer);
 void wgd_keypair_free(struct wg_device *dev, struct wgd_keypair *k);
 void wgd_peer_stage(struct wgd_peer *peer, const uint8_t *pkt, size_t len);
 void wgd_peer_staged_clear(struct wgd_peer *peer);
+/* pqguard.c: blocks the peer and gives it a random, non-zero PSK (see wg_device_set_pq_guard). */
+void wgd_peer_guard(struct wgd_peer *peer);
 
 /* aips.c: allowed IPs, trie + per-peer lists */
 int wgd_aips_insert(struct wg_device *dev, struct wgd_peer *peer, const struct wg_allowedip *a);

@@ -466,6 +466,20 @@ void pqx_peer_tick(struct pqx_peer *p, uint64_t now_ms, uint64_t real_ms)
         start(p, now_ms, real_ms);
 }
 
+/* When an idle peer starts its next exchange: the retry/backoff time, and for a PQ PSK not before
+ * its rotation (designated initiator) or fallback time. */
+static uint64_t next_exchange(const struct pqx_peer *p)
+{
+    const struct pqx_config *cfg = &p->local->cfg;
+    uint64_t when = p->next_attempt_ms;
+
+    if (p->psk == PQX_PSK_PQ && !p->rekey_requested) {
+        uint64_t due = p->installed_ms + (p->designated ? cfg->rotate_ms : cfg->fallback_ms);
+        when = due > when ? due : when;
+    }
+    return when;
+}
+
 uint64_t pqx_peer_next_deadline(const struct pqx_peer *p)
 {
     const struct pqx_config *cfg = &p->local->cfg;
@@ -480,14 +494,8 @@ uint64_t pqx_peer_next_deadline(const struct pqx_peer *p)
     if (p->exch != PQX_EXCH_IDLE) {
         if (p->next_retransmit_ms < t)
             t = p->next_retransmit_ms;
-    } else {
-        uint64_t when = p->next_attempt_ms;
-        if (p->psk == PQX_PSK_PQ && !p->rekey_requested) {
-            uint64_t due = p->installed_ms + (p->designated ? cfg->rotate_ms : cfg->fallback_ms);
-            when = due > when ? due : when;
-        }
-        if (when < t)
-            t = when;
+    } else if (next_exchange(p) < t) {
+        t = next_exchange(p);
     }
     if (p->psk == PQX_PSK_PQ && p->installed_ms + cfg->expire_ms < t)
         t = p->installed_ms + cfg->expire_ms;
@@ -506,6 +514,8 @@ void pqx_peer_status(const struct pqx_peer *p, struct pqx_status *st)
     st->installed_ms = p->installed_ms;
     st->failures = p->failures;
     st->exchanges = p->exchanges;
+    st->next_exchange_ms =
+        p->exch == PQX_EXCH_IDLE && p->psk != PQX_PSK_CLASSICAL ? next_exchange(p) : 0;
 }
 
 const char *pqx_error_name(enum pqx_error e)

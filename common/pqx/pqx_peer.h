@@ -21,7 +21,8 @@ struct pqx_ops {
     /* Sends one datagram (a fragment) to the peer. Errors are ignored: retransmission covers loss. */
     void (*send)(void *ctx, struct pqx_peer *p, const uint8_t *buf, size_t len);
     /* Installs psk as the peer's WireGuard PSK; kind says where it came from (NONE = random). On
-     * PQX_PSK_PQ the glue should also ask the data plane for a fresh WireGuard handshake. */
+     * PQX_PSK_PQ the glue should also ask the data plane for a fresh WireGuard handshake; p->exch
+     * still says which role completed it (INIT_SENT: initiator, before its CONFIRM is sent). */
     void (*install_psk)(void *ctx, struct pqx_peer *p, const uint8_t psk[static 32],
                         enum pqx_psk_state kind);
     /* Blocks or unblocks user traffic to and from the peer. */

@@ -37,6 +37,8 @@ struct pqx_status {
     uint64_t installed_ms;   /* monotonic time of the last rotation (PQ install), 0 if none */
     unsigned failures;       /* consecutive failed attempts */
     uint64_t exchanges;      /* completed exchanges */
+    uint64_t next_exchange_ms; /* monotonic time of the next attempt (retry after a failure,
+                                  rotation, first try); 0 while one runs or if classical-only */
 };
 
 /* Static strings for status output. */
