@@ -20,6 +20,7 @@
 #include "server/db.h"
 #include "server/machine_auth.h"
 #include "server/machine_tags.h"
+#include "server/policy_rt.h"
 #include "server/validate.h"
 
 struct register_body {
@@ -257,6 +258,7 @@ void api_machine_register(struct api_ctx *ctx)
     cJSON_AddNumberToObject(d, "org_id", (double)m->org_id);
     cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
     api_reply_ok(ctx, reactivated ? 200 : 201, d);
+    policy_rt_machine_changed(ctx->srv, m->org_id, m->id, ctx->source_addr); /* registered */
 out:
     free(m);
 }
@@ -335,6 +337,7 @@ void api_machine_heartbeat(struct api_ctx *ctx)
     cJSON_AddBoolToObject(d, "online", true);
     cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
     api_reply_ok(ctx, 200, d);
+    policy_rt_machine_changed(ctx->srv, m->org_id, m->id, ctx->source_addr); /* heartbeat */
 out:
     if (locked) {
         /* A failed authentication still keeps its audit row; nothing else was written. */

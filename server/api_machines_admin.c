@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "server/machine_tags.h"
+#include "server/policy_rt.h"
 
 struct machine_update_body {
     const char *name;
@@ -159,6 +160,7 @@ void api_machine_update(struct api_ctx *ctx)
     snprintf(mid, sizeof(mid), "%" PRId64, id);
     snprintf(detail, sizeof(detail), "{\"name\":\"%s\",\"tags\":%s}", m->name, m->tags);
     api_audit(ctx, ctx->auth.org_id, "machine.update", "machine", mid, detail);
+    policy_rt_machine_changed(ctx->srv, ctx->auth.org_id, id, NULL);
 out:
     free(m);
 }
@@ -180,6 +182,7 @@ void api_machine_delete(struct api_ctx *ctx)
     api_reply_ok(ctx, 200, d);
     snprintf(mid, sizeof(mid), "%" PRId64, id);
     api_audit(ctx, ctx->auth.org_id, "machine.delete", "machine", mid, NULL);
+    policy_rt_machine_removed(ctx->srv, ctx->auth.org_id, id);
 }
 
 void api_machine_expire(struct api_ctx *ctx)
@@ -200,6 +203,7 @@ void api_machine_expire(struct api_ctx *ctx)
     api_reply_ok(ctx, 200, machine_json(ctx->srv, m, slug));
     snprintf(mid, sizeof(mid), "%" PRId64, id);
     api_audit(ctx, ctx->auth.org_id, "machine.expire", "machine", mid, NULL);
+    policy_rt_machine_changed(ctx->srv, ctx->auth.org_id, id, NULL);
 out:
     free(m);
 }

@@ -15,6 +15,7 @@
 #include "server/db.h"
 #include "server/db_machines.h"
 #include "server/metrics.h"
+#include "server/policy_rt.h"
 #include "server/server.h"
 
 struct janitor {
@@ -83,6 +84,7 @@ static int delete_stale(const struct machine_row *m, void *arg)
     struct audit_event ev = {.org_id = m->org_id, .actor_type = "system", .action = "machine.delete",
                              .target_type = "machine", .target_id = id, .detail_json = detail};
     audit_record(s->srv, &ev);
+    policy_rt_machine_removed(s->srv, m->org_id, m->id);
     return 0;
 }
 

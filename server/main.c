@@ -1,5 +1,6 @@
 /* ztna-server: the control plane in one process (see docs/configuration.md).
  *   ztna-server [--SETTING VALUE ...]   run the server
+ *   ztna-server policy get|set|test|explain ...  the policy API from the shell (policy_cli.h)
  *   ztna-server backup FILE             online backup of the database to FILE */
 #include <errno.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include "server/db.h"
 #include "server/http.h"
 #include "server/modules.h"
+#include "server/policy_cli.h"
 #include "server/server.h"
 #include "server/settings.h"
 
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int npos, sig, ret, status = 1;
 
+    if (argc > 1 && strcmp(argv[1], "policy") == 0)
+        return policy_cli_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
         printf("ztna-server %s\n", ZTNA_VERSION);
         return 0;

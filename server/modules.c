@@ -7,6 +7,7 @@
 /* Declare module hooks here. */
 /* @@MODULE_DECLARATIONS@@ */
 #include "server/janitor.h"
+#include "server/policy_rt.h"
 #include "server/metrics.h"
 
 static const struct server_module modules[] = {
@@ -15,6 +16,7 @@ static const struct server_module modules[] = {
     {"magicdns", magicdns_start, magicdns_stop},
     {"metrics", metrics_start, metrics_stop},
     {"janitor", janitor_start, janitor_stop},
+    {"policy", policy_rt_start, policy_rt_stop}, /* after janitor: stops first */
     {NULL, NULL, NULL},
 };
 

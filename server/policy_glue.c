@@ -1,20 +1,733 @@
-/* Default policy glue: no policy engine wired yet, so every org is "allow all" (see policy_glue.h).
- * The policy integration replaces these bodies. */
+/* The policy runtime (policy_rt.h) and the answers it gives the netmap (policy_glue.h).
+ *
+ * Per org (struct porg, created on first use):
+ *   - no policy stored     -> allow all: filter NULL, everyone visible;
+ *   - policy in force      -> its engine answers; a machine the engine does not know gets an empty
+ *                             filter and no peers;
+ *   - policy that cannot be loaded (e.g. a time zone missing on this system) -> fail closed:
+ *                             empty filters, nobody visible, logged.
+ * Timer (POLICY_RT_TICK_MS): expires JIT grants whose time is up, then recompiles every engine
+ * whose next time boundary has passed. */
 #include "server/policy_glue.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "server/audit.h"
+#include "server/db.h"
+#include "server/db_policy.h"
+#include "server/jit.h"
+#include "server/policy/compile.h"
+#include "server/policy/geo.h"
+#include "server/policy_fleet.h"
+#include "server/policy_rt.h"
+#include "server/server.h"
+
+struct porg {
+    int64_t org_id;
+    bool has_policy;
+    int64_t version;
+    struct policy *p;          /* NULL: none, or failed to load */
+    struct policy_engine *e;   /* NULL: none, or failed to build (fail closed) */
+    struct porg *next;
+};
+
+struct seen {
+    int64_t id;
+    uint8_t family, addr[16];
+};
+
+struct policy_rt {
+    struct server *srv;
+    pthread_mutex_t lock;      /* protects orgs and seen, and every engine */
+    struct porg *orgs;
+    struct seen *seen;
+    size_t nseen, capseen;
+    struct policy_geo *geo;    /* set at start, read-only after */
+    pthread_t thread;
+    pthread_mutex_t tlock;     /* protects stop */
+    pthread_cond_t wake;
+    bool stop;
+};
+
+/* The machines whose maps must be recomputed, gathered under the lock and sent after it. */
+struct notice {
+    int64_t org_id;
+    bool all;
+    int64_t *ids;
+    size_t n, cap;
+};
+
+/* Until the netmap module links in, its hook is a no-op (a strong definition replaces this). */
+__attribute__((weak)) void netmap_policy_changed(struct server *srv, int64_t org_id,
+                                                 const int64_t *ids, size_t n)
+{
+    (void)srv, (void)org_id, (void)ids, (void)n;
+}
+
+static void notice_add(struct notice *nt, struct policy_engine *e)
+{
+    size_t n;
+    const int64_t *c = policy_engine_changed(e, &n);
+    if (nt->all || n == 0)
+        return;
+    if (nt->n + n > nt->cap) {
+        size_t nc = (nt->n + n) * 2;
+        int64_t *p = realloc(nt->ids, nc * sizeof(*p));
+        if (!p) { /* cannot list them: recompute the whole org rather than miss one */
+            nt->all = true;
+            return;
+        }
+        nt->ids = p;
+        nt->cap = nc;
+    }
+    memcpy(nt->ids + nt->n, c, n * sizeof(*c));
+    nt->n += n;
+}
+
+static void notice_send(struct server *srv, struct notice *nt)
+{
+    if (nt->all)
+        netmap_policy_changed(srv, nt->org_id, NULL, 0);
+    else if (nt->n)
+        netmap_policy_changed(srv, nt->org_id, nt->ids, nt->n);
+    free(nt->ids);
+    nt->ids = NULL;
+    nt->n = nt->cap = 0;
+}
+
+static bool seen_get(void *arg, int64_t id, uint8_t *family, uint8_t addr[16])
+{
+    struct policy_rt *rt = arg;
+    for (size_t i = 0; i < rt->nseen; i++)
+        if (rt->seen[i].id == id) {
+            *family = rt->seen[i].family;
+            memcpy(addr, rt->seen[i].addr, 16);
+            return true;
+        }
+    return false;
+}
+
+static void seen_set(struct policy_rt *rt, int64_t id, const char *text)
+{
+    struct seen s = {.id = id};
+    if (inet_pton(AF_INET, text, s.addr) == 1)
+        s.family = 4;
+    else if (inet_pton(AF_INET6, text, s.addr) == 1)
+        s.family = 6;
+    else
+        return;
+    for (size_t i = 0; i < rt->nseen; i++)
+        if (rt->seen[i].id == id) {
+            rt->seen[i] = s;
+            return;
+        }
+    if (rt->nseen == rt->capseen) {
+        size_t nc = rt->capseen ? rt->capseen * 2 : 64;
+        struct seen *p = realloc(rt->seen, nc * sizeof(*p));
+        if (!p)
+            return; /* geo then treats the machine as "location unknown" */
+        rt->seen = p;
+        rt->capseen = nc;
+    }
+    rt->seen[rt->nseen++] = s;
+}
+
+static void seen_del(struct policy_rt *rt, int64_t id)
+{
+    for (size_t i = 0; i < rt->nseen; i++)
+        if (rt->seen[i].id == id) {
+            rt->seen[i] = rt->seen[--rt->nseen];
+            return;
+        }
+}
+
+static void porg_clear(struct porg *o)
+{
+    policy_engine_free(o->e);
+    policy_free(o->p);
+    o->e = NULL;
+    o->p = NULL;
+    o->has_policy = false;
+    o->version = 0;
+}
+
+/* (Re)builds o from the database: the policy in force and a fresh engine over the fleet. */
+static int porg_load(struct policy_rt *rt, struct db_conn *db, struct porg *o)
+{
+    struct policy_version v;
+    struct policy_error err;
+    struct fleet_store fs = {0};
+    int64_t now = server_now();
+    int ret = db_policy_current(db, o->org_id, &v);
+    porg_clear(o);
+    if (ret == -ENOENT)
+        return 0;
+    if (ret)
+        return ret;
+    o->has_policy = true;
+    o->version = v.version;
+    ret = policy_parse(v.text, strlen(v.text), &o->p, &err);
+    free(v.text);
+    if (ret) {
+        log_error("policy", "org %" PRId64 ": policy version %" PRId64 " does not load (%s); "
+                  "failing closed", o->org_id, o->version, err.msg);
+        return 0;
+    }
+    ret = pfleet_load(db, o->org_id, now, seen_get, rt, &fs);
+    if (!ret)
+        ret = policy_engine_new(&o->e, o->p, rt->geo, &fs.f, now);
+    pfleet_free(&fs);
+    if (ret)
+        log_error("policy", "org %" PRId64 ": engine build failed: %d; failing closed", o->org_id, ret);
+    return 0;
+}
+
+/* The org's state, loaded on first use. NULL on a database error (callers fail closed). */
+static struct porg *porg_get(struct policy_rt *rt, int64_t org_id, bool *fresh)
+{
+    *fresh = false;
+    for (struct porg *o = rt->orgs; o; o = o->next)
+        if (o->org_id == org_id)
+            return o;
+    struct db_conn *db = db_conn_get(rt->srv->db);
+    struct porg *o = calloc(1, sizeof(*o));
+    if (!db || !o) {
+        free(o);
+        return NULL;
+    }
+    o->org_id = org_id;
+    if (porg_load(rt, db, o)) {
+        porg_clear(o);
+        free(o);
+        return NULL;
+    }
+    o->next = rt->orgs;
+    rt->orgs = o;
+    *fresh = true;
+    return o;
+}
+
+static struct porg *porg_find(struct policy_rt *rt, int64_t org_id)
+{
+    for (struct porg *o = rt->orgs; o; o = o->next)
+        if (o->org_id == org_id)
+            return o;
+    return NULL;
+}
 
 cJSON *policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id)
 {
-    (void)srv;
-    (void)org_id;
-    (void)machine_id;
-    return NULL;
+    struct policy_rt *rt = srv->policy;
+    bool fresh;
+    if (!rt)
+        return NULL;
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "entries");
+    if (!arr) {
+        cJSON_Delete(o);
+        return NULL; /* only on allocation failure; the caller's reply fails the same way */
+    }
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_get(rt, org_id, &fresh);
+    if (po && !po->has_policy) {
+        cJSON_Delete(o);
+        o = NULL;
+    } else if (po && po->e) {
+        const struct policy_node *n = policy_engine_node(po->e, machine_id);
+        char buf[96];
+        for (size_t i = 0; n && i < n->nentries; i++)
+            if (filter_entry_format(&n->entries[i], buf, sizeof(buf)) == 0)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return o;
+}
+
+static bool peer_of(const struct policy_node *n, int64_t id)
+{
+    size_t lo = 0, hi = n ? n->npeers : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (n->peers[mid] == id)
+            return true;
+        if (n->peers[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b)
 {
-    (void)srv;
-    (void)org_id;
-    (void)a;
-    (void)b;
+    struct policy_rt *rt = srv->policy;
+    bool fresh, vis = false;
+    if (!rt)
+        return true;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_get(rt, org_id, &fresh);
+    if (po && !po->has_policy)
+        vis = true;
+    else if (po && po->e)
+        vis = peer_of(policy_engine_node(po->e, a), b) || peer_of(policy_engine_node(po->e, b), a);
+    pthread_mutex_unlock(&rt->lock);
+    return vis;
+}
+
+void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machine_id,
+                               const char *source_addr)
+{
+    struct policy_rt *rt = srv->policy;
+    struct notice nt = {.org_id = org_id};
+    struct fleet_store fs = {0};
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    if (source_addr)
+        seen_set(rt, machine_id, source_addr);
+    struct porg *po = porg_find(rt, org_id);
+    struct db_conn *db = db_conn_get(srv->db);
+    if (po && po->e && db) {
+        int ret = pfleet_machine(db, org_id, machine_id, seen_get, rt, &fs);
+        if (!ret && fs.f.nmachines == 0) {
+            ret = policy_engine_machine_remove(po->e, machine_id);
+            ret = ret == -ENOENT ? 0 : ret;
+            if (!ret)
+                notice_add(&nt, po->e);
+        } else if (!ret) {
+            if (fs.f.nusers && !(ret = policy_engine_user_upsert(po->e, &fs.f.users[0])))
+                notice_add(&nt, po->e);
+            if (!ret && !(ret = policy_engine_machine_upsert(po->e, &fs.f.machines[0])))
+                notice_add(&nt, po->e);
+        }
+        if (ret) { /* results incomplete: rebuild from the database */
+            log_warn("policy", "org %" PRId64 ": machine update failed (%d); rebuilding", org_id, ret);
+            porg_load(rt, db, po);
+            nt.all = true;
+        }
+    }
+    pfleet_free(&fs);
+    pthread_mutex_unlock(&rt->lock);
+    notice_send(srv, &nt);
+}
+
+void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machine_id)
+{
+    struct policy_rt *rt = srv->policy;
+    struct notice nt = {.org_id = org_id};
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    seen_del(rt, machine_id);
+    struct porg *po = porg_find(rt, org_id);
+    if (po && po->e && policy_engine_machine_remove(po->e, machine_id) == 0)
+        notice_add(&nt, po->e);
+    pthread_mutex_unlock(&rt->lock);
+    notice_send(srv, &nt);
+}
+
+void policy_rt_policy_changed(struct server *srv, int64_t org_id)
+{
+    struct policy_rt *rt = srv->policy;
+    struct notice nt = {.org_id = org_id, .all = true};
+    bool fresh;
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_get(rt, org_id, &fresh);
+    struct db_conn *db = db_conn_get(srv->db);
+    struct policy_version v;
+    struct policy *np = NULL;
+    struct policy_error err;
+    if (po && !fresh && po->e && db && db_policy_current(db, org_id, &v) == 0) {
+        /* incremental: only the nodes the edit affects */
+        if (policy_parse(v.text, strlen(v.text), &np, &err) == 0 &&
+            policy_engine_set_policy(po->e, np) == 0) {
+            policy_free(po->p);
+            po->p = np;
+            po->version = v.version;
+            nt.all = false;
+            notice_add(&nt, po->e);
+        } else {
+            porg_load(rt, db, po); /* the engine may reference np: rebuild, then drop it */
+            policy_free(np);
+        }
+        free(v.text);
+    } else if (po && !fresh && db) {
+        porg_load(rt, db, po);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    notice_send(srv, &nt);
+}
+
+void policy_rt_grant_added(struct server *srv, const struct jit_row *r)
+{
+    struct policy_rt *rt = srv->policy;
+    struct notice nt = {.org_id = r->org_id};
+    struct fleet_grant g = {.id = r->id, .requester = r->requester_id,
+                            .dst_machine = r->machine_id, .port = r->port, .proto = r->proto,
+                            .expires_at = r->expires_at};
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_find(rt, r->org_id);
+    if (po && po->e && policy_engine_grant_add(po->e, &g) == 0)
+        notice_add(&nt, po->e);
+    pthread_mutex_unlock(&rt->lock);
+    notice_send(srv, &nt);
+}
+
+void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_id)
+{
+    struct policy_rt *rt = srv->policy;
+    struct notice nt = {.org_id = org_id};
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_find(rt, org_id);
+    if (po && po->e && policy_engine_grant_remove(po->e, grant_id) == 0)
+        notice_add(&nt, po->e);
+    pthread_mutex_unlock(&rt->lock);
+    notice_send(srv, &nt);
+}
+
+int policy_rt_check(struct server *srv, struct db_conn *db, int64_t org_id, const struct policy *p,
+                    int64_t now, struct policy_error *err)
+{
+    struct fleet_store fs = {0};
+    struct policy_rt *rt = srv->policy;
+    (void)rt;
+    int ret = pfleet_load(db, org_id, now, NULL, NULL, &fs);
+    if (!ret)
+        ret = policy_fleet_check(p, &fs.f, err);
+    if (!ret)
+        ret = policy_tests_run(p, now, err);
+    pfleet_free(&fs);
+    return ret;
+}
+
+/* --- explain -------------------------------------------------------------------------------- */
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
     return true;
+}
+
+/* "web" or its MagicDNS name "web.acme.zt.net" */
+static bool name_matches(const char *name, const char *s)
+{
+    size_t n = strlen(name);
+    return !strncasecmp(name, s, n) && (s[n] == 0 || s[n] == '.');
+}
+
+static const struct fleet_machine *machine_resolve(const struct fleet *f, const char *s)
+{
+    uint8_t a4[4];
+    bool num = all_digits(s), ip = inet_pton(AF_INET, s, a4) == 1;
+    for (size_t i = 0; i < f->nmachines; i++) {
+        const struct fleet_machine *m = &f->machines[i];
+        if ((num && m->id == strtoll(s, NULL, 10)) || (ip && m->has_ip4 && !memcmp(m->ip4, a4, 4)) ||
+            (!num && !ip && m->name && name_matches(m->name, s)))
+            return m;
+    }
+    return NULL;
+}
+
+static const char *failed_kind(const struct policy_verdict *v)
+{
+    if (v->accept)
+        return NULL;
+    if (strstr(v->reason, "): posture \""))
+        return "posture";
+    if (strstr(v->reason, "): outside schedule"))
+        return "schedule";
+    if (strstr(v->reason, "): geo:"))
+        return "geo";
+    if (strstr(v->reason, "): requires JIT"))
+        return "jit";
+    if (strstr(v->reason, "): source is not a machine"))
+        return "source";
+    if (strstr(v->reason, "user has no machines"))
+        return "no_machines";
+    return "no_rule";
+}
+
+static cJSON *machine_ref(const struct fleet_machine *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    char ip[INET_ADDRSTRLEN] = "";
+    if (m->has_ip4)
+        inet_ntop(AF_INET, m->ip4, ip, sizeof(ip));
+    cJSON_AddNumberToObject(o, "machine_id", (double)m->id);
+    cJSON_AddStringToObject(o, "name", m->name ? m->name : "");
+    cJSON_AddStringToObject(o, "tailnet_ip", ip);
+    return o;
+}
+
+static int explain_locked(struct policy_rt *rt, struct porg *po, const struct policy_explain_req *q,
+                          cJSON *d, char *why, size_t whylen)
+{
+    struct policy_query pq = {.port = q->port, .proto = q->proto};
+    struct policy_verdict v;
+    const struct fleet *f = policy_engine_fleet(po->e);
+    if (!f)
+        return -ENOMEM;
+    const struct fleet_machine *dst = machine_resolve(f, q->dst), *src = machine_resolve(f, q->src);
+    if (!dst) {
+        snprintf(why, whylen, "dst: no machine \"%.64s\" in this org", q->dst);
+        return -ENOENT;
+    }
+    pq.dst_machine = dst->id;
+    if (src) {
+        pq.src_machine = src->id;
+        cJSON_AddItemToObject(d, "src", machine_ref(src));
+    } else if (strchr(q->src, '@')) {
+        for (size_t i = 0; i < f->nusers && !pq.src_user; i++)
+            if (!strcasecmp(f->users[i].email, q->src))
+                pq.src_user = f->users[i].id;
+        if (!pq.src_user) {
+            snprintf(why, whylen, "src: no user \"%.64s\" in this org", q->src);
+            return -ENOENT;
+        }
+        cJSON *s = cJSON_AddObjectToObject(d, "src");
+        cJSON_AddNumberToObject(s, "user_id", (double)pq.src_user);
+        cJSON_AddStringToObject(s, "email", q->src);
+    } else if (inet_pton(AF_INET, q->src, pq.src_addr) == 1 ||
+               inet_pton(AF_INET6, q->src, pq.src_addr) == 1) {
+        pq.src_family = strchr(q->src, ':') ? 6 : 4;
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(d, "src"), "address", q->src);
+    } else {
+        snprintf(why, whylen, "src: no machine, user or address \"%.64s\" in this org", q->src);
+        return -ENOENT;
+    }
+    int ret = policy_explain(po->p, f, rt->geo, q->at, &pq, &v);
+    if (ret)
+        return ret;
+    cJSON_AddItemToObject(d, "dst", machine_ref(dst));
+    cJSON_AddBoolToObject(d, "accepted", v.accept);
+    cJSON_AddStringToObject(d, "reason", v.reason);
+    const char *fk = failed_kind(&v);
+    if (fk)
+        cJSON_AddStringToObject(d, "failed", fk);
+    else
+        cJSON_AddNullToObject(d, "failed");
+    if (v.rule >= 0) {
+        cJSON_AddNumberToObject(d, "rule", v.rule);
+        cJSON_AddNumberToObject(d, "line", v.line);
+    } else {
+        cJSON_AddNullToObject(d, "rule");
+        cJSON_AddNullToObject(d, "line");
+    }
+    cJSON_AddNumberToObject(d, "version", (double)po->version);
+    return 0;
+}
+
+int policy_rt_explain(struct server *srv, int64_t org_id, const struct policy_explain_req *q,
+                      cJSON **out, char *why, size_t whylen)
+{
+    struct policy_rt *rt = srv->policy;
+    bool fresh;
+    int ret;
+    cJSON *d = cJSON_CreateObject();
+    *out = NULL;
+    if (!rt || !d) {
+        cJSON_Delete(d);
+        return rt ? -ENOMEM : -ENOTSUP;
+    }
+    cJSON_AddNumberToObject(d, "at", (double)q->at);
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_get(rt, org_id, &fresh);
+    if (!po) {
+        ret = -EIO;
+    } else if (!po->has_policy) {
+        cJSON_AddBoolToObject(d, "accepted", true);
+        cJSON_AddStringToObject(d, "reason", "no policy: every machine may reach every other");
+        cJSON_AddNullToObject(d, "failed");
+        cJSON_AddNumberToObject(d, "version", 0);
+        ret = 0;
+    } else if (!po->e) {
+        snprintf(why, whylen, "the policy in force could not be loaded (see the server log)");
+        ret = -EIO;
+    } else {
+        ret = explain_locked(rt, po, q, d, why, whylen);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    if (ret)
+        cJSON_Delete(d);
+    else
+        *out = d;
+    return ret;
+}
+
+/* --- timer ---------------------------------------------------------------------------------- */
+
+struct due {
+    struct jit_row *r;
+    size_t n, cap;
+};
+
+static int due_one(const struct jit_row *r, void *arg)
+{
+    struct due *d = arg;
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 8;
+        struct jit_row *p = realloc(d->r, nc * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        d->r = p;
+        d->cap = nc;
+    }
+    d->r[d->n++] = *r;
+    return 0;
+}
+
+/* Grants whose time is up: marked expired, audited, removed from the engine. */
+static void expire_grants(struct policy_rt *rt, struct db_conn *db, int64_t now)
+{
+    struct due d = {0};
+    jit_db_due(db, now, due_one, &d);
+    db_conn_idle(db);
+    for (size_t i = 0; i < d.n; i++) {
+        const struct jit_row *r = &d.r[i];
+        char id[24], detail[160];
+        if (jit_db_transition(db, r->org_id, r->id, "approved", "expired", 0, now))
+            continue;
+        snprintf(id, sizeof(id), "%" PRId64, r->id);
+        snprintf(detail, sizeof(detail),
+                 "{\"machine_id\":%" PRId64 ",\"port\":%u,\"requester_id\":%" PRId64
+                 ",\"expires_at\":%" PRId64 "}",
+                 r->machine_id, r->port, r->requester_id, r->expires_at);
+        struct audit_event ev = {.org_id = r->org_id, .actor_type = "system",
+                                 .action = "jit.expire", .target_type = "jit_request",
+                                 .target_id = id, .detail_json = detail};
+        audit_record(rt->srv, &ev);
+        policy_rt_grant_removed(rt->srv, r->org_id, r->id);
+    }
+    free(d.r);
+}
+
+static void tick(struct policy_rt *rt)
+{
+    int64_t now = server_now();
+    struct db_conn *db = db_conn_get(rt->srv->db);
+    if (db) {
+        expire_grants(rt, db, now);
+        db_conn_idle(db);
+    }
+    size_t norgs = 0, k = 0;
+    pthread_mutex_lock(&rt->lock);
+    for (struct porg *o = rt->orgs; o; o = o->next)
+        norgs++;
+    struct notice *nts = calloc(norgs + 1, sizeof(*nts));
+    for (struct porg *o = rt->orgs; o && nts; o = o->next) {
+        if (!o->e || policy_engine_next_boundary(o->e) > now)
+            continue;
+        nts[k].org_id = o->org_id;
+        if (policy_engine_set_now(o->e, now) == 0) {
+            notice_add(&nts[k], o->e);
+        } else if (db) {
+            porg_load(rt, db, o);
+            nts[k].all = true;
+        }
+        k++;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    for (size_t i = 0; i < k; i++)
+        notice_send(rt->srv, &nts[i]);
+    free(nts);
+}
+
+static void *timer_main(void *arg)
+{
+    struct policy_rt *rt = arg;
+    pthread_mutex_lock(&rt->tlock);
+    while (!rt->stop) {
+        pthread_mutex_unlock(&rt->tlock);
+        tick(rt);
+        pthread_mutex_lock(&rt->tlock);
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += POLICY_RT_TICK_MS * 1000000L;
+        dl.tv_sec += dl.tv_nsec / 1000000000L;
+        dl.tv_nsec %= 1000000000L;
+        while (!rt->stop && pthread_cond_timedwait(&rt->wake, &rt->tlock, &dl) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&rt->tlock);
+    return NULL;
+}
+
+int policy_rt_start(struct server *srv)
+{
+    struct policy_error err;
+    pthread_condattr_t ca;
+    struct policy_rt *rt = calloc(1, sizeof(*rt));
+    int ret;
+    if (!rt)
+        return -ENOMEM;
+    rt->srv = srv;
+    if (srv->set.geo_db[0]) {
+        ret = policy_geo_load(srv->set.geo_db, &rt->geo, &err);
+        if (ret) {
+            log_error("policy", "geo database %s: %s", srv->set.geo_db,
+                      ret == -ENOENT ? "cannot open" : ret == -EINVAL ? err.msg : "load failed");
+            free(rt);
+            return ret;
+        }
+    }
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_mutex_init(&rt->tlock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    srv->policy = rt;
+    ret = -pthread_create(&rt->thread, NULL, timer_main, rt);
+    if (ret) {
+        srv->policy = NULL;
+        pthread_cond_destroy(&rt->wake);
+        pthread_mutex_destroy(&rt->tlock);
+        pthread_mutex_destroy(&rt->lock);
+        policy_geo_free(rt->geo);
+        free(rt);
+    }
+    return ret;
+}
+
+void policy_rt_stop(struct server *srv)
+{
+    struct policy_rt *rt = srv->policy;
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->tlock);
+    rt->stop = true;
+    pthread_cond_signal(&rt->wake);
+    pthread_mutex_unlock(&rt->tlock);
+    pthread_join(rt->thread, NULL);
+    srv->policy = NULL;
+    while (rt->orgs) {
+        struct porg *o = rt->orgs;
+        rt->orgs = o->next;
+        porg_clear(o);
+        free(o);
+    }
+    free(rt->seen);
+    policy_geo_free(rt->geo);
+    pthread_cond_destroy(&rt->wake);
+    pthread_mutex_destroy(&rt->tlock);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
 }

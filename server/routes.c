@@ -41,6 +41,21 @@ void api_audit_export(struct api_ctx *ctx);
 extern const struct body_spec auth_key_create_body, machine_register_body, machine_heartbeat_body,
     machine_update_body;
 
+/* --- policy: the org's policy document, explain, JIT access (api_policy.c, jit_api.c) ------- */
+void api_policy_get(struct api_ctx *ctx);
+void api_policy_set(struct api_ctx *ctx);
+void api_policy_validate(struct api_ctx *ctx);
+void api_policy_history(struct api_ctx *ctx);
+void api_policy_version_get(struct api_ctx *ctx);
+void api_policy_explain(struct api_ctx *ctx);
+void api_jit_create(struct api_ctx *ctx);
+void api_jit_list(struct api_ctx *ctx);
+void api_jit_get(struct api_ctx *ctx);
+void api_jit_approve(struct api_ctx *ctx);
+void api_jit_deny(struct api_ctx *ctx);
+void api_jit_revoke(struct api_ctx *ctx);
+extern const struct body_spec policy_set_body, policy_explain_body, jit_request_body;
+
 const struct api_route api_routes[] = {
     /* server-core */
     {"GET", "/api/endpoints", api_endpoints_list, API_AUTH_NONE, ROLE_NONE, NULL,
@@ -99,5 +114,30 @@ const struct api_route api_routes[] = {
      "cursor paging)"},
     {"GET", "/api/orgs/{org}/audit/export", api_audit_export, API_AUTH_ORG, ROLE_ADMIN, NULL,
      "Export the audit log as jsonl, cef or syslog (format=...)"},
+    /* policy */
+    {"GET", "/api/orgs/{org}/policy", api_policy_get, API_AUTH_ORG, ROLE_MEMBER, NULL,
+     "The policy version in force (text, version, author; ETag is the version)"},
+    {"PUT", "/api/orgs/{org}/policy", api_policy_set, API_AUTH_ORG, ROLE_ADMIN, &policy_set_body,
+     "Save a new policy version (If-Match: the version in force; validated, tests must pass)"},
+    {"POST", "/api/orgs/{org}/policy/validate", api_policy_validate, API_AUTH_ORG, ROLE_MEMBER,
+     &policy_set_body, "Validate a policy document and run its tests without saving it"},
+    {"GET", "/api/orgs/{org}/policy/history", api_policy_history, API_AUTH_ORG, ROLE_MEMBER, NULL,
+     "Every policy version, newest first (without text)"},
+    {"GET", "/api/orgs/{org}/policy/history/{version}", api_policy_version_get, API_AUTH_ORG,
+     ROLE_MEMBER, NULL, "One policy version with its text"},
+    {"POST", "/api/orgs/{org}/policy/explain", api_policy_explain, API_AUTH_ORG, ROLE_MEMBER,
+     &policy_explain_body, "May src reach dst on port/proto (now or at)? Which rule, which condition"},
+    {"POST", "/api/orgs/{org}/jit-requests", api_jit_create, API_AUTH_ORG, ROLE_MEMBER,
+     &jit_request_body, "Request just-in-time access to a machine's port for a duration"},
+    {"GET", "/api/orgs/{org}/jit-requests", api_jit_list, API_AUTH_ORG, ROLE_MEMBER, NULL,
+     "JIT requests (admins: all; members: their own), newest first"},
+    {"GET", "/api/orgs/{org}/jit-requests/{request}", api_jit_get, API_AUTH_ORG, ROLE_MEMBER, NULL,
+     "One JIT request"},
+    {"POST", "/api/orgs/{org}/jit-requests/{request}/approve", api_jit_approve, API_AUTH_ORG,
+     ROLE_ADMIN, NULL, "Approve a pending JIT request: the grant runs from now for its duration"},
+    {"POST", "/api/orgs/{org}/jit-requests/{request}/deny", api_jit_deny, API_AUTH_ORG, ROLE_ADMIN,
+     NULL, "Deny a pending JIT request"},
+    {"POST", "/api/orgs/{org}/jit-requests/{request}/revoke", api_jit_revoke, API_AUTH_ORG,
+     ROLE_MEMBER, NULL, "Revoke a JIT request or grant (the requester or an admin)"},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -33,6 +33,8 @@ struct server_settings {
     int64_t pwhash_ops;         /* argon2id opslimit */
     int64_t pwhash_mem_kib;     /* argon2id memlimit in KiB */
     int64_t heartbeat_interval; /* seconds, for the machines module */
+    char geo_db[SRV_MAX_SETTING_BYTES];     /* country CSV for policy geo rules; "" none */
+    int64_t jit_min_duration;   /* shortest JIT grant, seconds (policy module) */
     char public_url[SRV_MAX_SETTING_BYTES]; /* allowed Origin for cookie calls; empty = derive */
 };
 
@@ -41,6 +43,7 @@ struct ratelimit;     /* ratelimit.h */
 struct metrics;       /* owned by server/metrics.* (server-machines engineer) */
 struct janitor;       /* owned by server/janitor.* (server-machines engineer) */
 struct dns_server;    /* owned by server/dns/ */
+struct policy_rt;     /* policy_rt.h */
 
 struct server {
     struct server_settings set;
@@ -55,6 +58,7 @@ struct server {
     struct metrics *metrics;
     struct janitor *janitor;
     struct dns_server *dns;
+    struct policy_rt *policy;       /* owned by server/policy_glue.c (policy module) */
     void *ext[4];                   /* spare slots: document the owner next to the use */
 };
 

@@ -53,6 +53,10 @@ static const struct setting settings[] = {
     S_INT("pwhash-mem-kib", pwhash_mem_kib, "19456", 8, 1048576, "argon2id memory cost, KiB"),
     S_INT("heartbeat-interval", heartbeat_interval, "60", 5, 3600,
           "expected machine heartbeat interval, seconds"),
+    S_STR("geo-db", geo_db, "",
+          "country database for policy geo rules: CSV lines cidr,country (docs/policy.md)"),
+    S_INT("jit-min-duration", jit_min_duration, "300", 1, 86400,
+          "shortest just-in-time grant a member may request, seconds"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

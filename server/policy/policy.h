@@ -128,4 +128,8 @@ int policy_fleet_check(const struct policy *p, const struct fleet *f, struct pol
  * first failing test's position and reason in err. A policy version is accepted only if 0. */
 int policy_tests_run(const struct policy *p, int64_t now, struct policy_error *err);
 
+/* A time as the language writes it: RFC 3339 with "Z" or "+hh:mm" ("2026-11-23T09:30:00Z"), or
+ * unix seconds. 0 or -EINVAL. */
+int policy_time_parse(const char *s, int64_t *out);
+
 #endif

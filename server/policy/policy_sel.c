@@ -269,3 +269,5 @@ int time_parse(const char *s, int64_t *out)
     *out = sign == '-' ? t + off : t - off;
     return 0;
 }
+
+int policy_time_parse(const char *s, int64_t *out) { return time_parse(s, out); }

@@ -1,0 +1,50 @@
+/* Just-in-time access (jit_db.c: the jit_requests table; jit_api.c: the API). A member asks for
+ * access to one machine's port for a duration with a reason; an admin approves or denies; an
+ * approved request is a grant from approval until expires_at, compiled into the filters for rules
+ * with "requireJit"; the requester or an admin may revoke it; the policy module's timer marks it
+ * expired (policy_rt.h). States: pending -> approved -> expired | revoked; pending -> denied |
+ * revoked. Every step is audited (jit.request, jit.approve, jit.deny, jit.revoke, jit.expire). */
+#ifndef ZTNA_SERVER_JIT_H
+#define ZTNA_SERVER_JIT_H
+
+#include <stdint.h>
+
+#include "server/limits.h"
+
+struct db_conn;
+
+#define JIT_MAX_DURATION   (7 * 86400) /* seconds */
+#define JIT_MAX_REASON     200         /* bytes */
+
+struct jit_row {
+    int64_t id, org_id, requester_id, machine_id;
+    uint16_t port;
+    uint8_t proto;                      /* 6, 17, 0 any */
+    int64_t duration;                   /* seconds */
+    char reason[JIT_MAX_REASON + 1];
+    char state[16];                     /* pending, approved, denied, revoked, expired */
+    int64_t created_at, decided_by, decided_at, expires_at, ended_at; /* 0: not set */
+    char requester_email[SRV_MAX_EMAIL_BYTES + 1];
+    char machine_name[64];
+};
+
+/* A machine of the org by id, name, hostname or tailnet IP. -ENOENT. */
+int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *text, int64_t *id);
+int jit_db_insert(struct db_conn *db, struct jit_row *r);  /* sets r->id; state "pending" */
+int jit_db_get(struct db_conn *db, int64_t org_id, int64_t id, struct jit_row *out); /* -ENOENT */
+/* Requests of the org (requester 0: everyone's), newest first; stops on cb's non-zero. */
+int jit_db_list(struct db_conn *db, int64_t org_id, int64_t requester,
+                int (*cb)(const struct jit_row *r, void *arg), void *arg);
+/* Moves request id from state `from` to `to`, setting decided_by/at (approve, deny), expires_at
+ * (approve: now + duration) or ended_at (revoke, expire). -ENOENT: no such request;
+ * -EALREADY: it is no longer in state `from`. */
+int jit_db_transition(struct db_conn *db, int64_t org_id, int64_t id, const char *from,
+                      const char *to, int64_t by, int64_t now);
+/* Approved grants in force at now (expires_at > now). */
+int jit_db_active(struct db_conn *db, int64_t org_id, int64_t now,
+                  int (*cb)(const struct jit_row *r, void *arg), void *arg);
+/* Approved grants whose time is up (expires_at <= now), every org. */
+int jit_db_due(struct db_conn *db, int64_t now, int (*cb)(const struct jit_row *r, void *arg),
+               void *arg);
+
+#endif

@@ -1,0 +1,205 @@
+/* /api/orgs/{org}/jit-requests: just-in-time access (see jit.h for the states).
+ *
+ *   POST   .../jit-requests {dst, port, proto?, duration, reason}   any member, for themselves
+ *   GET    .../jit-requests[/{request}]       admins see all, members their own
+ *   POST   .../jit-requests/{request}/approve admin: the grant runs from now for `duration`
+ *   POST   .../jit-requests/{request}/deny    admin
+ *   POST   .../jit-requests/{request}/revoke  the requester or an admin, pending or approved */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/api.h"
+#include "server/jit.h"
+#include "server/policy_rt.h"
+#include "server/validate.h"
+
+struct jit_body {
+    const char *dst, *proto, *reason;
+    int64_t port, duration;
+};
+static const struct field_spec jit_fields[] = {
+    {"dst", FIELD_STRING, true, offsetof(struct jit_body, dst), 1, SRV_MAX_NAME_BYTES, 0},
+    {"port", FIELD_INT, true, offsetof(struct jit_body, port), 1, 65535, 0},
+    {"proto", FIELD_STRING, false, offsetof(struct jit_body, proto), 1, 8, 0},
+    {"duration", FIELD_INT, true, offsetof(struct jit_body, duration), 1, JIT_MAX_DURATION, 0},
+    {"reason", FIELD_STRING, true, offsetof(struct jit_body, reason), 1, JIT_MAX_REASON, 0},
+};
+const struct body_spec jit_request_body = BODY_SPEC(struct jit_body, jit_fields);
+
+static void add_time(cJSON *o, const char *k, int64_t t)
+{
+    if (t)
+        cJSON_AddNumberToObject(o, k, (double)t);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+/* The one serializer of a JIT request. */
+static cJSON *jit_json(const struct jit_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject(o, "id", (double)r->id);
+    cJSON_AddNumberToObject(o, "requester_id", (double)r->requester_id);
+    cJSON_AddStringToObject(o, "requester_email", r->requester_email);
+    cJSON_AddNumberToObject(o, "machine_id", (double)r->machine_id);
+    cJSON_AddStringToObject(o, "machine_name", r->machine_name);
+    cJSON_AddNumberToObject(o, "port", r->port);
+    cJSON_AddStringToObject(o, "proto", r->proto == 6 ? "tcp" : r->proto == 17 ? "udp" : "*");
+    cJSON_AddNumberToObject(o, "duration", (double)r->duration);
+    cJSON_AddStringToObject(o, "reason", r->reason);
+    cJSON_AddStringToObject(o, "state", r->state);
+    add_time(o, "created_at", r->created_at);
+    add_time(o, "decided_at", r->decided_at);
+    if (r->decided_by)
+        cJSON_AddNumberToObject(o, "decided_by", (double)r->decided_by);
+    else
+        cJSON_AddNullToObject(o, "decided_by");
+    add_time(o, "expires_at", r->expires_at);
+    add_time(o, "ended_at", r->ended_at);
+    return o;
+}
+
+static void audit_jit(struct api_ctx *ctx, const char *action, const struct jit_row *r)
+{
+    char id[24], detail[160 + JIT_MAX_REASON * 2];
+    snprintf(id, sizeof(id), "%" PRId64, r->id);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "requester_id", (double)r->requester_id);
+    cJSON_AddNumberToObject(d, "machine_id", (double)r->machine_id);
+    cJSON_AddNumberToObject(d, "port", r->port);
+    cJSON_AddNumberToObject(d, "duration", (double)r->duration);
+    cJSON_AddStringToObject(d, "reason", r->reason);
+    if (r->expires_at)
+        cJSON_AddNumberToObject(d, "expires_at", (double)r->expires_at);
+    char *t = cJSON_PrintUnformatted(d);
+    snprintf(detail, sizeof(detail), "%s", t ? t : "{}");
+    api_audit(ctx, ctx->auth.org_id, action, "jit_request", id, detail);
+    cJSON_free(t);
+    cJSON_Delete(d);
+}
+
+void api_jit_create(struct api_ctx *ctx)
+{
+    const struct jit_body *b = ctx->body;
+    struct jit_row r = {.org_id = ctx->auth.org_id, .requester_id = ctx->auth.user_id,
+                        .port = (uint16_t)b->port, .proto = 6, .duration = b->duration,
+                        .created_at = server_now()};
+    if (b->proto && !strcmp(b->proto, "udp"))
+        r.proto = 17;
+    else if (b->proto && !strcmp(b->proto, "*"))
+        r.proto = 0;
+    else if (b->proto && strcmp(b->proto, "tcp")) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "proto must be tcp, udp or *");
+        return;
+    }
+    if (b->duration < ctx->srv->set.jit_min_duration) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "duration must be at least %" PRId64
+                        " seconds", ctx->srv->set.jit_min_duration);
+        return;
+    }
+    if (!validate_text(b->reason)) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "reason must be printable text");
+        return;
+    }
+    int ret = jit_db_machine_resolve(ctx->db, ctx->auth.org_id, b->dst, &r.machine_id);
+    if (ret == -ENOENT) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "dst: no machine \"%.64s\" in this org", b->dst);
+        return;
+    }
+    snprintf(r.reason, sizeof(r.reason), "%s", b->reason);
+    if (!ret)
+        ret = jit_db_insert(ctx->db, &r);
+    if (!ret)
+        ret = jit_db_get(ctx->db, ctx->auth.org_id, r.id, &r);
+    if (ret) {
+        api_reply_errno(ctx, ret, "jit request");
+        return;
+    }
+    api_reply_ok(ctx, 201, jit_json(&r));
+    audit_jit(ctx, "jit.request", &r);
+}
+
+static int list_one(const struct jit_row *r, void *arg)
+{
+    cJSON *o = jit_json(r);
+    if (!o)
+        return -ENOMEM;
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+void api_jit_list(struct api_ctx *ctx)
+{
+    cJSON *arr = cJSON_CreateArray();
+    int64_t who = ctx->auth.role >= ROLE_ADMIN ? 0 : ctx->auth.user_id;
+    int ret = arr ? jit_db_list(ctx->db, ctx->auth.org_id, who, list_one, arr) : -ENOMEM;
+    if (ret) {
+        cJSON_Delete(arr);
+        api_reply_errno(ctx, ret, "jit requests");
+        return;
+    }
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddItemToObject(d, "requests", arr);
+    api_reply_ok(ctx, 200, d);
+}
+
+/* The request in the path, if the caller may see it (admins: all; members: their own). */
+static bool load(struct api_ctx *ctx, struct jit_row *r)
+{
+    int64_t id = api_param_id(ctx, "request");
+    int ret = id > 0 ? jit_db_get(ctx->db, ctx->auth.org_id, id, r) : -ENOENT;
+    if (!ret && ctx->auth.role < ROLE_ADMIN && r->requester_id != ctx->auth.user_id)
+        ret = -ENOENT;
+    if (ret == -ENOENT)
+        api_reply_error(ctx, 404, "NOT_FOUND", "no such JIT request");
+    else if (ret)
+        api_reply_errno(ctx, ret, "jit request");
+    return ret == 0;
+}
+
+void api_jit_get(struct api_ctx *ctx)
+{
+    struct jit_row r;
+    if (load(ctx, &r))
+        api_reply_ok(ctx, 200, jit_json(&r));
+}
+
+static void move(struct api_ctx *ctx, const char *from, const char *from2, const char *to,
+                 const char *action)
+{
+    struct jit_row r;
+    int64_t now = server_now();
+    if (!load(ctx, &r))
+        return;
+    bool was_active = !strcmp(r.state, "approved");
+    int ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from, to, ctx->auth.user_id, now);
+    if (ret == -EALREADY && from2) {
+        was_active = !strcmp(from2, "approved");
+        ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from2, to, ctx->auth.user_id, now);
+    }
+    if (!ret)
+        ret = jit_db_get(ctx->db, ctx->auth.org_id, r.id, &r);
+    if (ret == -EALREADY) {
+        api_reply_error(ctx, 409, "CONFLICT", "the request is %s; it cannot become %s", r.state, to);
+        return;
+    }
+    if (ret) {
+        api_reply_errno(ctx, ret, "jit request");
+        return;
+    }
+    if (!strcmp(to, "approved"))
+        policy_rt_grant_added(ctx->srv, &r);
+    else if (was_active)
+        policy_rt_grant_removed(ctx->srv, r.org_id, r.id);
+    api_reply_ok(ctx, 200, jit_json(&r));
+    audit_jit(ctx, action, &r);
+}
+
+void api_jit_approve(struct api_ctx *ctx) { move(ctx, "pending", NULL, "approved", "jit.approve"); }
+void api_jit_deny(struct api_ctx *ctx) { move(ctx, "pending", NULL, "denied", "jit.deny"); }
+void api_jit_revoke(struct api_ctx *ctx) { move(ctx, "approved", "pending", "revoked", "jit.revoke"); }

@@ -1,0 +1,216 @@
+/* The fleet model from the database (see policy_fleet.h). SQL is literals with placeholders. */
+#include "server/policy_fleet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "server/db.h"
+#include "server/jit.h"
+
+/* A machine's owner is its user, else the admin whose pre-auth key registered it (that admin
+ * applied the key's tags, so tagOwners is checked against them). */
+#define OWNER "coalesce(m.user_id, (SELECT created_by FROM auth_keys k WHERE k.id = m.auth_key_id), 0)"
+
+static const char SQL_USERS[] =
+    "SELECT id, lower(email) FROM users WHERE id IN (SELECT user_id FROM org_members WHERE "
+    "org_id = ?1) OR id IN (SELECT " OWNER " FROM machines m WHERE m.org_id = ?1)";
+static const char SQL_USER[] = "SELECT id, lower(email) FROM users WHERE id = ?";
+/* ?2 = 0: every machine of the org */
+static const char SQL_MACHINES[] =
+    "SELECT m.id, " OWNER ", m.name, m.tailnet_ip, m.tags, m.os, m.os_version, m.posture, "
+    "coalesce(m.posture_at, 0) FROM machines m WHERE m.org_id = ?1 AND m.expired_at IS NULL AND "
+    "(?2 = 0 OR m.id = ?2) ORDER BY m.id";
+
+static void *keep(struct fleet_store *s, void *p)
+{
+    if (!p)
+        return NULL;
+    if (s->nowned == s->capowned) {
+        size_t nc = s->capowned ? s->capowned * 2 : 64;
+        void **n = realloc(s->owned, nc * sizeof(*n));
+        if (!n) {
+            free(p);
+            return NULL;
+        }
+        s->owned = n;
+        s->capowned = nc;
+    }
+    s->owned[s->nowned++] = p;
+    return p;
+}
+
+static const char *kstr(struct fleet_store *s, const char *t)
+{
+    return keep(s, strdup(t ? t : ""));
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, nc * elem);
+    if (!p)
+        return -ENOMEM;
+    memset((char *)p + *cap * elem, 0, (nc - *cap) * elem);
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static int users_read(sqlite3_stmt *st, struct fleet_store *s)
+{
+    int rc = SQLITE_DONE, ret = 0;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ret = grow((void **)&s->users, &s->capu, s->f.nusers, sizeof(*s->users));
+        if (ret)
+            break;
+        struct fleet_user *u = &s->users[s->f.nusers];
+        u->id = sqlite3_column_int64(st, 0);
+        u->email = kstr(s, (const char *)sqlite3_column_text(st, 1));
+        if (!u->email)
+            ret = -ENOMEM;
+        else
+            s->f.nusers++;
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = db_rc_errno(rc);
+    sqlite3_reset(st);
+    s->f.users = s->users;
+    return ret;
+}
+
+static bool jbool(const cJSON *o, const char *k)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static const char *jstr(struct fleet_store *s, const cJSON *o, const char *k, const char *def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return kstr(s, cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : def);
+}
+
+static int machine_read(sqlite3_stmt *st, struct fleet_store *s, pfleet_seen_fn seen, void *arg)
+{
+    int ret = grow((void **)&s->machines, &s->capm, s->f.nmachines, sizeof(*s->machines));
+    if (ret)
+        return ret;
+    struct fleet_machine *m = &s->machines[s->f.nmachines];
+    memset(m, 0, sizeof(*m));
+    m->id = sqlite3_column_int64(st, 0);
+    m->owner = sqlite3_column_int64(st, 1);
+    m->name = kstr(s, (const char *)sqlite3_column_text(st, 2));
+    const char *ip = (const char *)sqlite3_column_text(st, 3);
+    m->has_ip4 = ip && inet_pton(AF_INET, ip, m->ip4) == 1;
+    cJSON *tags = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+    int nt = cJSON_IsArray(tags) ? cJSON_GetArraySize(tags) : 0;
+    const char **tv = keep(s, calloc((size_t)nt + 1, sizeof(*tv)));
+    const cJSON *t;
+    if (!m->name || !tv) {
+        cJSON_Delete(tags);
+        return -ENOMEM;
+    }
+    cJSON_ArrayForEach(t, tags)
+    {
+        if (cJSON_IsString(t) && (tv[m->ntags] = kstr(s, t->valuestring)))
+            m->ntags++;
+    }
+    m->tags = tv;
+    cJSON_Delete(tags);
+    int64_t at = sqlite3_column_int64(st, 8);
+    cJSON *p = cJSON_Parse((const char *)sqlite3_column_text(st, 7));
+    m->posture = (struct posture_report){
+        .present = at > 0 && cJSON_IsObject(p),
+        .os = jstr(s, p, "os", (const char *)sqlite3_column_text(st, 5)),
+        .os_version = jstr(s, p, "os_version", (const char *)sqlite3_column_text(st, 6)),
+        .disk_encryption = jbool(p, "disk_encryption"),
+        .firewall = jbool(p, "firewall"),
+        .screen_lock = jbool(p, "screen_lock"),
+        .antivirus = jbool(p, "antivirus"),
+        .agent_version = jstr(s, p, "agent_version", ""),
+        .reported_at = at,
+    };
+    cJSON_Delete(p);
+    if (!m->posture.os || !m->posture.os_version || !m->posture.agent_version)
+        return -ENOMEM;
+    if (seen && !seen(arg, m->id, &m->seen_family, m->seen_addr))
+        m->seen_family = 0;
+    s->f.nmachines++;
+    s->f.machines = s->machines;
+    return 0;
+}
+
+static int machines_read(struct db_conn *db, int64_t org_id, int64_t id, pfleet_seen_fn seen,
+                         void *arg, struct fleet_store *s)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_MACHINES);
+    int ret = st ? db_bind_int64(st, 1, org_id) : -EIO;
+    int rc = SQLITE_DONE;
+    if (!ret)
+        ret = db_bind_int64(st, 2, id);
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ret = machine_read(st, s, seen, arg);
+    if (!ret && rc != SQLITE_DONE)
+        ret = db_rc_errno(rc);
+    if (st)
+        sqlite3_reset(st);
+    return ret;
+}
+
+static int grant_one(const struct jit_row *r, void *arg)
+{
+    struct fleet_store *s = arg;
+    int ret = grow((void **)&s->grants, &s->capg, s->f.ngrants, sizeof(*s->grants));
+    if (ret)
+        return ret;
+    s->grants[s->f.ngrants++] = (struct fleet_grant){
+        .id = r->id, .requester = r->requester_id, .dst_machine = r->machine_id, .port = r->port,
+        .proto = r->proto, .expires_at = r->expires_at};
+    s->f.grants = s->grants;
+    return 0;
+}
+
+int pfleet_grants(struct db_conn *db, int64_t org_id, int64_t now, struct fleet_store *s)
+{
+    return jit_db_active(db, org_id, now, grant_one, s);
+}
+
+int pfleet_load(struct db_conn *db, int64_t org_id, int64_t now, pfleet_seen_fn seen, void *arg,
+                struct fleet_store *s)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_USERS);
+    int ret = st ? db_bind_int64(st, 1, org_id) : -EIO;
+    if (!ret)
+        ret = users_read(st, s);
+    if (!ret)
+        ret = machines_read(db, org_id, 0, seen, arg, s);
+    if (!ret)
+        ret = pfleet_grants(db, org_id, now, s);
+    return ret;
+}
+
+int pfleet_machine(struct db_conn *db, int64_t org_id, int64_t machine_id, pfleet_seen_fn seen,
+                   void *arg, struct fleet_store *s)
+{
+    int ret = machines_read(db, org_id, machine_id, seen, arg, s);
+    if (ret || s->f.nmachines == 0 || s->machines[0].owner == 0)
+        return ret;
+    sqlite3_stmt *st = db_stmt(db, SQL_USER);
+    ret = st ? db_bind_int64(st, 1, s->machines[0].owner) : -EIO;
+    return ret ? ret : users_read(st, s);
+}
+
+void pfleet_free(struct fleet_store *s)
+{
+    for (size_t i = 0; i < s->nowned; i++)
+        free(s->owned[i]);
+    free(s->owned);
+    free(s->users);
+    free(s->machines);
+    free(s->grants);
+    memset(s, 0, sizeof(*s));
+}
