@@ -5,5 +5,6 @@
 
 int cmd_debug(int argc, char **argv);     /* agent/cmd_debug.c */
 int cmd_wireguard(int argc, char **argv); /* agent/cmd_wireguard.c */
+int cmd_netcheck(int argc, char **argv);  /* agent/cmd_netcheck.c */
 
 #endif

@@ -25,6 +25,7 @@ static const struct command {
     {"help", cmd_help, "list commands"},
     {"debug", cmd_debug, "developer tools (debug mlkem keygen|encaps|decaps)"},
     {"wireguard", cmd_wireguard, "run a userspace WireGuard interface (like wireguard-go)"},
+    {"netcheck", cmd_netcheck, "STUN reachability of the server, UDP, mapped address, interfaces"},
 };
 
 static int cmd_help(int argc, char **argv)

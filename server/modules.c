@@ -9,12 +9,14 @@
 #include "server/janitor.h"
 #include "server/policy_rt.h"
 #include "server/metrics.h"
+#include "server/stun.h"
 
 static const struct server_module modules[] = {
     /* {"janitor", janitor_start, janitor_stop}, */
     /* @@MODULE_ROWS@@ */
     {"magicdns", magicdns_start, magicdns_stop},
     {"metrics", metrics_start, metrics_stop},
+    {"stun", stun_start, stun_stop},
     {"janitor", janitor_start, janitor_stop},
     {"policy", policy_rt_start, policy_rt_stop}, /* after janitor: stops first */
     {NULL, NULL, NULL},

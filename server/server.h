@@ -36,6 +36,7 @@ struct server_settings {
     char geo_db[SRV_MAX_SETTING_BYTES];     /* country CSV for policy geo rules; "" none */
     int64_t jit_min_duration;   /* shortest JIT grant, seconds (policy module) */
     char public_url[SRV_MAX_SETTING_BYTES]; /* allowed Origin for cookie calls; empty = derive */
+    char stun_listen[SRV_MAX_SETTING_BYTES]; /* ADDR:PORT or "off" (server/stun.c) */
 };
 
 struct db;            /* db.h */
@@ -43,6 +44,7 @@ struct ratelimit;     /* ratelimit.h */
 struct metrics;       /* owned by server/metrics.* (server-machines engineer) */
 struct janitor;       /* owned by server/janitor.* (server-machines engineer) */
 struct dns_server;    /* owned by server/dns/ */
+struct stun_server;   /* owned by server/stun.c */
 struct policy_rt;     /* policy_rt.h */
 
 struct server {
@@ -58,6 +60,7 @@ struct server {
     struct metrics *metrics;
     struct janitor *janitor;
     struct dns_server *dns;
+    struct stun_server *stun;       /* NULL with --stun-listen off */
     struct policy_rt *policy;       /* owned by server/policy_glue.c (policy module) */
     void *ext[4];                   /* spare slots: document the owner next to the use */
 };

@@ -32,6 +32,7 @@ static const struct setting settings[] = {
     S_STR("data-dir", data_dir, "./ztna-data", "directory holding ztna.db"),
     S_ADDR("listen", listen, "127.0.0.1:8080", "HTTP(S) API and dashboard address ADDR:PORT"),
     S_ADDR("dns-listen", dns_listen, "127.0.0.1:5353", "MagicDNS UDP+TCP address ADDR:PORT"),
+    S_STR("stun-listen", stun_listen, "127.0.0.1:3478", "STUN (UDP) address ADDR:PORT, or off"),
     S_STR("base-domain", base_domain, "zt.net", "MagicDNS base domain"),
     S_STR("log-level", log_level, "info", "debug, info, warn or error"),
     S_STR("tls-cert", tls_cert, "", "PEM certificate (chain) for HTTPS; enables TLS"),
@@ -329,6 +330,11 @@ int settings_load(struct server_settings *set, int argc, char **argv, const char
             fprintf(stderr, "ztna-server: log-level must be debug, info, warn or error\n");
             return -EINVAL;
         }
+    }
+    if (strcmp(set->stun_listen, "off") != 0 && !addr_valid(set->stun_listen)) {
+        fprintf(stderr, "ztna-server: invalid stun-listen '%s' (want ADDR:PORT or off)\n",
+                set->stun_listen);
+        return -EINVAL;
     }
     if (!!set->tls_cert[0] != !!set->tls_key[0]) {
         fprintf(stderr, "ztna-server: --tls-cert and --tls-key go together\n");
