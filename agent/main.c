@@ -25,6 +25,16 @@ static const struct command {
     {"help", cmd_help, "list commands"},
     {"debug", cmd_debug, "developer tools (debug mlkem keygen|encaps|decaps)"},
     {"wireguard", cmd_wireguard, "run a userspace WireGuard interface (like wireguard-go)"},
+    {"daemon", cmd_daemon, "run the agent (tunnel, control session, DNS stub, local API)"},
+    {"login", cmd_login, "register this machine with a server (--server URL --auth-key KEY)"},
+    {"logout", cmd_logout, "log out: the server deletes this machine"},
+    {"up", cmd_up, "connect to the tailnet"},
+    {"down", cmd_down, "disconnect from the tailnet (keeps the login)"},
+    {"status", cmd_status, "show this machine, the peers and policy denials"},
+    {"ip", cmd_ip, "print this machine's tailnet address"},
+    {"ping", cmd_ping, "ping a peer by name through the tunnel"},
+    {"dns", cmd_dns, "dns query NAME: resolve as the DNS stub does"},
+    {"set", cmd_set, "change settings (--tags tag:a,tag:b)"},
     {"netcheck", cmd_netcheck, "STUN reachability of the server, UDP, mapped address, interfaces"},
 };
 

@@ -359,10 +359,11 @@ size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, u
         sodium_bin2base64(b64, sizeof(b64), pq->peers[i]->p.peer_pub, 32,
                           sodium_base64_VARIANT_ORIGINAL);
         n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0,
-                     "%s psk=%s exch=%s error=%s epoch=%llu age_ms=%llu failures=%u "
+                     "%s psk=%s exch=%s error=%s rx_error=%s epoch=%llu age_ms=%llu failures=%u "
                      "exchanges=%llu blocked=%d classical_only=%d next_in_ms=%lld\n",
                      b64, pqx_psk_state_name(st.psk), pqx_exch_state_name(st.exch),
-                     pqx_error_name(st.last_error), (unsigned long long)st.epoch,
+                     pqx_error_name(st.last_error), pqx_error_name(st.rx_error),
+                     (unsigned long long)st.epoch,
                      (unsigned long long)(st.psk == PQX_PSK_PQ ? now_ms - st.installed_ms : 0),
                      st.failures, (unsigned long long)st.exchanges, st.blocked, st.classical_only,
                      st.next_exchange_ms == 0 ? -1LL

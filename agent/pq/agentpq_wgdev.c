@@ -139,8 +139,16 @@ static void on_timer(void *ctx, struct wg_device *dev)
 
 void agentpq_config_from_env(struct pqx_config *cfg)
 {
-    const char *s = getenv("ZTNA_PQX_TEST_ROTATE_MS");
+    const char *s = getenv("ZTNA_PQX_TEST_ROTATE_MS"), *r = getenv("ZTNA_PQX_TEST_RETRANSMIT_MS");
     pqx_config_default(cfg);
+    if (r) {
+        unsigned long long ms = strtoull(r, NULL, 10);
+        if (ms >= 100 && ms <= PQX_RETRANSMIT_MS) {
+            cfg->retransmit_ms = ms;
+            cfg->backoff_min_ms = ms;
+            cfg->backoff_max_ms = ms * 8;
+        }
+    }
     if (s) {
         unsigned long long ms = strtoull(s, NULL, 10);
         if (ms >= 1000 && ms <= PQX_ROTATE_MS) {

@@ -12,7 +12,8 @@
 struct agentpq_wgdev;
 
 /* Defaults, overridden by the test-only environment ZTNA_PQX_TEST_ROTATE_MS (rotation period;
- * fallback and expiry scale with it: x1.25 and x1.5). */
+ * fallback and expiry scale with it: x1.25 and x1.5) and ZTNA_PQX_TEST_RETRANSMIT_MS (100..1000:
+ * retransmit interval and minimum backoff; the backoff cap becomes 8 times it). */
 void agentpq_config_from_env(struct pqx_config *cfg);
 /* True if the environment asks for the exchange (ZTNA_WG_PQ=1). */
 bool agentpq_env_enabled(void);

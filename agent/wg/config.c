@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "agent/wg/tun.h"
 #include "agent/wg/wgdev.h"
@@ -183,6 +184,19 @@ void wg_device_set_ext_handler(struct wg_device *dev, wg_ext_handler_fn fn, void
 {
     dev->ext_fn = fn;
     dev->ext_ctx = ctx;
+}
+
+void wg_device_set_packet_hooks(struct wg_device *dev, wg_tun_read_hook_fn rd,
+                                wg_tun_write_hook_fn wr, void *ctx)
+{
+    dev->pkt_rd = rd;
+    dev->pkt_wr = wr;
+    dev->pkt_ctx = ctx;
+}
+
+int wg_device_tun_write(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+    return write(dev->tun_src.fd, pkt, len) < 0 ? -errno : 0;
 }
 
 int wg_device_send_ext(struct wg_device *dev, const uint8_t peer_public_key[static WG_KEY_LEN],

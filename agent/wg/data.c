@@ -313,6 +313,8 @@ static unsigned tx_prepare(struct wg_device *dev, unsigned n)
         uint8_t *slot = io->tx + (size_t)i * SLOT;
         uint8_t *pkt = slot + WG_MSG_DATA_HEADER_SIZE;
         size_t len = io->tx_len[i];
+        if (dev->pkt_rd && dev->pkt_rd(dev->pkt_ctx, pkt, len))
+            continue;
         struct wgd_peer *peer = route(dev, pkt, len);
         if (!peer || peer->blocked)
             continue;
@@ -478,6 +480,8 @@ static void rx_finish(struct wg_device *dev, unsigned i, uint8_t *buf, size_t le
     const uint8_t *src;
     size_t tot = inner_packet(buf + WG_MSG_DATA_HEADER_SIZE, plen, &family, &src);
     if (!tot || wg_allowedips_lookup(&dev->aips, family, src) != peer || peer->blocked)
+        return;
+    if (dev->pkt_wr && !dev->pkt_wr(dev->pkt_ctx, peer->public_key, buf + WG_MSG_DATA_HEADER_SIZE, tot))
         return;
     wgd_timers_data_received(peer);
     io->rx_wlen[i] = tot;

@@ -64,6 +64,18 @@ int wg_device_peer_blocked(struct wg_device *dev, const uint8_t peer_public_key[
 int wg_device_peer_handshake_now(struct wg_device *dev,
                                  const uint8_t peer_public_key[static WG_KEY_LEN]);
 
+/* Packet hooks for the daemon (DNS stub, policy filter). Both run on a data thread with the
+ * device lock held and must not block; pkt is one inner IP packet, borrowed for the call.
+ * tun_read: a packet the host sent into the TUN, before routing; true = consumed (not sent).
+ * tun_write: a decrypted packet from peer_public_key, before the TUN write; false = dropped. */
+typedef bool (*wg_tun_read_hook_fn)(void *ctx, const uint8_t *pkt, size_t len);
+typedef bool (*wg_tun_write_hook_fn)(void *ctx, const uint8_t *peer_public_key, const uint8_t *pkt,
+                                     size_t len);
+void wg_device_set_packet_hooks(struct wg_device *dev, wg_tun_read_hook_fn rd,
+                                wg_tun_write_hook_fn wr, void *ctx);
+/* Writes one IP packet to the TUN, as if it came out of the tunnel. Returns 0 or -errno. */
+int wg_device_tun_write(struct wg_device *dev, const uint8_t *pkt, size_t len);
+
 /* Periodic work in the loop: fn runs every `ms` milliseconds until the device is destroyed. */
 typedef void (*wg_device_timer_fn)(void *ctx, struct wg_device *dev);
 int wg_device_add_timer(struct wg_device *dev, unsigned ms, wg_device_timer_fn fn, void *ctx);

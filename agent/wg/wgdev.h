@@ -142,6 +142,9 @@ struct wg_device {
     void *created_ctx;
     wg_ext_handler_fn ext_fn;
     void *ext_ctx;
+    wg_tun_read_hook_fn pkt_rd; /* packet hooks (daemon), see device.h */
+    wg_tun_write_hook_fn pkt_wr;
+    void *pkt_ctx;
     struct wgd_ext_timer *ext_timers[WGDEV_MAX_TIMERS];
     size_t n_ext_timers;
     struct wgd_ext_fd *ext_fds[WGDEV_MAX_TIMERS];

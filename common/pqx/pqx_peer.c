@@ -137,6 +137,7 @@ static void complete(struct pqx_peer *p, uint64_t epoch, uint64_t now_ms)
     p->exchanges++;
     p->failures = 0;
     p->last_error = PQX_ERR_NONE;
+    p->rx_error = PQX_ERR_NONE;
     p->next_attempt_ms = 0;
     exch_wipe(p);
 }
@@ -230,17 +231,17 @@ static void on_init(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     uint8_t body[PQX_RESP_LEN];
 
     if (!pqx_init_parse(&m, buf, len)) {
-        p->last_error = PQX_ERR_BAD_MESSAGE;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MESSAGE;
         return;
     }
     if (!pqx_keys_dh(es, l->static_priv, m.eph)) {
-        p->last_error = PQX_ERR_WEAK_KEY;
+        p->last_error = p->rx_error = PQX_ERR_WEAK_KEY;
         goto out;
     }
     pqx_keys_th1(th1, p->peer_pub, l->static_pub, buf, INIT_PREFIX);
     pqx_keys_mac1(mac, p->ss, es, th1);
     if (sodium_memcmp(mac, m.mac, PQX_MAC_LEN) != 0) {
-        p->last_error = PQX_ERR_BAD_MAC;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MAC;
         goto out;
     }
     crypto_hash_sha256(hash, buf, len);
@@ -252,7 +253,7 @@ static void on_init(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     if (m.epoch <= p->last_epoch) {
         /* A replay, or a restarted peer whose epoch floor is behind ours: drop it, and start an
          * exchange of our own (bounded by the backoff) so that a restarted peer recovers. */
-        p->last_error = PQX_ERR_STALE_EPOCH;
+        p->last_error = p->rx_error = PQX_ERR_STALE_EPOCH;
         if (p->psk == PQX_PSK_NONE ||
             (p->psk == PQX_PSK_PQ && now_ms - p->installed_ms >= l->cfg.rotate_ms / 4)) {
             p->rekey_requested = true;
@@ -266,7 +267,7 @@ static void on_init(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     if (p->exch == PQX_EXCH_INIT_SENT && p->designated)
         goto out; /* collision: ours wins, the peer will answer it */
     if (p->last_init_ms && now_ms - p->last_init_ms < PQX_INIT_MIN_INTERVAL_MS) {
-        p->last_error = PQX_ERR_RATE_LIMITED;
+        p->last_error = p->rx_error = PQX_ERR_RATE_LIMITED;
         goto out;
     }
     exch_wipe(p); /* collision as the non-designated side: abandon ours */
@@ -279,11 +280,11 @@ static void on_init(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     pqx_put_be64(body + 8, m.epoch);
     crypto_scalarmult_base(body + 16, p->eph_priv);
     if (mlkem768_encaps_derand(body + 48, kem, m.ek, m_rand) != 0) {
-        p->last_error = PQX_ERR_KEM_FAILURE;
+        p->last_error = p->rx_error = PQX_ERR_KEM_FAILURE;
         goto out;
     }
     if (!pqx_keys_dh(ee, p->eph_priv, m.eph) || !pqx_keys_dh(se, p->eph_priv, p->peer_pub)) {
-        p->last_error = PQX_ERR_WEAK_KEY;
+        p->last_error = p->rx_error = PQX_ERR_WEAK_KEY;
         goto out;
     }
     memcpy(p->ikm, ee, 32);
@@ -315,7 +316,7 @@ static void on_resp(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     uint8_t ee[32], es[32], se[32], kem[32], th[32], ikm[PQX_IKM_LEN], mac[32], hash[32];
 
     if (!pqx_resp_parse(&m, buf, len)) {
-        p->last_error = PQX_ERR_BAD_MESSAGE;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MESSAGE;
         return;
     }
     crypto_hash_sha256(hash, buf, len);
@@ -326,18 +327,19 @@ static void on_resp(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     }
     if (p->exch != PQX_EXCH_INIT_SENT || m.receiver_index != p->local_index ||
         m.epoch != p->pend_epoch) {
-        p->last_error = m.epoch < p->pend_epoch || m.epoch <= p->last_epoch ? PQX_ERR_STALE_EPOCH
-                                                                            : PQX_ERR_UNEXPECTED;
+        p->last_error = p->rx_error =
+            m.epoch < p->pend_epoch || m.epoch <= p->last_epoch ? PQX_ERR_STALE_EPOCH
+                                                                : PQX_ERR_UNEXPECTED;
         return;
     }
     if (!pqx_keys_dh(ee, p->eph_priv, m.eph) || !pqx_keys_dh(es, p->eph_priv, p->peer_pub) ||
         !pqx_keys_dh(se, l->static_priv, m.eph)) {
-        p->last_error = PQX_ERR_WEAK_KEY;
+        p->last_error = p->rx_error = PQX_ERR_WEAK_KEY;
         goto out;
     }
     /* Implicit rejection: a modified ct gives a pseudo-random kem, caught by mac2 below. */
     if (mlkem768_decaps(kem, m.ct, p->dk) != 0) {
-        p->last_error = PQX_ERR_KEM_FAILURE;
+        p->last_error = p->rx_error = PQX_ERR_KEM_FAILURE;
         goto out;
     }
     memcpy(ikm, ee, 32);
@@ -349,7 +351,7 @@ static void on_resp(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_t
     pqx_keys_mac2(mac, ikm, th);
     if (sodium_memcmp(mac, m.mac, PQX_MAC_LEN) != 0) {
         /* A forgery must not kill the exchange: keep waiting for the genuine RESP. */
-        p->last_error = PQX_ERR_BAD_MAC;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MAC;
         goto out;
     }
     memcpy(p->ikm, ikm, sizeof(ikm));
@@ -378,19 +380,19 @@ static void on_confirm(struct pqx_peer *p, const uint8_t *buf, size_t len, uint6
     uint8_t mac[32];
 
     if (!pqx_confirm_parse(&m, buf, len)) {
-        p->last_error = PQX_ERR_BAD_MESSAGE;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MESSAGE;
         return;
     }
     if (p->exch != PQX_EXCH_RESP_SENT || m.receiver_index != p->local_index ||
         m.sender_index != p->remote_index || m.epoch != p->pend_epoch) {
         if (m.epoch <= p->psk_epoch)
             return; /* a duplicate CONFIRM of an exchange we completed */
-        p->last_error = PQX_ERR_UNEXPECTED;
+        p->last_error = p->rx_error = PQX_ERR_UNEXPECTED;
         return;
     }
     pqx_keys_mac3(mac, p->ikm, p->th, buf);
     if (sodium_memcmp(mac, m.mac, PQX_MAC_LEN) != 0) {
-        p->last_error = PQX_ERR_BAD_MAC;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MAC;
         return;
     }
     complete(p, m.epoch, now_ms);
@@ -406,16 +408,16 @@ int pqx_peer_receive(struct pqx_peer *p, const uint8_t *buf, size_t len, uint64_
 
     (void)real_ms;
     if (!pqx_frag_parse(&f, buf, len)) {
-        p->last_error = PQX_ERR_BAD_MESSAGE;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MESSAGE;
         return -EBADMSG;
     }
     if (memcmp(f.hint, p->hint_in, PQX_HINT_LEN) != 0) {
-        p->last_error = PQX_ERR_WRONG_PAIR;
+        p->last_error = p->rx_error = PQX_ERR_WRONG_PAIR;
         return -EBADMSG;
     }
     ret = pqx_reasm_add(&p->reasm, &f, now_ms, body, &body_len, &kind);
     if (ret < 0) {
-        p->last_error = PQX_ERR_BAD_MESSAGE;
+        p->last_error = p->rx_error = PQX_ERR_BAD_MESSAGE;
         return ret;
     }
     if (ret == 0)
@@ -507,6 +509,7 @@ void pqx_peer_status(const struct pqx_peer *p, struct pqx_status *st)
     st->exch = p->exch;
     st->psk = p->psk;
     st->last_error = p->last_error;
+    st->rx_error = p->rx_error;
     st->blocked = p->blocked;
     st->classical_only = p->psk == PQX_PSK_CLASSICAL;
     st->designated = p->designated;

@@ -56,6 +56,7 @@ struct pqx_peer {
     enum pqx_exch_state exch;
     enum pqx_psk_state psk;
     enum pqx_error last_error;
+    enum pqx_error rx_error; /* last rejected incoming message; cleared by a completed exchange */
     uint64_t last_epoch, sent_epoch, psk_epoch, installed_ms, exchanges;
     uint64_t next_attempt_ms, last_init_ms;
     unsigned failures, retransmits;

@@ -32,6 +32,9 @@ struct pqx_status {
     enum pqx_exch_state exch;
     enum pqx_psk_state psk;
     enum pqx_error last_error;
+    enum pqx_error rx_error; /* why the last rejected incoming message was rejected (bad-mac for a
+                                rewritten one), kept when our own attempt then times out; none
+                                after a completed exchange */
     bool blocked, classical_only, designated;
     uint64_t epoch;          /* epoch of the installed PQ PSK, 0 if none */
     uint64_t installed_ms;   /* monotonic time of the last rotation (PQ install), 0 if none */
