@@ -1,0 +1,176 @@
+/* The CLI commands that talk to `ztna daemon` over its local API (agent/daemon/api_proto.h):
+ * login, logout, up, down, status, ip, dns, set; and `ztna daemon` itself. Each takes --help
+ * and --socket PATH. Errors name the problem and exit 1; usage errors exit 2. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/commands.h"
+#include "agent/daemon/agent_limits.h"
+#include "agent/daemon/client.h"
+#include "agent/daemon/daemon_main.h"
+#include "agent/daemon/cli_util.h"
+
+int cmd_daemon(int argc, char **argv)
+{
+    return daemon_main(argc, argv);
+}
+
+static int call(const struct cli_opts *o, cJSON *req, int timeout_ms, cJSON **data)
+{
+    char err[1200];
+    int ret = client_call(o->socket, req, timeout_ms, data, err, sizeof(err));
+    cJSON_Delete(req);
+    if (ret) {
+        fprintf(stderr, "ztna %s: %s\n", o->cmd, err);
+        return 1;
+    }
+    return 0;
+}
+
+static cJSON *request(const char *cmd)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (r)
+        cJSON_AddStringToObject(r, "cmd", cmd);
+    return r;
+}
+
+int cmd_login(int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"--server", true, "URL of ztna-server (https://..., or http:// on a trusted network)"},
+        {"--auth-key", true, "pre-auth key from the dashboard"},
+        {"--hostname", true, "name of this machine in the tailnet (default: the host name)"},
+        {"--advertise-tags", true, "tags to request, comma separated (tag:a,tag:b)"},
+    };
+    struct cli_opts o;
+    cJSON *data = NULL;
+    int ret = cli_parse(&o, "login", "--server URL --auth-key KEY [--hostname H] [--advertise-tags tag:a,tag:b]",
+                        "Registers this machine with the server and brings the tunnel up.", opts,
+                        4, argc, argv, 0);
+    if (ret >= 0)
+        return ret;
+    if (!o.val[0] || !o.val[1]) {
+        fprintf(stderr, "ztna login: --server and --auth-key are required (see ztna login --help)\n");
+        return 2;
+    }
+    cJSON *r = request("login");
+    cJSON_AddStringToObject(r, "server", o.val[0]);
+    cJSON_AddStringToObject(r, "auth_key", o.val[1]);
+    if (o.val[2])
+        cJSON_AddStringToObject(r, "hostname", o.val[2]);
+    if (o.val[3] && !cli_add_list(r, "tags", o.val[3]))
+        return 2;
+    if (call(&o, r, 30000, &data))
+        return 1;
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(data, "tailnet_ip");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(data, "name");
+    printf("Logged in to %s as %s (%s)\n", o.val[0], cJSON_IsString(name) ? name->valuestring : "?",
+           cJSON_IsString(ip) ? ip->valuestring : "?");
+    cJSON_Delete(data);
+    return 0;
+}
+
+static int simple(int argc, char **argv, const char *cmd, const char *help, const char *done)
+{
+    struct cli_opts o;
+    cJSON *data = NULL;
+    int ret = cli_parse(&o, cmd, "", help, NULL, 0, argc, argv, 0);
+    if (ret >= 0)
+        return ret;
+    if (call(&o, request(cmd), 30000, &data))
+        return 1;
+    cJSON_Delete(data);
+    if (done)
+        printf("%s\n", done);
+    return 0;
+}
+
+int cmd_up(int argc, char **argv)
+{
+    return simple(argc, argv, "up", "Connects to the tailnet again after 'ztna down'.", NULL);
+}
+
+int cmd_down(int argc, char **argv)
+{
+    return simple(argc, argv, "down",
+                  "Disconnects from the tailnet: no peers, no control session (the login is kept).",
+                  NULL);
+}
+
+int cmd_logout(int argc, char **argv)
+{
+    return simple(argc, argv, "logout",
+                  "Logs out: the server deletes this machine and frees its address.", "Logged out.");
+}
+
+int cmd_ip(int argc, char **argv)
+{
+    struct cli_opts o;
+    cJSON *data = NULL;
+    int ret = cli_parse(&o, "ip", "", "Prints this machine's tailnet address.", NULL, 0, argc, argv, 0);
+    if (ret >= 0)
+        return ret;
+    if (call(&o, request("ip"), 10000, &data))
+        return 1;
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(data, "ipv4");
+    printf("%s\n", cJSON_IsString(ip) ? ip->valuestring : "");
+    cJSON_Delete(data);
+    return 0;
+}
+
+int cmd_set(int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {
+        {"--tags", true, "the machine's tags, comma separated (tag:a,tag:b)"},
+    };
+    struct cli_opts o;
+    cJSON *data = NULL;
+    int ret = cli_parse(&o, "set", "--tags tag:a,tag:b", "Changes this machine's settings on the server.",
+                        opts, 1, argc, argv, 0);
+    if (ret >= 0)
+        return ret;
+    if (!o.val[0]) {
+        fprintf(stderr, "ztna set: nothing to set (see ztna set --help)\n");
+        return 2;
+    }
+    cJSON *r = request("set");
+    if (!cli_add_list(r, "tags", o.val[0])) {
+        cJSON_Delete(r);
+        return 2;
+    }
+    if (call(&o, r, 30000, &data))
+        return 1;
+    cJSON_Delete(data);
+    return 0;
+}
+
+int cmd_dns(int argc, char **argv)
+{
+    struct cli_opts o;
+    cJSON *data = NULL;
+    int ret = cli_parse(&o, "dns", "query NAME",
+                        "Resolves NAME as the DNS stub at " AGENT_DNS_IP " does: tailnet names\n"
+                        "(full or short) from the netmap, anything else from the upstream resolver.",
+                        NULL, 0, argc, argv, 2);
+    if (ret >= 0)
+        return ret;
+    if (strcmp(o.pos[0], "query") != 0) {
+        fprintf(stderr, "ztna dns: unknown subcommand '%s' (try: ztna dns query NAME)\n", o.pos[0]);
+        return 2;
+    }
+    cJSON *r = request("dns-query");
+    cJSON_AddStringToObject(r, "name", o.pos[1]);
+    if (call(&o, r, 10000, &data))
+        return 1;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(data, "name"), *ip;
+    cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(data, "addresses"))
+        printf("%s (%s)\n", cJSON_IsString(ip) ? ip->valuestring : "?",
+               cJSON_IsString(name) ? name->valuestring : o.pos[1]);
+    cJSON_Delete(data);
+    return 0;
+}

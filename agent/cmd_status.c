@@ -1,0 +1,125 @@
+/* `ztna status [--json]`: this machine, the control session and every peer (name, tailnet IP,
+ * tags, online, last handshake, PQ state, path, bytes) and recent policy denials. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/commands.h"
+#include "agent/daemon/cli_util.h"
+#include "agent/daemon/client.h"
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void tags(const cJSON *o, char *out, size_t cap)
+{
+    const cJSON *t;
+    size_t n = 0;
+    out[0] = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "tags"))
+    {
+        if (cJSON_IsString(t) && n + strlen(t->valuestring) + 2 < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", t->valuestring);
+    }
+    if (!n)
+        snprintf(out, cap, "-");
+}
+
+static void ago(double t, char *out, size_t cap)
+{
+    double d = (double)time(NULL) - t;
+    if (t <= 0)
+        snprintf(out, cap, "never");
+    else if (d < 120)
+        snprintf(out, cap, "%.0fs ago", d < 0 ? 0 : d);
+    else if (d < 7200)
+        snprintf(out, cap, "%.0fm ago", d / 60);
+    else
+        snprintf(out, cap, "%.0fh ago", d / 3600);
+}
+
+static void bytes(double b, char *out, size_t cap)
+{
+    if (b < 1024)
+        snprintf(out, cap, "%.0f B", b);
+    else if (b < 1024 * 1024)
+        snprintf(out, cap, "%.1f KiB", b / 1024);
+    else
+        snprintf(out, cap, "%.1f MiB", b / 1024 / 1024);
+}
+
+static void print_human(const cJSON *s)
+{
+    const cJSON *self = cJSON_GetObjectItemCaseSensitive(s, "self");
+    const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(s, "control");
+    const cJSON *p, *d;
+    char t[256], h[32], rx[32], tx[32];
+    tags(self, t, sizeof(t));
+    printf("%-15s %-20s %-32s %s (this machine)\n", str(self, "tailnet_ip"), str(self, "name"),
+           str(self, "fqdn"), t);
+    printf("control: %s %s", str(ctl, "state"), str(ctl, "server"));
+    if (str(ctl, "last_error")[0])
+        printf(" (%s)", str(ctl, "last_error"));
+    printf(", map version %.0f, policy %s\n", num(ctl, "map_version"), str(s, "filter"));
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(s, "peers"))
+    {
+        const cJSON *pq = cJSON_GetObjectItemCaseSensitive(p, "pq");
+        const cJSON *on = cJSON_GetObjectItemCaseSensitive(p, "online");
+        tags(p, t, sizeof(t));
+        ago(num(p, "last_handshake"), h, sizeof(h));
+        bytes(num(p, "rx_bytes"), rx, sizeof(rx));
+        bytes(num(p, "tx_bytes"), tx, sizeof(tx));
+        printf("%-15s %-20s %-32s %s %s, %s, handshake %s, pq %s%s, rx %s, tx %s\n",
+               str(p, "tailnet_ip"), str(p, "name"), str(p, "fqdn"), t,
+               cJSON_IsTrue(on) ? "online" : "offline", str(p, "path"), h, str(pq, "psk"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pq, "blocked")) ? " (blocked)" : "",
+               rx, tx);
+    }
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(s, "denials"))
+    {
+        ago(num(d, "last"), h, sizeof(h));
+        printf("denied by policy: from %s to %s port %.0f: %.0f packets, last %s\n", str(d, "src"),
+               str(d, "proto"), num(d, "dport"), num(d, "count"), h);
+    }
+}
+
+int cmd_status(int argc, char **argv)
+{
+    static const struct cli_opt opts[] = {{"--json", false, "print the full status as JSON"}};
+    struct cli_opts o;
+    cJSON *req, *data = NULL;
+    char err[1200];
+    int ret = cli_parse(&o, "status", "[--json]",
+                        "Shows this machine, the control session, the peers and recent policy denials.",
+                        opts, 1, argc, argv, 0);
+    if (ret >= 0)
+        return ret;
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "status");
+    ret = client_call(o.socket, req, 10000, &data, err, sizeof(err));
+    cJSON_Delete(req);
+    if (ret) {
+        fprintf(stderr, "ztna status: %s\n", err);
+        return 1;
+    }
+    if (o.val[0]) {
+        char *txt = cJSON_Print(data);
+        printf("%s\n", txt ? txt : "{}");
+        cJSON_free(txt);
+    } else {
+        print_human(data);
+    }
+    cJSON_Delete(data);
+    return 0;
+}

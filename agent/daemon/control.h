@@ -1,0 +1,40 @@
+/* The control session (docs/control-protocol.md): registration, the map long-poll, heartbeats
+ * with posture and denials, endpoint reports, logout; reconnecting with exponential backoff
+ * while the data plane keeps running on the map it holds. Runs in the daemon's loop. */
+#ifndef ZTNA_AGENT_DAEMON_CONTROL_H
+#define ZTNA_AGENT_DAEMON_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/daemon/agent_limits.h"
+
+struct agent;
+
+/* A deferred local-API reply: the connection id and what to send (data new, or error text). */
+typedef void (*ctl_reply_fn)(struct agent *a, uint64_t conn_id, cJSON *data, const char *error);
+
+struct ctl_login {
+    char server[AGENT_URL_MAX];
+    char auth_key[256];
+    char hostname[AGENT_NAME_MAX];
+    char tags[AGENT_MAX_TAGS][AGENT_NAME_MAX];
+    size_t n_tags;
+};
+
+int ctl_init(struct agent *a, ctl_reply_fn reply);
+void ctl_fini(struct agent *a);
+/* Runs due work (poll, heartbeat, endpoints, retries); called every AGENT_TICK_MS. */
+void ctl_tick(struct agent *a, uint64_t now_ms);
+/* Starts registration; the reply goes to conn_id when it completes. 0 or -errno. */
+int ctl_login(struct agent *a, const struct ctl_login *req, uint64_t conn_id);
+int ctl_logout(struct agent *a, uint64_t conn_id);
+int ctl_set_tags(struct agent *a, char tags[][AGENT_NAME_MAX], size_t n, uint64_t conn_id);
+/* `ztna up` / `ztna down`: starts or stops the session and the tunnels. */
+void ctl_set_up(struct agent *a, bool up);
+/* Status of the session for `ztna status` (new object). */
+cJSON *ctl_status(struct agent *a);
+
+#endif

@@ -1,0 +1,406 @@
+/* DNS stub I/O (see dnsio.h). Relayed queries get a fresh random id towards the upstream and
+ * are matched back by (id, upstream address); unanswered ones expire after
+ * AGENT_DNS_UPSTREAM_TIMEOUT_MS. */
+#include "agent/daemon/dnsio.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agent/daemon/daemon.h"
+#include "agent/daemon/ipcsum.h"
+#include "agent/dns/dns_stub.h"
+#include "agent/wg/device.h"
+#include "common/dns/dns_build.h"
+#include "common/log.h"
+
+#define STUB_PORT 53
+#define IP4_HDR 20
+#define UDP_HDR 8
+#define DNS_BUF 1500
+
+struct pending {
+    bool used;
+    bool api; /* for the local API (conn_id) rather than a TUN client */
+    uint16_t up_id, orig_id;
+    uint8_t client[4];
+    uint16_t client_port;
+    uint64_t conn_id, deadline;
+    char name[AGENT_FQDN_MAX];
+};
+
+struct dnsio {
+    struct loop_src up; /* upstream socket */
+    struct sockaddr_in upstream;
+    bool have_upstream;
+    char upstream_txt[16];
+    struct in_addr stub_ip;
+    struct dns_stub_table *table; /* swapped under the device lock */
+    char suffix[AGENT_FQDN_MAX];
+    dnsio_reply_fn reply;
+    struct pending pend[AGENT_DNS_PENDING];
+};
+
+static void upstream_ready(struct agent *a, struct loop_src *src, uint32_t events);
+
+/* The first IPv4 nameserver of /etc/resolv.conf that is not the stub itself. */
+static void read_resolv_conf(struct dnsio *d)
+{
+    FILE *f = fopen("/etc/resolv.conf", "re");
+    char line[256], ip[64];
+    if (!f)
+        return;
+    while (!d->have_upstream && fgets(line, sizeof(line), f)) {
+        struct in_addr in;
+        if (sscanf(line, " nameserver %63s", ip) != 1 || inet_pton(AF_INET, ip, &in) != 1 ||
+            in.s_addr == d->stub_ip.s_addr)
+            continue;
+        d->upstream.sin_family = AF_INET;
+        d->upstream.sin_port = htons(53);
+        d->upstream.sin_addr = in;
+        inet_ntop(AF_INET, &in, d->upstream_txt, sizeof(d->upstream_txt));
+        d->have_upstream = true;
+    }
+    fclose(f);
+}
+
+int dnsio_init(struct agent *a, dnsio_reply_fn reply)
+{
+    struct dnsio *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->reply = reply;
+    inet_pton(AF_INET, AGENT_DNS_IP, &d->stub_ip);
+    read_resolv_conf(d);
+    d->up.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    d->up.fn = upstream_ready;
+    a->dns = d;
+    if (d->up.fd < 0)
+        return -errno;
+    if (!d->have_upstream)
+        log_warn("dns", "no IPv4 nameserver in /etc/resolv.conf: non-tailnet names get SERVFAIL");
+    return loop_add(a, &d->up, EPOLLIN);
+}
+
+void dnsio_fini(struct agent *a)
+{
+    struct dnsio *d = a->dns;
+    if (!d)
+        return;
+    if (d->up.fd >= 0)
+        close(d->up.fd);
+    dns_stub_table_free(d->table);
+    free(d);
+    a->dns = NULL;
+}
+
+const char *dnsio_upstream(const struct agent *a)
+{
+    return a->dns && a->dns->have_upstream ? a->dns->upstream_txt : "";
+}
+
+void dnsio_set_table(struct agent *a, const struct netmap *nm)
+{
+    struct dnsio *d = a->dns;
+    struct dns_stub_table *t = NULL;
+    if (!d)
+        return;
+    if (nm && nm->dns.suffix[0] && (t = dns_stub_table_new(nm->dns.suffix))) {
+        if (nm->self.fqdn[0])
+            dns_stub_table_add_a(t, nm->self.fqdn, nm->self.ip);
+        for (size_t i = 0; i < nm->n_peers; i++)
+            if (dns_stub_table_add_a(t, nm->peers[i].fqdn, nm->peers[i].ip))
+                log_debug("dns", "%s: not under %s, not served", nm->peers[i].fqdn, nm->dns.suffix);
+        dns_stub_table_seal(t);
+    }
+    dns_stub_table_free(d->table);
+    d->table = t;
+    snprintf(d->suffix, sizeof(d->suffix), "%s", nm ? nm->dns.suffix : "");
+}
+
+/* Sends payload to the TUN as a UDP datagram from 100.100.100.100:53 to client:port. */
+static void tun_reply(struct agent *a, const uint8_t client[4], uint16_t port, const uint8_t *msg,
+                      size_t len)
+{
+    uint8_t pkt[IP4_HDR + UDP_HDR + DNS_BUF];
+    if (len > DNS_BUF)
+        return;
+    size_t tot = IP4_HDR + UDP_HDR + len;
+    memset(pkt, 0, IP4_HDR + UDP_HDR);
+    pkt[0] = 0x45;
+    pkt[2] = (uint8_t)(tot >> 8);
+    pkt[3] = (uint8_t)tot;
+    pkt[6] = 0x40; /* DF */
+    pkt[8] = 64;
+    pkt[9] = 17;
+    memcpy(pkt + 12, &a->dns->stub_ip, 4);
+    memcpy(pkt + 16, client, 4);
+    uint16_t c = ipcsum(pkt, IP4_HDR);
+    pkt[10] = (uint8_t)(c >> 8);
+    pkt[11] = (uint8_t)c;
+    uint8_t *u = pkt + IP4_HDR;
+    u[0] = STUB_PORT >> 8;
+    u[1] = STUB_PORT & 0xff;
+    u[2] = (uint8_t)(port >> 8);
+    u[3] = (uint8_t)port;
+    u[4] = (uint8_t)((UDP_HDR + len) >> 8);
+    u[5] = (uint8_t)(UDP_HDR + len);
+    memcpy(u + UDP_HDR, msg, len);
+    /* UDP checksum over the pseudo-header (RFC 768) */
+    uint8_t ph[12 + UDP_HDR + DNS_BUF];
+    memcpy(ph, pkt + 12, 8);
+    ph[8] = 0;
+    ph[9] = 17;
+    ph[10] = u[4];
+    ph[11] = u[5];
+    memcpy(ph + 12, u, UDP_HDR + len);
+    c = ipcsum(ph, 12 + UDP_HDR + len);
+    if (!c)
+        c = 0xffff;
+    u[6] = (uint8_t)(c >> 8);
+    u[7] = (uint8_t)c;
+    int ret = wg_device_tun_write(a->dev, pkt, tot);
+    if (ret)
+        log_debug("dns", "tun write: %s", strerror(-ret));
+}
+
+static struct pending *pending_new(struct dnsio *d, uint64_t now)
+{
+    for (size_t i = 0; i < AGENT_DNS_PENDING; i++) {
+        if (!d->pend[i].used || d->pend[i].deadline < now) {
+            memset(&d->pend[i], 0, sizeof(d->pend[i]));
+            d->pend[i].used = true;
+            d->pend[i].deadline = now + AGENT_DNS_UPSTREAM_TIMEOUT_MS;
+            return &d->pend[i];
+        }
+    }
+    return NULL;
+}
+
+/* Relays msg upstream under a fresh id. false if there is no upstream or no slot. */
+static bool relay(struct dnsio *d, struct pending *p, uint8_t *msg, size_t len)
+{
+    if (!d->have_upstream || len < DNS_HDR_LEN)
+        return false;
+    p->orig_id = (uint16_t)(msg[0] << 8 | msg[1]);
+    p->up_id = (uint16_t)randombytes_uniform(65536);
+    msg[0] = (uint8_t)(p->up_id >> 8);
+    msg[1] = (uint8_t)p->up_id;
+    ssize_t r = sendto(d->up.fd, msg, len, 0, (const struct sockaddr *)&d->upstream,
+                       sizeof(d->upstream));
+    msg[0] = (uint8_t)(p->orig_id >> 8);
+    msg[1] = (uint8_t)p->orig_id;
+    return r == (ssize_t)len;
+}
+
+/* SERVFAIL for a query we cannot relay. */
+static size_t servfail(const uint8_t *q, size_t len, uint8_t *out)
+{
+    if (len < DNS_HDR_LEN)
+        return 0;
+    memcpy(out, q, len);
+    out[2] = (uint8_t)(0x80 | (q[2] & 0x79)); /* QR, opcode, RD */
+    out[3] = 0x80 | DNS_RCODE_SERVFAIL;       /* RA */
+    return len;
+}
+
+bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
+{
+    struct dnsio *d = a->dns;
+    uint8_t out[DNS_BUF];
+    size_t out_len = 0;
+    if (!d || len < IP4_HDR || pkt[0] >> 4 != 4 || memcmp(pkt + 16, &d->stub_ip, 4))
+        return false;
+    /* addressed to the stub: consumed whatever it is */
+    size_t ihl = (size_t)(pkt[0] & 0xf) * 4, tot = (size_t)pkt[2] << 8 | pkt[3];
+    if (pkt[9] != 17 || ihl < IP4_HDR || tot > len || tot < ihl + UDP_HDR || (pkt[6] & 0x3f) || pkt[7])
+        return true;
+    const uint8_t *u = pkt + ihl;
+    if ((u[2] << 8 | u[3]) != STUB_PORT)
+        return true;
+    size_t ulen = (size_t)u[4] << 8 | u[5];
+    if (ulen < UDP_HDR || ihl + ulen > tot || ulen - UDP_HDR > DNS_BUF)
+        return true;
+    const uint8_t *q = u + UDP_HDR;
+    size_t qlen = ulen - UDP_HDR;
+    uint16_t sport = (uint16_t)(u[0] << 8 | u[1]);
+    enum dns_stub_action act = d->table ? dns_stub_resolve(d->table, q, qlen, out, sizeof(out), &out_len)
+                                        : DNS_STUB_FORWARD;
+    if (act == DNS_STUB_DROP)
+        return true;
+    if (act == DNS_STUB_FORWARD) {
+        uint8_t copy[DNS_BUF];
+        struct pending *p = pending_new(d, agent_now_ms());
+        memcpy(copy, q, qlen);
+        if (p) {
+            memcpy(p->client, pkt + 12, 4);
+            p->client_port = sport;
+            if (relay(d, p, copy, qlen))
+                return true;
+            p->used = false;
+        }
+        out_len = servfail(q, qlen, out);
+    }
+    if (out_len)
+        tun_reply(a, pkt + 12, sport, out, out_len);
+    return true;
+}
+
+/* The A records of a response, as a JSON array of strings. */
+static cJSON *answers(const uint8_t *msg, size_t len, int *rcode)
+{
+    struct dns_header h;
+    size_t off = DNS_HDR_LEN;
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr || !dns_header_parse(msg, len, &h))
+        return arr;
+    *rcode = DNS_RCODE(h.flags);
+    for (unsigned i = 0; i < h.qdcount; i++) {
+        struct dns_name n;
+        uint16_t t, c;
+        if (!dns_question_parse(msg, len, &off, &n, &t, &c))
+            return arr;
+    }
+    for (unsigned i = 0; i < h.ancount; i++) {
+        struct dns_rr rr;
+        char ip[16];
+        if (!dns_rr_parse(msg, len, &off, &rr))
+            break;
+        if (rr.type == DNS_TYPE_A && rr.rdlen == 4) {
+            inet_ntop(AF_INET, msg + rr.rdata_off, ip, sizeof(ip));
+            cJSON_AddItemToArray(arr, cJSON_CreateString(ip));
+        }
+    }
+    return arr;
+}
+
+/* Replies to an API query from a response message. */
+static void api_answer(struct agent *a, uint64_t conn_id, const char *name, const uint8_t *msg,
+                       size_t len, const char *source)
+{
+    int rcode = DNS_RCODE_SERVFAIL;
+    char err[AGENT_FQDN_MAX + 64];
+    cJSON *arr = answers(msg, len, &rcode);
+    if (rcode != DNS_RCODE_NOERROR || !cJSON_GetArraySize(arr)) {
+        snprintf(err, sizeof(err), "%s: %s", name,
+                 rcode == DNS_RCODE_NXDOMAIN ? "no such name (NXDOMAIN)"
+                 : rcode == DNS_RCODE_NOERROR ? "no IPv4 address (NODATA)"
+                 : rcode == DNS_RCODE_SERVFAIL ? "lookup failed (SERVFAIL)" : "lookup refused");
+        cJSON_Delete(arr);
+        a->dns->reply(a, conn_id, NULL, err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        cJSON_Delete(arr);
+        a->dns->reply(a, conn_id, NULL, "out of memory");
+        return;
+    }
+    /* the full name: the tailnet node that owns the first address, else the name asked */
+    char fqdn[AGENT_FQDN_MAX];
+    snprintf(fqdn, sizeof(fqdn), "%s", name);
+    struct in_addr first;
+    if (a->nm && inet_pton(AF_INET, cJSON_GetArrayItem(arr, 0)->valuestring, &first) == 1) {
+        if (a->nm->self.ip.s_addr == first.s_addr)
+            snprintf(fqdn, sizeof(fqdn), "%s", a->nm->self.fqdn);
+        for (size_t i = 0; i < a->nm->n_peers; i++)
+            if (a->nm->peers[i].ip.s_addr == first.s_addr && !strcmp(source, "tailnet"))
+                snprintf(fqdn, sizeof(fqdn), "%s", a->nm->peers[i].fqdn);
+    }
+    cJSON_AddStringToObject(o, "name", fqdn);
+    cJSON_AddItemToObject(o, "addresses", arr);
+    cJSON_AddStringToObject(o, "source", source);
+    a->dns->reply(a, conn_id, o, NULL);
+}
+
+static void upstream_ready(struct agent *a, struct loop_src *src, uint32_t events)
+{
+    struct dnsio *d = a->dns;
+    uint8_t buf[DNS_BUF];
+    (void)events;
+    for (int round = 0; round < 64; round++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        ssize_t r = recvfrom(src->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        if (r < 0)
+            return;
+        if (r < DNS_HDR_LEN || from.sin_addr.s_addr != d->upstream.sin_addr.s_addr ||
+            from.sin_port != d->upstream.sin_port)
+            continue;
+        uint16_t id = (uint16_t)(buf[0] << 8 | buf[1]);
+        for (size_t i = 0; i < AGENT_DNS_PENDING; i++) {
+            struct pending *p = &d->pend[i];
+            if (!p->used || p->up_id != id)
+                continue;
+            p->used = false;
+            buf[0] = (uint8_t)(p->orig_id >> 8);
+            buf[1] = (uint8_t)p->orig_id;
+            if (p->api)
+                api_answer(a, p->conn_id, p->name, buf, (size_t)r, "upstream");
+            else
+                tun_reply(a, p->client, p->client_port, buf, (size_t)r);
+            break;
+        }
+    }
+}
+
+void dnsio_tick(struct agent *a, uint64_t now)
+{
+    struct dnsio *d = a->dns;
+    for (size_t i = 0; d && i < AGENT_DNS_PENDING; i++) {
+        struct pending *p = &d->pend[i];
+        if (!p->used || p->deadline > now)
+            continue;
+        p->used = false;
+        if (p->api) {
+            char err[AGENT_FQDN_MAX + 64];
+            snprintf(err, sizeof(err), "%s: the upstream resolver %s did not answer", p->name,
+                     d->upstream_txt);
+            d->reply(a, p->conn_id, NULL, err);
+        }
+    }
+}
+
+int dnsio_query(struct agent *a, const char *name, uint64_t conn_id)
+{
+    struct dnsio *d = a->dns;
+    uint8_t q[DNS_BUF], out[DNS_BUF];
+    size_t out_len = 0;
+    struct dns_builder b;
+    struct dns_name n;
+    struct dns_header h = {.id = (uint16_t)randombytes_uniform(65536), .flags = DNS_FLAG_RD,
+                           .qdcount = 1};
+    if (dns_name_from_text(&n, name) < 0 || n.len <= 1)
+        return -EINVAL;
+    dns_builder_init(&b, q, sizeof(q));
+    dns_builder_header(&b, &h);
+    dns_builder_question(&b, &n, DNS_TYPE_A, DNS_CLASS_IN);
+    if (!dns_builder_ok(&b))
+        return -EINVAL;
+    enum dns_stub_action act = d->table ? dns_stub_resolve(d->table, q, b.len, out, sizeof(out), &out_len)
+                                        : DNS_STUB_FORWARD;
+    if (act == DNS_STUB_ANSWER) {
+        api_answer(a, conn_id, name, out, out_len, "tailnet");
+        return 0;
+    }
+    if (act == DNS_STUB_DROP)
+        return -EINVAL;
+    struct pending *p = pending_new(d, agent_now_ms());
+    if (!p)
+        return -EBUSY;
+    p->api = true;
+    p->conn_id = conn_id;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    if (!relay(d, p, q, b.len)) {
+        p->used = false;
+        return d->have_upstream ? -EIO : -ENOENT;
+    }
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* The DNS stub's I/O: queries the host sends to 100.100.100.100:53 through the TUN are answered
+ * in-process from the netmap's names (agent/dns/dns_stub.h) or relayed to the system's upstream
+ * resolver (first IPv4 nameserver of /etc/resolv.conf); tailnet names never leave the machine.
+ * Also answers `ztna dns query` for the local API. Runs with the device lock held. */
+#ifndef ZTNA_AGENT_DAEMON_DNSIO_H
+#define ZTNA_AGENT_DAEMON_DNSIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct agent;
+struct netmap;
+
+typedef void (*dnsio_reply_fn)(struct agent *a, uint64_t conn_id, cJSON *data, const char *error);
+
+int dnsio_init(struct agent *a, dnsio_reply_fn reply);
+void dnsio_fini(struct agent *a);
+/* Rebuilds the name table from nm (NULL: no tailnet names). */
+void dnsio_set_table(struct agent *a, const struct netmap *nm);
+/* Packet hook: true if pkt was addressed to the stub (answered, relayed or dropped). */
+bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len);
+/* Expires relayed queries that got no answer. */
+void dnsio_tick(struct agent *a, uint64_t now_ms);
+/* Resolves name (A) as the stub would; the reply goes to conn_id now or when upstream answers. */
+int dnsio_query(struct agent *a, const char *name, uint64_t conn_id);
+/* "100.100.100.100" upstream in use, for status (borrowed). */
+const char *dnsio_upstream(const struct agent *a);
+
+#endif

@@ -1,0 +1,177 @@
+/* The netmap applied to the userspace WireGuard engine: one peer per netmap peer (allowed IP =
+ * its tailnet address /32, endpoint from the map when it changes, persistent keepalive), the PQ
+ * exchange for each (blocked until its PSK is in, unless the map says classical-allowed), the
+ * DNS table, the filter and the TUN address. Runs with the device lock held. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/daemon/daemon.h"
+#include "agent/daemon/dnsio.h"
+#include "agent/daemon/rtnl.h"
+#include "agent/pq/agentpq_wgdev.h"
+#include "agent/wg/device.h"
+#include "common/log.h"
+
+int engine_init(struct agent *a)
+{
+    struct wg_device_config cfg;
+    struct pqx_config pqcfg;
+    int ret;
+    memset(&cfg, 0, sizeof(cfg));
+    memcpy(cfg.private_key, a->keys.wg_priv, 32);
+    cfg.listen_port = a->listen_port;
+    cfg.flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT | WG_DEVICE_REPLACE_PEERS;
+    ret = wg_device_apply(a->dev, &cfg);
+    sodium_memzero(cfg.private_key, 32);
+    if (ret) {
+        log_error("daemon", "WireGuard listen port %u: %s", a->listen_port, strerror(-ret));
+        return ret;
+    }
+    agentpq_config_from_env(&pqcfg);
+    ret = agentpq_wgdev_attach(a->dev, &pqcfg, &a->pq);
+    if (ret)
+        return ret;
+    agentpq_set_private_key(agentpq_wgdev_pq(a->pq), a->keys.wg_priv, agentpq_now_ms());
+    ret = rtnl_link_set_up(a->tun, true);
+    if (ret)
+        log_warn("daemon", "cannot set %s up: %s", a->tun, strerror(-ret));
+    return 0;
+}
+
+/* "198.18.0.2:41641" -> sockaddr_in; false for anything else (IPv6 endpoints are skipped). */
+static bool endpoint_parse(const char *s, struct sockaddr_in *out)
+{
+    char ip[AGENT_ENDPOINT_MAX];
+    const char *colon = strrchr(s, ':');
+    char *end;
+    if (!colon || (size_t)(colon - s) >= sizeof(ip))
+        return false;
+    memcpy(ip, s, (size_t)(colon - s));
+    ip[colon - s] = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || !port || port > 65535)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->sin_family = AF_INET;
+    out->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, ip, &out->sin_addr) == 1;
+}
+
+static bool endpoints_equal(const struct nm_node *x, const struct nm_node *y)
+{
+    if (x->n_endpoints != y->n_endpoints)
+        return false;
+    for (size_t i = 0; i < x->n_endpoints; i++)
+        if (strcmp(x->endpoints[i], y->endpoints[i]))
+            return false;
+    return true;
+}
+
+static void set_tun_address(struct agent *a, struct in_addr ip)
+{
+    int ret;
+    if (a->tun_addr_set && a->tun_addr.s_addr == ip.s_addr)
+        return;
+    if (a->tun_addr_set)
+        rtnl_addr4(a->tun, a->tun_addr, 10, true);
+    ret = rtnl_addr4(a->tun, ip, 10, false);
+    if (ret) {
+        char t[16];
+        inet_ntop(AF_INET, &ip, t, sizeof(t));
+        log_error("daemon", "cannot add %s/10 to %s: %s", t, a->tun, strerror(-ret));
+        a->tun_addr_set = false;
+        return;
+    }
+    a->tun_addr = ip;
+    a->tun_addr_set = true;
+}
+
+void engine_apply(struct agent *a, const struct netmap *prev, const struct netmap *next)
+{
+    size_t cap = next->n_peers + (prev ? prev->n_peers : 0), n = 0;
+    struct wg_device_config cfg;
+    struct wg_peer_config *pcs = calloc(cap ? cap : 1, sizeof(*pcs));
+    struct wg_allowedip *aips = calloc(cap ? cap : 1, sizeof(*aips));
+    struct agentpq *pq = agentpq_wgdev_pq(a->pq);
+    uint64_t now = agentpq_now_ms();
+    int ret;
+
+    if (!pcs || !aips) {
+        log_error("daemon", "out of memory applying map version %lld", (long long)next->version);
+        goto out;
+    }
+    /* Peers gone, or whose key or PQ mode changed: removed first. */
+    for (size_t i = 0; prev && i < prev->n_peers; i++) {
+        const struct nm_node *o = &prev->peers[i], *p = netmap_peer_by_id(next, o->id);
+        if (p && !memcmp(p->wg_key, o->wg_key, 32) && p->classical == o->classical)
+            continue;
+        memcpy(pcs[n].public_key, o->wg_key, 32);
+        pcs[n++].flags = WG_PEER_REMOVE;
+        agentpq_peer_remove(pq, o->wg_key);
+    }
+    for (size_t i = 0; i < next->n_peers; i++) {
+        const struct nm_node *p = &next->peers[i];
+        const struct nm_node *o = prev ? netmap_peer_by_id(prev, p->id) : NULL;
+        bool fresh = !o || memcmp(o->wg_key, p->wg_key, 32) || o->classical != p->classical;
+        struct wg_peer_config *pc = &pcs[n++];
+        memcpy(pc->public_key, p->wg_key, 32);
+        aips[i].family = AF_INET;
+        aips[i].cidr = 32;
+        aips[i].ip4 = p->ip;
+        pc->allowedips = &aips[i];
+        pc->n_allowedips = 1;
+        pc->flags = WG_PEER_REPLACE_ALLOWEDIPS | WG_PEER_HAS_KEEPALIVE;
+        pc->persistent_keepalive = AGENT_WG_KEEPALIVE_S;
+        /* a roamed endpoint is kept until the map says something new about this peer */
+        if ((fresh || !endpoints_equal(o, p)) && p->n_endpoints) {
+            for (size_t e = 0; e < p->n_endpoints; e++) {
+                if (endpoint_parse(p->endpoints[e], &pc->endpoint.addr4)) {
+                    pc->flags |= WG_PEER_HAS_ENDPOINT;
+                    break;
+                }
+            }
+        }
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.peers = pcs;
+    cfg.n_peers = n;
+    ret = wg_device_apply(a->dev, &cfg);
+    if (ret)
+        log_error("daemon", "applying map version %lld to the engine: %s", (long long)next->version,
+                  strerror(-ret));
+    /* New peers: random PSK and blocked right now, in the same locked section (no window). */
+    for (size_t i = 0; i < next->n_peers; i++) {
+        const struct nm_node *p = &next->peers[i];
+        const struct nm_node *o = prev ? netmap_peer_by_id(prev, p->id) : NULL;
+        if (o && !memcmp(o->wg_key, p->wg_key, 32) && o->classical == p->classical)
+            continue;
+        ret = agentpq_peer_add(pq, p->wg_key, p->classical, now);
+        if (ret)
+            log_warn("pq", "peer %s: %s", p->name, strerror(-ret));
+    }
+    set_tun_address(a, next->self.ip);
+    dnsio_set_table(a, next);
+    pktpath_set_filter(a, next);
+out:
+    /* the allowed IPs array is borrowed by pcs: free both without wg_device_config_free */
+    free(aips);
+    free(pcs);
+}
+
+void engine_clear(struct agent *a)
+{
+    struct wg_device_config cfg;
+    struct agentpq *pq = agentpq_wgdev_pq(a->pq);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.flags = WG_DEVICE_REPLACE_PEERS;
+    wg_device_apply(a->dev, &cfg);
+    while (agentpq_peer_count(pq)) {
+        uint8_t key[32];
+        memcpy(key, agentpq_peer_key(pq, agentpq_peer_count(pq) - 1), 32);
+        agentpq_peer_remove(pq, key);
+    }
+    dnsio_set_table(a, NULL);
+    pktpath_set_filter(a, NULL);
+}

@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""The mesh, end to end: the real ztna-server and three `ztna daemon`s in network namespaces.
+
+                          netns zmH<pid>: bridge zmbr (198.18.0.0/24, no address)
+        +------------------+------------------+------------------+------------------+
+        |                  |                  |                  |                  |
+  netns zmS<pid>     netns zmA<pid>     netns zmB<pid>     netns zmC<pid>     netns zmF<pid>
+  198.18.0.1         198.18.0.11        198.18.0.12        198.18.0.13        198.18.0.9
+  ztna-server        ztna daemon        ztna daemon        ztna daemon        fake_server.py :8081
+   HTTP :8080         "alpha"            "beta"             "gamma"           ztna daemon "delta"
+   DNS  :5353         tun zta<pid>       tun ztb<pid>       tun ztc<pid>       tun ztd<pid>
+  upstream_dns.py    100.64.x.x/10 on each TUN, the DNS stub at 100.100.100.100, WireGuard :41641
+   :53 (stand-in
+   for the system's  resolv.conf of each agent netns (/etc/netns/<ns>/resolv.conf, made and
+   resolver)         removed here): nameserver 198.18.0.1
+
+Checks, in order (each wait bounded):
+  1. three agents log in with a pre-auth key; each sees the two others with PQ PSKs installed
+  2. every agent pings every other by short name and by full name (`ztna ping`), through the tunnel
+  3. `dig @100.100.100.100` on each agent (short and full names) agrees with `kdig` against the
+     server's authority and with `ztna dns query`; a non-tailnet name is forwarded upstream, and
+     no tailnet name ever reaches the upstream resolver
+  4. the server is stopped and restarted while a ping runs every 100 ms: no packet lost; the
+     agents reconnect
+  5. a machine retagged by the admin shows its new tags in the others' `ztna status --json`
+  6. a machine deleted by the admin disappears from every peer and its traffic stops
+  7. an agent logged in to a fake server refuses forged map messages (wrong key, altered
+     payload, older version, another machine, unsigned) and keeps the genuine map
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("ZTNA_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ZTNA = os.path.join(BUILD, "agent", "ztna")
+SERVER = os.path.join(BUILD, "server", "ztna-server")
+PID = os.getpid() % 100000
+NS = {k: "zm%s%d" % (k, PID) for k in "HSABCF"}
+ADDR = {"S": "198.18.0.1", "A": "198.18.0.11", "B": "198.18.0.12", "C": "198.18.0.13", "F": "198.18.0.9"}
+AGENTS = {"A": "alpha", "B": "beta", "C": "gamma"}
+URL = "http://198.18.0.1:8080"
+TMP = tempfile.mkdtemp(prefix="ztna-mesh.")
+procs = {}   # name -> Popen
+made_netns_etc = []
+
+
+class Skip(Exception):
+    pass
+
+
+def log(msg):
+    print("[mesh %5.1fs] %s" % (time.monotonic() - T0, msg), flush=True)
+
+
+def run(args, ns=None, check=True, timeout=30, input=None):
+    cmd = (["ip", "netns", "exec", NS[ns]] if ns else []) + args
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+    if check and r.returncode != 0:
+        raise AssertionError("%s failed (%d): %s %s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def spawn(name, args, ns):
+    f = open(os.path.join(TMP, name + ".log"), "w")
+    procs[name] = subprocess.Popen(["ip", "netns", "exec", NS[ns]] + args, stdout=f, stderr=subprocess.STDOUT)
+    return procs[name]
+
+
+def stop(name, expect_clean=True):
+    p = procs.pop(name, None)
+    if not p:
+        return
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)
+        raise AssertionError("%s did not stop on SIGTERM" % name)
+    if expect_clean and rc != 0:
+        raise AssertionError("%s exited with status %d (see %s.log)" % (name, rc, name))
+
+
+def wait_for(what, fn, timeout=20.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except (AssertionError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0fs waiting for %s (last: %s)" % (timeout, what, last))
+
+
+def api(method, path, body=None, token=None):
+    args = ["curl", "-s", "-m", "10", "-X", method, "-H", "Content-Type: application/json"]
+    if token:
+        args += ["-H", "Authorization: Bearer " + token]
+    if body is not None:
+        args += ["--data-binary", json.dumps(body)]
+    r = run(args + [URL + path], ns="S")
+    d = json.loads(r.stdout)
+    if not d.get("success"):
+        raise AssertionError("%s %s: %s" % (method, path, d))
+    return d["data"]
+
+
+def ztna(k, *args, check=True, timeout=30):
+    return run([ZTNA] + list(args) + ["--socket", os.path.join(TMP, k + ".sock")], ns=k, check=check,
+               timeout=timeout)
+
+
+def status(k):
+    return json.loads(ztna(k, "status", "--json").stdout)
+
+
+def setup_net():
+    run(["ip", "netns", "add", NS["H"]])
+    run(["ip", "-n", NS["H"], "link", "add", "zmbr", "type", "bridge"])
+    run(["ip", "-n", NS["H"], "link", "set", "zmbr", "up"])
+    for k in "SABCF":
+        run(["ip", "netns", "add", NS[k]])
+        h, v = "h%s%d" % (k, PID), "v%s%d" % (k, PID)
+        run(["ip", "link", "add", v, "netns", NS[k], "type", "veth", "peer", "name", h, "netns", NS["H"]])
+        run(["ip", "-n", NS["H"], "link", "set", h, "master", "zmbr", "up"])
+        run(["ip", "-n", NS[k], "addr", "add", ADDR[k] + "/24", "dev", v])
+        run(["ip", "-n", NS[k], "link", "set", v, "up"])
+        run(["ip", "-n", NS[k], "link", "set", "lo", "up"])
+        if k in AGENTS:
+            d = "/etc/netns/" + NS[k]
+            os.makedirs(d, exist_ok=True)
+            made_netns_etc.append(d)
+            with open(d + "/resolv.conf", "w") as f:
+                f.write("nameserver 198.18.0.1\n")
+
+
+def cleanup():
+    for name in list(procs):
+        p = procs.pop(name)
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for k in NS:
+        subprocess.run(["ip", "netns", "del", NS[k]], capture_output=True)
+    for d in made_netns_etc:
+        shutil.rmtree(d, ignore_errors=True)
+    for k in "ABCF":
+        try:
+            os.unlink("/var/run/wireguard/zt%s%d.sock" % (k.lower(), PID))
+        except OSError:
+            pass
+
+
+def start_server():
+    spawn("server", [SERVER, "--data-dir", os.path.join(TMP, "srv"), "--listen", ADDR["S"] + ":8080",
+                     "--insecure-http", "--dns-listen", ADDR["S"] + ":5353",
+                     "--stun-listen", ADDR["S"] + ":3478", "--heartbeat-interval", "5"], "S")
+    wait_for("the server's /healthz", lambda: run(["curl", "-sf", "-m", "2", URL + "/healthz"],
+                                                  ns="S", check=False).returncode == 0, 30)
+
+
+def start_agent(k):
+    tun = "zt%s%d" % (k.lower(), PID)
+    spawn("agent-" + k, [ZTNA, "daemon", "--state-dir", os.path.join(TMP, "state-" + k), "--socket",
+                         os.path.join(TMP, k + ".sock"), "--tun", tun, "--log-level", "debug"], k)
+    wait_for("agent %s's socket" % k, lambda: os.path.exists(os.path.join(TMP, k + ".sock")), 10)
+
+
+def peers_ready(k, n):
+    s = status(k)
+    ps = s["peers"]
+    return len(ps) == n and all(p["pq"].get("psk") in ("pq", "classical") for p in ps) and s
+
+
+def ping_ok(k, name):
+    for _ in range(5):
+        r = ztna(k, "ping", "-c", "1", "--timeout", "2", name, check=False)
+        if r.returncode == 0 and "pong from" in r.stdout:
+            return r.stdout.strip()
+    raise AssertionError("%s: ztna ping %s failed: %s %s" % (AGENTS.get(k, k), name, r.stdout, r.stderr))
+
+
+def main():
+    if os.geteuid() != 0:
+        raise Skip("needs root (network namespaces, TUN)")
+    if not os.path.exists("/dev/net/tun"):
+        raise Skip("no /dev/net/tun")
+    for t in ("ip", "curl", "kdig", "dig", "ping"):
+        if not shutil.which(t):
+            raise Skip("%s not installed" % t)
+    for b in (ZTNA, SERVER):
+        if not os.access(b, os.X_OK):
+            raise AssertionError("%s not built" % b)
+    setup_net()
+    spawn("upstream", [sys.executable, os.path.join(HERE, "upstream_dns.py"), ADDR["S"],
+                       os.path.join(TMP, "upstream.names")], "S")
+    start_server()
+    owner = api("POST", "/api/auth/setup", {"email": "owner@example.com",
+                                             "password": "correct horse battery staple",
+                                             "org_name": "Acme Corp"})
+    token, org = owner["access_token"], owner["orgs"][0]["id"]
+    key = api("POST", "/api/orgs/%d/auth-keys" % org,
+              {"reusable": True, "tags": ["tag:web", "tag:db"]}, token)["key"]
+    log("server up, org %d, auth key created" % org)
+
+    # 1. login
+    for k in AGENTS:
+        start_agent(k)
+    bad = ztna("A", "login", "--server", "http://198.18.0.1:9", "--auth-key", key, check=False)
+    assert bad.returncode != 0 and "server unreachable at http://198.18.0.1:9: connection refused" in bad.stderr, \
+        "login to a closed port: %r" % bad.stderr
+    bad = ztna("A", "login", "--server", URL, "--auth-key", "ztna-auth-" + "0" * 64, check=False)
+    assert bad.returncode != 0 and "unknown auth key" in bad.stderr, "login with a bad key: %r" % bad.stderr
+    for k, name in AGENTS.items():
+        r = ztna(k, "login", "--server", URL, "--auth-key", key, "--hostname", name,
+                 *(["--advertise-tags", "tag:web"] if k == "A" else []))
+        assert "Logged in" in r.stdout, r.stdout
+    st = {k: wait_for("%s to see 2 peers with PQ PSKs" % n, lambda k=k: peers_ready(k, 2), 30)
+          for k, n in AGENTS.items()}
+    me = {k: st[k]["self"] for k in AGENTS}
+    for k in AGENTS:
+        ip = ztna(k, "ip").stdout.strip()
+        assert ip == me[k]["tailnet_ip"] and ip.startswith("100."), (ip, me[k])
+        assert re.match(r"^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.", ip), ip
+    assert me["A"]["tags"] == ["tag:web"], me["A"]
+    suffix = st["A"]["dns"]["suffix"]
+    log("logged in: %s; suffix %s" % (", ".join("%s=%s" % (m["name"], m["tailnet_ip"]) for m in me.values()), suffix))
+
+    # 2. ping matrix by short and full name
+    for k in AGENTS:
+        for j in AGENTS:
+            if j == k:
+                continue
+            for name in (me[j]["name"], me[j]["fqdn"]):
+                out = ping_ok(k, name)
+                assert me[j]["tailnet_ip"] in out and "via 198.18.0." in out, out
+    log("every agent pinged every other by short and full name")
+
+    # 3. DNS
+    for k in AGENTS:
+        for j in AGENTS:
+            for name in (me[j]["name"], me[j]["fqdn"]):
+                ans = run(["dig", "+short", "+time=2", "+tries=2", "@100.100.100.100", name], ns=k).stdout.split()
+                assert ans == [me[j]["tailnet_ip"]], (k, name, ans)
+            auth = run(["kdig", "+short", "@" + ADDR["S"], "-p", "5353", me[j]["fqdn"]], ns=k).stdout.split()
+            assert auth == [me[j]["tailnet_ip"]], ("server authority", me[j]["fqdn"], auth)
+        q = ztna(k, "dns", "query", me["B"]["name"]).stdout.strip()
+        assert q == "%s (%s)" % (me["B"]["tailnet_ip"], me["B"]["fqdn"]), q
+    missing = run(["dig", "+time=2", "+tries=1", "@100.100.100.100", "nosuch." + suffix], ns="A").stdout
+    assert "NXDOMAIN" in missing, missing
+    ext = run(["dig", "+short", "+time=2", "+tries=2", "@100.100.100.100", "www.example.test"], ns="A").stdout.split()
+    assert ext == ["198.18.0.77"], ("forwarded upstream", ext)
+    q = ztna("A", "dns", "query", "www.example.test").stdout.strip()
+    assert q == "198.18.0.77 (www.example.test)", q
+    with open(os.path.join(TMP, "upstream.names")) as f:
+        asked = f.read().split()
+    assert "www.example.test" in asked, asked
+    leaked = [n for n in asked if n.endswith(suffix) or n in [m["name"] for m in me.values()]]
+    assert not leaked, "tailnet names reached the upstream resolver: %s" % leaked
+    log("DNS: stub == authority == ztna dns query; upstream forwarding, no leak")
+
+    # 4. server restart under a continuous ping
+    pinger = subprocess.Popen(["ip", "netns", "exec", NS["A"], "ping", "-n", "-q", "-i", "0.1", "-c", "60",
+                               "-W", "1", me["B"]["tailnet_ip"]], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    stop("server")
+    log("server stopped")
+    time.sleep(1.5)
+    wait_for("agents to notice the server is gone",
+             lambda: status("A")["control"]["state"] == "connecting", 30)
+    start_server()
+    log("server restarted")
+    out, _ = pinger.communicate(timeout=30)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert m and m.group(1) == "60" and m.group(2) == "60", "ping across the server restart: %s" % out
+    for k in AGENTS:
+        wait_for("%s to reconnect" % AGENTS[k], lambda k=k: status(k)["control"]["state"] == "connected", 30)
+    log("60/60 pings across the server restart; agents reconnected")
+
+    # 5. retag beta
+    api("PATCH", "/api/orgs/%d/machines/%d" % (org, me["B"]["id"]), {"tags": ["tag:db"]}, token)
+    for k in ("A", "C"):
+        wait_for("%s to see beta's new tags" % AGENTS[k],
+                 lambda k=k: [p["tags"] for p in status(k)["peers"] if p["id"] == me["B"]["id"]] == [["tag:db"]], 15)
+    wait_for("beta to see its own new tags", lambda: status("B")["self"]["tags"] == ["tag:db"], 15)
+    log("retag reached every peer")
+
+    # 6. delete gamma
+    api("DELETE", "/api/orgs/%d/machines/%d" % (org, me["C"]["id"]), None, token)
+    for k in ("A", "B"):
+        wait_for("%s to drop gamma" % AGENTS[k],
+                 lambda k=k: all(p["id"] != me["C"]["id"] for p in status(k)["peers"]) and
+                 len(status(k)["peers"]) == 1, 15)
+    r = run(["ping", "-n", "-c", "3", "-i", "0.3", "-W", "1", me["C"]["tailnet_ip"]], ns="A", check=False)
+    assert r.returncode != 0 and " 0 received" in r.stdout, "alpha still reaches gamma: %s" % r.stdout
+    r = run(["ping", "-n", "-c", "3", "-i", "0.3", "-W", "1", me["A"]["tailnet_ip"]], ns="C", check=False)
+    assert r.returncode != 0, "gamma still reaches alpha: %s" % r.stdout
+    r = ztna("A", "ping", "-c", "1", me["C"]["name"], check=False)
+    assert r.returncode != 0 and "no peer named" in r.stderr, r.stderr
+    log("deleted machine gone from every peer, its traffic stopped")
+
+    # 7. forged netmaps
+    spawn("fake", [sys.executable, os.path.join(HERE, "fake_server.py"), ADDR["F"], "8081",
+                   os.path.join(TMP, "fake.requests")], "F")
+    wait_for("the fake server", lambda: run(["curl", "-s", "-m", "2", "http://198.18.0.9:8081/x"], ns="F",
+                                            check=False).returncode == 0, 10)
+    start_agent("F")
+    ztna("F", "login", "--server", "http://198.18.0.9:8081", "--auth-key", "anything", "--hostname", "delta")
+    s = wait_for("delta to refuse the 5 forged maps", lambda: (lambda s: s["control"]["maps_refused"] >= 5 and s)(status("F")), 40)
+    assert s["control"]["map_version"] == 5, s["control"]
+    assert [p["name"] for p in s["peers"]] == ["real-peer"], s["peers"]
+    with open(os.path.join(TMP, "agent-F.log")) as f:
+        flog = f.read()
+    for why in ("bad signature", "older than", "map for machine 8", "unsigned"):
+        assert why in flog, "delta's log does not say '%s'" % why
+    log("forged maps refused (wrong key, altered payload, older, other machine, unsigned)")
+
+    for k in list(AGENTS) + ["F"]:
+        stop("agent-" + k)
+    stop("server")
+    log("PASS")
+
+
+if __name__ == "__main__":
+    T0 = time.monotonic()
+    rc = 0
+    try:
+        main()
+    except Skip as e:
+        print("SKIP: %s" % e)
+        rc = 77
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        traceback.print_exc()
+        print("FAIL: %s" % e)
+        for name in sorted(os.listdir(TMP)):
+            if name.endswith(".log"):
+                with open(os.path.join(TMP, name)) as f:
+                    lines = f.readlines()
+                print("--- %s (last 25 lines)" % name)
+                print("".join(lines[-25:]))
+        rc = 1
+    finally:
+        cleanup()
+        shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(rc)
