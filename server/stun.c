@@ -221,6 +221,13 @@ int stun_start(struct server *srv)
         return 0;
     }
     r = stun_server_start(srv->set.stun_listen, &srv->stun);
+    if (r == -EADDRINUSE && strcmp(srv->set.stun_listen, STUN_DEFAULT_LISTEN) == 0) {
+        /* The default port is taken (another ztna-server on this host, e.g. in tests): run
+         * without STUN rather than refuse to start; an address chosen on purpose must work. */
+        log_error("stun", "cannot listen on %s (the default): address in use; STUN responder "
+                  "disabled (set --stun-listen ADDR:PORT or off)", srv->set.stun_listen);
+        return 0;
+    }
     if (r < 0) {
         log_error("stun", "cannot listen on %s: %s", srv->set.stun_listen, strerror(-r));
         return r;

@@ -15,6 +15,8 @@
 
 #include "server/server.h"
 
+#define STUN_DEFAULT_LISTEN "127.0.0.1:3478" /* the --stun-listen default (settings.c) */
+
 struct stun_server;
 
 /* Opens the socket on addr_port ("ADDR:PORT", "[V6]:PORT"; port 0 = ephemeral) and starts the
@@ -24,7 +26,9 @@ uint16_t stun_server_port(const struct stun_server *s); /* the bound port */
 uint64_t stun_server_answered(const struct stun_server *s); /* Binding responses sent */
 void stun_server_stop(struct stun_server *s); /* joins the thread, closes; accepts NULL */
 
-/* Module hooks (server/modules.c): start binds srv->set.stun_listen unless it is "off". */
+/* Module hooks (server/modules.c): start binds srv->set.stun_listen unless it is "off". If the
+ * DEFAULT address is already in use, it logs an error and the server runs without STUN (so a
+ * second server on one host still starts); any other failure aborts start-up. */
 int stun_start(struct server *srv);
 void stun_stop(struct server *srv);
 

@@ -4,7 +4,8 @@
 The responder: a Binding request is answered with XOR-MAPPED-ADDRESS (and MAPPED-ADDRESS) of
 the sender, with FINGERPRINT when the request had one; responses, garbage, a wrong cookie, a
 wrong length and unknown comprehension-required attributes get no answer, and the responder
-keeps answering afterwards; IPv6; `--stun-listen off`; a bad --stun-listen is refused.
+keeps answering afterwards; IPv6; `--stun-listen off`; a bad --stun-listen is refused; a busy
+default port leaves the server running without STUN, a busy chosen port stops it.
 netcheck: the mapped address is 127.0.0.1 and the mapped port is its own socket's port; the
 errors name the problem (nothing listening, no answer within --timeout after retransmissions,
 no server known) and the target comes from --server URL or the daemon's saved state.json."""
@@ -188,6 +189,29 @@ def main():
                   out + err)
     with Server(args=["--stun-listen", "off"]) as srv:
         check("STUN responder off" in srv.log_tail(), srv.log_tail())
+    # The default port busy (held here, or by another server on this host): the server still
+    # starts, without STUN, and says so; a busy port chosen on purpose stops the start.
+    hold = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        hold.bind(("127.0.0.1", 3478))
+    except OSError:
+        pass  # already taken by someone else: just as busy
+    try:
+        with Server() as srv:
+            check("127.0.0.1:3478 (the default): address in use; STUN responder disabled"
+                  in srv.log_tail(), srv.log_tail())
+    finally:
+        hold.close()
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    with tempfile.TemporaryDirectory() as d:
+        p = subprocess.run([harness.BINARY, "--data-dir", d, "--listen", "127.0.0.1:%d" % free_port(),
+                            "--dns-listen", "127.0.0.1:%d" % free_port(), "--stun-listen",
+                            "127.0.0.1:%d" % busy.getsockname()[1]],
+                           capture_output=True, text=True, timeout=30)
+    busy.close()
+    check(p.returncode != 0 and "stun: cannot listen on 127.0.0.1:" in p.stdout + p.stderr,
+          "%d %s %s" % (p.returncode, p.stdout, p.stderr))
     # A bad value: refused at start-up, naming the setting.
     p = subprocess.run([harness.BINARY, "--stun-listen", "nowhere", "--data-dir", "/nonexistent"],
                        capture_output=True, text=True, timeout=30)
