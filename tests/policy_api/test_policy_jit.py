@@ -1,0 +1,116 @@
+"""JIT access through the API: a member's request, an admin's approval that makes the requireJit
+rule accept, automatic expiry (audited, the rule denies again), revoke and deny, who may do what
+(member 403 on approve, another member 404 on someone else's request, another org 404)."""
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import policy_util as pu  # noqa: E402
+from policy_util import harness, check, expect  # noqa: E402
+
+GRANT_SECONDS = 3
+
+
+def jit(f, rest=""):
+    return "/api/orgs/%d/jit-requests%s" % (f.org, rest)
+
+
+def request(srv, f, session, **kw):
+    body = {"dst": f.db.name, "port": 5432, "duration": GRANT_SECONDS, "reason": "incident 42"}
+    body.update(kw)
+    return srv.post(jit(f), body, session)
+
+
+def dba_may_reach_db(srv, f):
+    d = pu.explain(srv, f, f.dana_laptop.name, f.db.name, 5432)
+    check(d["accepted"] or d["failed"] == "jit", "only JIT decides here: %r" % d)
+    return d["accepted"]
+
+
+def wait_state(srv, f, rid, state, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        r = expect(srv.get(jit(f, "/%d" % rid), f.owner_s), 200)
+        if r.data["state"] == state:
+            return r.data
+        time.sleep(0.2)
+    raise harness.Failure("request %d not %s after %ds: %r" % (rid, state, seconds, r.data))
+
+
+def test_grant_and_expiry(srv, f):
+    check(not dba_may_reach_db(srv, f), "no grant: denied")
+    r = expect(request(srv, f, f.dana_s), 201)
+    rid = r.data["id"]
+    check(r.data["state"] == "pending" and r.data["requester_email"] == f.dana_s.email, r.data)
+    check(r.data["machine_id"] == f.db.id and r.data["reason"] == "incident 42", r.data)
+    check(not dba_may_reach_db(srv, f), "pending: still denied")
+    expect(srv.post(jit(f, "/%d/approve" % rid), None, f.bob_s), 403, "FORBIDDEN")
+    expect(srv.get(jit(f, "/%d" % rid), f.bob_s), 404)  # a member sees only their own
+    check(expect(srv.get(jit(f), f.bob_s), 200).data["requests"] == [], "bob sees none")
+    before = int(time.time())
+    r = expect(srv.post(jit(f, "/%d/approve" % rid), None, f.owner_s), 200)
+    check(r.data["state"] == "approved" and r.data["decided_by"] == f.owner_s.user_id, r.data)
+    check(before + GRANT_SECONDS <= r.data["expires_at"] <= int(time.time()) + GRANT_SECONDS,
+          "grant runs from approval: %r" % r.data)
+    check(dba_may_reach_db(srv, f), "approved: the requireJit rule accepts")
+    d = pu.explain(srv, f, f.dana_laptop.name, f.db.name, 5433)
+    check(not d["accepted"], "only the granted port: %r" % d)
+    expect(srv.post(jit(f, "/%d/approve" % rid), None, f.owner_s), 409, "CONFLICT")
+    d = wait_state(srv, f, rid, "expired", GRANT_SECONDS + 10)
+    check(d["ended_at"] >= d["expires_at"], "ended at expiry: %r" % d)
+    check(not dba_may_reach_db(srv, f), "expired: denied again")
+    r = expect(srv.get("/api/orgs/%d/audit?action=jit.*" % f.org, f.owner_s), 200)
+    acts = [(e["action"], e["actor_type"]) for e in r.data["events"] if e["target_id"] == str(rid)]
+    check(acts == [("jit.expire", "system"), ("jit.approve", "user"), ("jit.request", "user")],
+          "request, approval and expiry audited: %r" % acts)
+
+
+def test_revoke_and_deny(srv, f):
+    rid = expect(request(srv, f, f.dana_s, duration=600), 201).data["id"]
+    expect(srv.post(jit(f, "/%d/approve" % rid), None, f.alice_s), 200)
+    check(dba_may_reach_db(srv, f), "approved")
+    expect(srv.post(jit(f, "/%d/revoke" % rid), None, f.bob_s), 404)  # not bob's
+    r = expect(srv.post(jit(f, "/%d/revoke" % rid), None, f.dana_s), 200)
+    check(r.data["state"] == "revoked" and r.data["ended_at"], r.data)
+    check(not dba_may_reach_db(srv, f), "revoked: denied at once")
+    expect(srv.post(jit(f, "/%d/revoke" % rid), None, f.dana_s), 409, "CONFLICT")
+    rid = expect(request(srv, f, f.dana_s), 201).data["id"]
+    r = expect(srv.post(jit(f, "/%d/deny" % rid), None, f.owner_s), 200)
+    check(r.data["state"] == "denied", r.data)
+    expect(srv.post(jit(f, "/%d/approve" % rid), None, f.owner_s), 409, "CONFLICT")
+    check(not dba_may_reach_db(srv, f), "denied: no access")
+    states = [q["state"] for q in expect(srv.get(jit(f), f.dana_s), 200).data["requests"]]
+    check(states == ["denied", "revoked", "expired"], "dana's requests, newest first: %r" % states)
+
+
+def test_bad_input(srv, f):
+    for kw, what in (({"dst": "nope"}, "dst"), ({"port": 0}, "port"), ({"proto": "sctp"}, "proto"),
+                     ({"duration": 8 * 86400}, "duration"), ({"reason": ""}, "reason")):
+        r = expect(request(srv, f, f.dana_s, **kw), 400)
+        check(what in r.message, "400 names %s: %r" % (what, r.message))
+    other = srv.create_org(f.owner_s)
+    email = srv.unique("outsider") + "@example.com"
+    expect(srv.post("/api/orgs/%d/users" % other, {"email": email, "role": "owner",
+                                                   "password": harness.PASSWORD}, f.owner_s), 201)
+    out = srv.login(email, org_id=other)
+    expect(request(srv, f, out), 404)
+    expect(srv.get(jit(f), out), 404)
+    expect(srv.post(jit(f, "/1/approve"), None, out), 404)
+
+
+def main():
+    srv = pu.start_server()
+    try:
+        with srv:
+            f = pu.make_fleet(srv)
+            pu.put_policy(srv, f, pu.policy_text(f.emails), 0)
+            test_grant_and_expiry(srv, f)
+            test_revoke_and_deny(srv, f)
+            test_bad_input(srv, f)
+    finally:
+        shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
+
+
+harness.run(main)
