@@ -1,0 +1,64 @@
+/* The local API request parser (agent/daemon/api_proto.h): every command with its arguments, and
+ * bad requests refused with a message naming the problem. */
+#include <errno.h>
+#include <string.h>
+
+#include "agent/daemon/api_proto.h"
+#include "tests/check.h"
+
+static int parse(const char *s, struct api_request *r, char *why)
+{
+    return api_request_parse(s, strlen(s), r, why, 256);
+}
+
+int main(void)
+{
+    struct api_request r;
+    char why[256];
+
+    CHECK(parse("{\"cmd\":\"status\"}", &r, why) == 0 && r.cmd == API_STATUS);
+    CHECK(parse("{\"cmd\":\"ip\"}", &r, why) == 0 && r.cmd == API_IP);
+    CHECK(parse("{\"cmd\":\"up\"}", &r, why) == 0 && r.cmd == API_UP);
+    CHECK(parse("{\"cmd\":\"down\"}", &r, why) == 0 && r.cmd == API_DOWN);
+    CHECK(parse("{\"cmd\":\"logout\"}", &r, why) == 0 && r.cmd == API_LOGOUT);
+    CHECK(parse("{\"cmd\":\"login\",\"server\":\"https://z.example\",\"auth_key\":\"k\","
+                "\"hostname\":\"db\",\"tags\":[\"tag:a\",\"tag:b-2\"]}", &r, why) == 0);
+    CHECK(r.cmd == API_LOGIN && !strcmp(r.server, "https://z.example") && !strcmp(r.auth_key, "k") &&
+          !strcmp(r.hostname, "db") && r.n_tags == 2 && !strcmp(r.tags[1], "tag:b-2") && r.has_tags);
+    CHECK(parse("{\"cmd\":\"set\",\"tags\":[]}", &r, why) == 0 && r.cmd == API_SET && r.n_tags == 0 &&
+          r.has_tags);
+    CHECK(parse("{\"cmd\":\"resolve\",\"name\":\"db\"}", &r, why) == 0 && r.cmd == API_RESOLVE &&
+          !strcmp(r.name, "db"));
+    CHECK(parse("{\"cmd\":\"dns-query\",\"name\":\"db.acme.zt.net\"}", &r, why) == 0 &&
+          r.cmd == API_DNS_QUERY);
+    /* unknown members are ignored (a newer CLI may send more) */
+    CHECK(parse("{\"cmd\":\"status\",\"json\":true}", &r, why) == 0);
+
+    CHECK(parse("", &r, why) == -EINVAL && strstr(why, "not JSON"));
+    CHECK(parse("[1]", &r, why) == -EINVAL);
+    CHECK(parse("{}", &r, why) == -EINVAL && strstr(why, "cmd: missing"));
+    CHECK(parse("{\"cmd\":\"reboot\"}", &r, why) == -EINVAL && strstr(why, "unknown command"));
+    CHECK(parse("{\"cmd\":7}", &r, why) == -EINVAL && strstr(why, "cmd"));
+    CHECK(parse("{\"cmd\":\"login\",\"server\":\"https://x\"}", &r, why) == -EINVAL &&
+          strstr(why, "missing argument"));
+    CHECK(parse("{\"cmd\":\"login\",\"server\":\"ftp://x\",\"auth_key\":\"k\"}", &r, why) == -EINVAL &&
+          strstr(why, "http"));
+    CHECK(parse("{\"cmd\":\"resolve\"}", &r, why) == -EINVAL && strstr(why, "name"));
+    CHECK(parse("{\"cmd\":\"set\",\"tags\":[\"web\"]}", &r, why) == -EINVAL && strstr(why, "not a tag"));
+    CHECK(parse("{\"cmd\":\"set\",\"tags\":[\"tag:a b\"]}", &r, why) == -EINVAL);
+    CHECK(parse("{\"cmd\":\"set\",\"tags\":\"tag:a\"}", &r, why) == -EINVAL);
+    CHECK(parse("{\"cmd\":\"set\",\"tags\":[\"tag:1\",\"tag:2\",\"tag:3\",\"tag:4\",\"tag:5\",\"tag:6\","
+                "\"tag:7\",\"tag:8\",\"tag:9\",\"tag:10\",\"tag:11\",\"tag:12\",\"tag:13\",\"tag:14\","
+                "\"tag:15\",\"tag:16\",\"tag:17\"]}", &r, why) == -EINVAL);
+    CHECK(parse("{\"cmd\":\"resolve\",\"name\":\"a\\u0001b\"}", &r, why) == -EINVAL);
+    char big[AGENT_API_MAX_REQUEST + 64];
+    memset(big, ' ', sizeof(big));
+    memcpy(big, "{\"cmd\":\"status\"}", 16);
+    CHECK(api_request_parse(big, sizeof(big), &r, why, sizeof(why)) == -EINVAL && strstr(why, "too long"));
+    char name[400];
+    memset(name, 'a', sizeof(name));
+    memcpy(name, "{\"cmd\":\"resolve\",\"name\":\"", 25);
+    memcpy(name + sizeof(name) - 3, "\"}", 3);
+    CHECK(parse(name, &r, why) == -EINVAL && strstr(why, "name"));
+    return check_finish("test_api_proto");
+}
