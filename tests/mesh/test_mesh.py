@@ -22,7 +22,9 @@ Checks, in order (each wait bounded):
      no tailnet name ever reaches the upstream resolver
   4. the server is stopped and restarted while a ping runs every 100 ms: no packet lost; the
      agents reconnect
-  5. a machine retagged by the admin shows its new tags in the others' `ztna status --json`
+  5. a machine retagged by the admin shows its new tags in the others' `ztna status --json`;
+     a policy is set: allowed traffic passes, denied traffic is dropped, counted in `ztna status`
+     and reported in the heartbeat
   6. a machine deleted by the admin disappears from every peer and its traffic stops
   7. an agent logged in to a fake server refuses forged map messages (wrong key, altered
      payload, older version, another machine, unsigned) and keeps the genuine map
@@ -102,8 +104,10 @@ def wait_for(what, fn, timeout=20.0, interval=0.2):
     raise AssertionError("timed out after %.0fs waiting for %s (last: %s)" % (timeout, what, last))
 
 
-def api(method, path, body=None, token=None):
+def api(method, path, body=None, token=None, headers=()):
     args = ["curl", "-s", "-m", "10", "-X", method, "-H", "Content-Type: application/json"]
+    for h in headers:
+        args += ["-H", h]
     if token:
         args += ["-H", "Authorization: Bearer " + token]
     if body is not None:
@@ -296,6 +300,32 @@ def main():
                  lambda k=k: [p["tags"] for p in status(k)["peers"] if p["id"] == me["B"]["id"]] == [["tag:db"]], 15)
     wait_for("beta to see its own new tags", lambda: status("B")["self"]["tags"] == ["tag:db"], 15)
     log("retag reached every peer")
+
+    # 5b. policy: ICMP for everyone, tcp/5432 from tag:web to tag:db only; denials are counted,
+    # shown in `ztna status` and reported to the server in the heartbeat
+    pol = {"tagOwners": {"tag:web": ["owner@example.com"], "tag:db": ["owner@example.com"]},
+           "rules": [{"action": "accept", "src": ["*"], "dst": ["*:*"], "proto": "icmp"},
+                     {"action": "accept", "src": ["tag:web"], "dst": ["tag:db:5432"], "proto": "tcp"}]}
+    ver = api("GET", "/api/orgs/%d/policy" % org, None, token)["version"]
+    api("PUT", "/api/orgs/%d/policy" % org, {"policy": json.dumps(pol)}, token, ['If-Match: "%s"' % ver])
+    wait_for("beta to enforce the policy", lambda: status("B")["filter"] == "policy", 15)
+    spawn("listener", [sys.executable, "-m", "http.server", "--bind", me["B"]["tailnet_ip"], "5432"], "B")
+    tcp = lambda port: run(["timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/%s/%d" % (me["B"]["tailnet_ip"], port)],
+                           ns="A", check=False).returncode == 0
+    wait_for("alpha to reach beta on tcp/5432 (allowed)", lambda: tcp(5432), 15, 0.5)
+    assert not tcp(22), "alpha reached beta on tcp/22 despite the policy"
+    ping_ok("A", me["B"]["name"])
+    den = wait_for("beta to show the denial", lambda: [d for d in status("B")["denials"]
+                                                       if d["src"] == me["A"]["tailnet_ip"] and d["proto"] == "tcp"
+                                                       and d["dport"] == 22 and d["count"] >= 1], 10)
+    human = ztna("B", "status").stdout
+    assert "denied by policy: from %s to tcp port 22" % me["A"]["tailnet_ip"] in human, human
+    wait_for("the server to receive the denial in beta's heartbeat",
+             lambda: any(d.get("src") == me["A"]["tailnet_ip"] and d.get("dport") == 22
+                         for d in api("GET", "/api/orgs/%d/machines/%d" % (org, me["B"]["id"]), None,
+                                      token).get("denials", [])), 20, 1)
+    stop("listener", expect_clean=False)
+    log("policy enforced: tcp/5432 allowed, tcp/22 denied (%d packets), denial reported" % den[0]["count"])
 
     # 6. delete gamma
     api("DELETE", "/api/orgs/%d/machines/%d" % (org, me["C"]["id"]), None, token)
