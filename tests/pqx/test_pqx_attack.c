@@ -108,6 +108,13 @@ static void test_tamper_each_field(void)
         sim_run(&s, 60000);
         CHECK(s.node[victim].pq_installs[1 - victim] == 0 && s.node[victim].blocked[1 - victim]);
         CHECK(s.node[victim].psk_kind[1 - victim] != PQX_PSK_PQ);
+        /* The reason stays visible after the victim's own attempts time out, and the next retry
+         * is scheduled within the backoff cap. */
+        pqx_peer_status(&s.node[victim].peer[1 - victim], &st);
+        CHECK(st.rx_error == f->want || st.rx_error == f->alt);
+        if (st.exch == PQX_EXCH_IDLE)
+            CHECK(st.next_exchange_ms >= s.now_ms &&
+                  st.next_exchange_ms <= s.now_ms + PQX_BACKOFF_MAX_MS * 5 / 4);
         sim_fini(&s);
     }
 }

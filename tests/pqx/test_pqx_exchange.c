@@ -38,6 +38,7 @@ static void test_first_exchange_and_rotation(void)
     CHECK(a.psk == PQX_PSK_PQ && b.psk == PQX_PSK_PQ && a.epoch == b.epoch && a.epoch != 0);
     CHECK(a.designated != b.designated);
     CHECK(a.last_error == PQX_ERR_NONE && b.last_error == PQX_ERR_NONE);
+    CHECK(a.rx_error == PQX_ERR_NONE && b.rx_error == PQX_ERR_NONE);
     CHECK(s.node[0].pq_installs[1] == 1 && s.node[1].pq_installs[0] == 1);
 
     /* Rotations every 120 s: new PSK each epoch, never blocked in between. */
