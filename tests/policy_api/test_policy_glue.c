@@ -1,0 +1,216 @@
+/* The policy side of the netmap contract (server/policy_glue.h) on a real database: the filter and
+ * visibility answers, and the netmap_policy_changed() calls after a policy edit (incremental), a
+ * JIT grant and its expiry by the timer, a retag, a removal, and a stored version that cannot load
+ * (fail closed). This file's netmap_policy_changed() replaces the weak one in policy_glue.c and
+ * records the calls. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/db.h"
+#include "server/db_policy.h"
+#include "server/jit.h"
+#include "server/policy_glue.h"
+#include "server/policy_rt.h"
+#include "server/server.h"
+#include "tests/check.h"
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int calls;
+    bool all;
+    int64_t ids[256];
+    size_t n;
+} rec;
+
+void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n)
+{
+    (void)srv;
+    pthread_mutex_lock(&rec_lock);
+    rec.calls++;
+    if (org_id != 1)
+        rec.calls += 1000; /* never for another org: fails the count checks */
+    if (!ids)
+        rec.all = true;
+    for (size_t i = 0; i < n && rec.n < 256; i++)
+        rec.ids[rec.n++] = ids[i];
+    pthread_mutex_unlock(&rec_lock);
+}
+
+static void rec_reset(void)
+{
+    pthread_mutex_lock(&rec_lock);
+    memset(&rec, 0, sizeof(rec));
+    pthread_mutex_unlock(&rec_lock);
+}
+
+static bool rec_has(int64_t id)
+{
+    bool r = false;
+    pthread_mutex_lock(&rec_lock);
+    for (size_t i = 0; i < rec.n; i++)
+        r |= rec.ids[i] == id;
+    pthread_mutex_unlock(&rec_lock);
+    return r;
+}
+
+/* The filter as one string: "tcp 100.64.0.11/32 22-22,..."; "null" for allow all. */
+static void filter_text(struct server *srv, int64_t m, char *out, size_t len)
+{
+    cJSON *f = policy_glue_node_filter(srv, 1, m);
+    out[0] = 0;
+    if (!f) {
+        snprintf(out, len, "null");
+        return;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(f, "entries"))
+    {
+        size_t l = strlen(out);
+        snprintf(out + l, len - l, "%s%s", l ? "," : "", e->valuestring);
+    }
+    cJSON_Delete(f);
+}
+
+static void expect_filter(struct server *srv, int64_t m, const char *want)
+{
+    char got[1024];
+    filter_text(srv, m, got, sizeof(got));
+    if (strcmp(got, want)) {
+        fprintf(stderr, "filter of %lld: got \"%s\", want \"%s\"\n", (long long)m, got, want);
+        CHECK(!"filter");
+    }
+}
+
+static const char *fleet_sql =
+    "INSERT INTO orgs(id, name, slug, created_at) VALUES (1, 'Acme', 'acme', 0), (2, 'B', 'b', 0);"
+    "INSERT INTO users(id, email, created_at) VALUES (1, 'owner@example.com', 0),"
+    " (2, 'alice@example.com', 0), (3, 'dana@example.com', 0);"
+    "INSERT INTO org_members VALUES (1, 1, 'owner', 0), (1, 2, 'admin', 0), (1, 3, 'member', 0);"
+    "INSERT INTO auth_keys(id, org_id, key_hash, key_prefix, reusable, ephemeral, tags, created_by,"
+    " created_at) VALUES (1, 1, x'01', 'k', 1, 0, '[\"tag:prod\"]', 1, 0);"
+    "INSERT INTO machines(id, org_id, user_id, auth_key_id, machine_key, wg_public_key, hostname,"
+    " name, ip_num, tailnet_ip, tags, created_at) VALUES"
+    " (10, 1, NULL, 1, randomblob(32), randomblob(32), 'web', 'web', 1, '100.64.0.10', '[\"tag:prod\"]', 0),"
+    " (11, 1, 2, NULL, randomblob(32), randomblob(32), 'a', 'alice-laptop', 2, '100.64.0.11', '[]', 0),"
+    " (12, 1, 3, NULL, randomblob(32), randomblob(32), 'd', 'dana-laptop', 3, '100.64.0.12', '[]', 0);";
+
+static const char *policy_v1 =
+    "{\"groups\": {\"group:eng\": [\"alice@example.com\"], \"group:dba\": [\"dana@example.com\"]},\n"
+    " \"tagOwners\": {\"tag:prod\": [\"owner@example.com\"]},\n"
+    " \"rules\": [\n"
+    "  {\"action\": \"accept\", \"src\": [\"group:eng\"], \"dst\": [\"tag:prod:22\"], \"proto\": \"tcp\"},\n"
+    "  {\"action\": \"accept\", \"src\": [\"group:dba\"], \"dst\": [\"tag:prod:5432\"], \"proto\": \"tcp\",\n"
+    "   \"requireJit\": true},\n"
+    " ]}\n";
+
+static void store(struct db_conn *c, int64_t version, const char *text)
+{
+    struct policy_version v = {.org_id = 1, .version = version, .author_id = 1,
+                               .created_at = 1, .text = (char *)text};
+    CHECK(db_policy_insert(c, &v) == 0);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/ztna-policy-glue-XXXXXX", cmd[128];
+    struct server srv = {0};
+    if (!mkdtemp(dir))
+        return 1;
+    snprintf(srv.set.data_dir, sizeof(srv.set.data_dir), "%s", dir);
+    CHECK(server_init(&srv) == 0);
+    struct db_conn *c = db_conn_get(srv.db);
+    CHECK(c && sqlite3_exec(db_conn_handle(c), fleet_sql, NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(policy_rt_start(&srv) == 0);
+
+    /* no policy: allow all, nothing to tell */
+    expect_filter(&srv, 10, "null");
+    CHECK(policy_glue_visible(&srv, 1, 11, 12));
+
+    /* the first version: every map of the org */
+    rec_reset();
+    store(c, 1, policy_v1);
+    policy_rt_policy_changed(&srv, 1);
+    CHECK(rec.calls == 1 && rec.all);
+    expect_filter(&srv, 10, "tcp 100.64.0.11/32 22-22");
+    expect_filter(&srv, 11, "");
+    expect_filter(&srv, 99, ""); /* unknown machine: nothing in */
+    CHECK(policy_glue_visible(&srv, 1, 10, 11) && policy_glue_visible(&srv, 1, 11, 10));
+    CHECK(!policy_glue_visible(&srv, 1, 11, 12));
+    CHECK(!policy_glue_visible(&srv, 1, 12, 10)); /* JIT only, no grant */
+    CHECK(policy_glue_visible(&srv, 2, 11, 12)); /* another org has no policy */
+
+    /* an approved grant for dana, two seconds long: web and dana's laptop change */
+    struct jit_row g = {.org_id = 1, .requester_id = 3, .machine_id = 10, .port = 5432, .proto = 6,
+                        .duration = 2, .created_at = server_now()};
+    snprintf(g.reason, sizeof(g.reason), "test");
+    CHECK(jit_db_insert(c, &g) == 0);
+    CHECK(jit_db_transition(c, 1, g.id, "pending", "approved", 1, server_now()) == 0);
+    CHECK(jit_db_get(c, 1, g.id, &g) == 0);
+    rec_reset();
+    policy_rt_grant_added(&srv, &g);
+    CHECK(rec.calls == 1 && !rec.all && rec_has(10) && rec_has(12) && !rec_has(11));
+    expect_filter(&srv, 10, "tcp 100.64.0.11/32 22-22,tcp 100.64.0.12/32 5432-5432");
+    CHECK(policy_glue_visible(&srv, 1, 12, 10));
+    /* the timer expires it (bounded wait) */
+    rec_reset();
+    for (int i = 0; i < 100 && !(jit_db_get(c, 1, g.id, &g) == 0 && !strcmp(g.state, "expired")); i++)
+        usleep(100 * 1000);
+    db_conn_idle(c);
+    CHECK(!strcmp(g.state, "expired"));
+    CHECK(rec_has(10) && rec_has(12));
+    expect_filter(&srv, 10, "tcp 100.64.0.11/32 22-22");
+    CHECK(!policy_glue_visible(&srv, 1, 12, 10));
+
+    /* an edited rule: only the nodes it touches, not the whole org */
+    rec_reset();
+    char *v2 = strdup(policy_v1);
+    memcpy(strstr(v2, "tag:prod:22\""), "tag:prod:23\"", 12);
+    store(c, 2, v2);
+    policy_rt_policy_changed(&srv, 1);
+    CHECK(rec.calls == 1 && !rec.all && rec_has(10) && !rec_has(12));
+    expect_filter(&srv, 10, "tcp 100.64.0.11/32 23-23");
+
+    /* web loses its tag */
+    rec_reset();
+    CHECK(sqlite3_exec(db_conn_handle(c), "UPDATE machines SET tags = '[]' WHERE id = 10", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    policy_rt_machine_changed(&srv, 1, 10, "198.18.0.7");
+    CHECK(rec.calls == 1 && rec_has(10) && rec_has(11));
+    expect_filter(&srv, 10, "");
+    CHECK(!policy_glue_visible(&srv, 1, 10, 11));
+    CHECK(sqlite3_exec(db_conn_handle(c), "UPDATE machines SET tags = '[\"tag:prod\"]' WHERE id = 10",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    policy_rt_machine_changed(&srv, 1, 10, NULL);
+    expect_filter(&srv, 10, "tcp 100.64.0.11/32 23-23");
+
+    /* alice's laptop is deleted */
+    rec_reset();
+    CHECK(sqlite3_exec(db_conn_handle(c), "DELETE FROM machines WHERE id = 11", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    policy_rt_machine_removed(&srv, 1, 11);
+    CHECK(rec.calls == 1 && rec_has(10) && rec_has(11));
+    expect_filter(&srv, 10, "");
+
+    /* a stored version that does not load (unknown time zone): fail closed, whole org told */
+    rec_reset();
+    store(c, 3, "{\"schedules\": {\"s\": {\"timezone\": \"Mars/Olympus_Mons\", \"days\": [\"*\"],"
+                " \"hours\": \"00:00-24:00\"}}, \"rules\": [{\"action\": \"accept\", \"src\": [\"*\"],"
+                " \"dst\": [\"*:*\"]}]}");
+    policy_rt_policy_changed(&srv, 1);
+    CHECK(rec.calls == 1 && rec.all);
+    expect_filter(&srv, 10, "");
+    CHECK(!policy_glue_visible(&srv, 1, 10, 12));
+
+    db_conn_idle(c);
+    policy_rt_stop(&srv);
+    server_free(&srv);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    free(v2);
+    return check_finish("test_policy_glue");
+}
