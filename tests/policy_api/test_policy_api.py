@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import policy_util as pu  # noqa: E402
@@ -84,6 +85,10 @@ def test_explain(srv, f):
                                           "disk_encryption": True}), 200)
     d = pu.explain(srv, f, a, web, 22)
     check(d["accepted"], "posture restored by a heartbeat: %r" % d)
+    # a report older than maxReportAge (1h) quarantines the machine for posture rules
+    d = pu.explain(srv, f, a, web, 22, at=str(int(time.time()) + 2 * 3600))
+    check(not d["accepted"] and d["failed"] == "posture" and "quarantined" in d["reason"],
+          "stale report: %r" % d)
     # schedule (America/New_York business hours): a minute before and after 09:00 EST
     d = pu.explain(srv, f, a, web, 443, at=pu.MON_0859)
     check(not d["accepted"] and d["failed"] == "schedule", "before 09:00: %r" % d)

@@ -85,6 +85,25 @@ def test_revoke_and_deny(srv, f):
     check(states == ["denied", "revoked", "expired"], "dana's requests, newest first: %r" % states)
 
 
+def test_restart(srv, f):
+    """Grants live in the database: one in force survives a restart, one that ran out while the
+    server was down is expired (and audited) when it comes back."""
+    long_id = expect(request(srv, f, f.dana_s, duration=600), 201).data["id"]
+    expect(srv.post(jit(f, "/%d/approve" % long_id), None, f.owner_s), 200)
+    short_id = expect(request(srv, f, f.dana_s, port=5433, duration=1), 201).data["id"]
+    expect(srv.post(jit(f, "/%d/approve" % short_id), None, f.owner_s), 200)
+    srv.stop()
+    time.sleep(1.5)
+    srv.start()
+    check(dba_may_reach_db(srv, f), "the 10-minute grant is still in force after a restart")
+    wait_state(srv, f, short_id, "expired", 10)
+    r = expect(srv.get("/api/orgs/%d/audit?action=jit.expire&target_id=%d" % (f.org, short_id),
+                       f.owner_s), 200)
+    check(len(r.data["events"]) == 1, "expiry while down audited once: %r" % r.data)
+    expect(srv.post(jit(f, "/%d/revoke" % long_id), None, f.owner_s), 200)
+    check(not dba_may_reach_db(srv, f), "revoked by an admin")
+
+
 def test_bad_input(srv, f):
     for kw, what in (({"dst": "nope"}, "dst"), ({"port": 0}, "port"), ({"proto": "sctp"}, "proto"),
                      ({"duration": 8 * 86400}, "duration"), ({"reason": ""}, "reason")):
@@ -108,6 +127,7 @@ def main():
             pu.put_policy(srv, f, pu.policy_text(f.emails), 0)
             test_grant_and_expiry(srv, f)
             test_revoke_and_deny(srv, f)
+            test_restart(srv, f)
             test_bad_input(srv, f)
     finally:
         shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
