@@ -92,7 +92,22 @@ static int simple(int argc, char **argv, const char *cmd, const char *help, cons
 
 int cmd_up(int argc, char **argv)
 {
-    return simple(argc, argv, "up", "Connects to the tailnet again after 'ztna down'.", NULL);
+    static const struct cli_opt opts[] = {
+        {"--accept-dns", false, "point the system resolver at the stub for the tailnet domain "
+                                "('ztna down' restores it)"},
+    };
+    struct cli_opts o;
+    cJSON *data = NULL;
+    int ret = cli_parse(&o, "up", "[--accept-dns]", "Connects to the tailnet (again after 'ztna down').",
+                        opts, 1, argc, argv, 0);
+    if (ret >= 0)
+        return ret;
+    cJSON *r = request("up");
+    cJSON_AddBoolToObject(r, "accept_dns", o.val[0] != NULL);
+    if (call(&o, r, 30000, &data))
+        return 1;
+    cJSON_Delete(data);
+    return 0;
 }
 
 int cmd_down(int argc, char **argv)

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "server/api_control.h"
 #include "server/audit.h"
+#include "server/db_control.h"
 #include "server/db_auth_keys.h"
 #include "server/janitor.h"
 #include "server/db.h"
@@ -39,9 +41,13 @@ const struct body_spec machine_register_body = BODY_SPEC(struct register_body, r
 
 struct heartbeat_body {
     const cJSON *posture;
+    const cJSON *denials; /* optional: latest policy denials (api_control.h) */
+    const cJSON *stats;   /* optional: latest counters */
 };
 static const struct field_spec heartbeat_fields[] = {
     {"posture", FIELD_OBJECT, true, offsetof(struct heartbeat_body, posture), 0, 0, 0},
+    {"denials", FIELD_ARRAY, false, offsetof(struct heartbeat_body, denials), 0, 32, 0},
+    {"stats", FIELD_OBJECT, false, offsetof(struct heartbeat_body, stats), 0, 0, 0},
 };
 const struct body_spec machine_heartbeat_body = BODY_SPEC(struct heartbeat_body, heartbeat_fields);
 
@@ -290,22 +296,13 @@ void api_machine_heartbeat(struct api_ctx *ctx)
     const struct heartbeat_body *b = ctx->body;
     struct machine_row *m = calloc(1, sizeof(*m));
     char *posture = b && b->posture ? cJSON_PrintUnformatted(b->posture) : NULL;
-    char *canon = NULL;
-    const char *os_version;
-    size_t canon_len;
+    char *denials = NULL, *stats = NULL;
+    const char *os_version, *why;
     bool locked = false;
     if (!m || !posture) {
         api_reply_errno(ctx, -ENOMEM, "heartbeat");
         goto out;
     }
-    /* The canonical body (see machine_auth.h): {"posture":<object>}. */
-    canon_len = strlen(posture) + strlen("{\"posture\":}");
-    canon = malloc(canon_len + 1);
-    if (!canon) {
-        api_reply_errno(ctx, -ENOMEM, "heartbeat");
-        goto out;
-    }
-    snprintf(canon, canon_len + 1, "{\"posture\":%s}", posture);
     /* The nonce record (inside machine_auth_request) and the update commit together. */
     machines_write_lock(ctx->srv);
     locked = true;
@@ -314,14 +311,26 @@ void api_machine_heartbeat(struct api_ctx *ctx)
         api_reply_errno(ctx, ret, "heartbeat");
         goto out;
     }
-    if (!machine_auth_request(ctx, canon, canon_len, m))
+    /* The signature covers the body bytes as received (machine_auth.h). */
+    if (!machine_auth_request(ctx, ctx->raw_body, ctx->raw_body_len, m))
         goto out;
     if (strlen(posture) >= MACH_POSTURE_MAX_BYTES || !posture_valid(b->posture, &os_version)) {
         api_reply_error(ctx, 400, "INVALID_FIELD", "posture must be an object of at most 32 "
                         "string (<= 128 bytes), boolean or number values");
         goto out;
     }
+    ret = control_report_check(b->denials, b->stats, &denials, &stats, &why);
+    if (ret == -EINVAL) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "%s", why);
+        goto out;
+    }
+    if (ret) {
+        api_reply_errno(ctx, ret, "heartbeat");
+        goto out;
+    }
     ret = db_machine_heartbeat(ctx->db, m->id, server_now(), posture, os_version);
+    if (!ret && (denials || stats))
+        ret = db_control_set_report(ctx->db, m->id, denials, stats, server_now());
     if (!ret)
         ret = db_commit(ctx->db);
     if (ret) {
@@ -345,7 +354,8 @@ out:
             db_rollback(ctx->db);
         machines_write_unlock(ctx->srv);
     }
-    free(canon);
+    free(denials);
+    free(stats);
     free(posture);
     free(m);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/api_control.h"
 #include "server/machine_tags.h"
 #include "server/policy_rt.h"
 
@@ -118,8 +119,18 @@ void api_machine_get(struct api_ctx *ctx)
     int ret = !m ? -ENOMEM : id > 0 ? db_machine_get(ctx->db, ctx->auth.org_id, id, m) : -ENOENT;
     if (ret)
         reply_errno(ctx, ret);
-    else if (org_slug(ctx, slug))
-        api_reply_ok(ctx, 200, machine_json(ctx->srv, m, slug));
+    else if (org_slug(ctx, slug)) {
+        cJSON *o = machine_json(ctx->srv, m, slug);
+
+        /* endpoints, denials and stats reported over the control protocol (api_control.h) */
+        ret = o ? control_json_add(ctx->db, m->id, o) : -ENOMEM;
+        if (ret) {
+            cJSON_Delete(o);
+            api_reply_errno(ctx, ret, "machine");
+        } else {
+            api_reply_ok(ctx, 200, o);
+        }
+    }
     free(m);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <civetweb.h>
@@ -15,6 +16,8 @@
 #include "common/log.h"
 #include "server/api.h"
 #include "server/db.h"
+#include "server/metrics.h"
+#include "server/netmap.h"
 
 static const char *const security_headers[][2] = {
     {"X-Content-Type-Options", "nosniff"},
@@ -32,11 +35,13 @@ static const char *header_get(void *transport, const char *name)
 
 static void write_reply(struct mg_connection *conn, const struct api_ctx *ctx, bool close_conn)
 {
-    char *text = api_envelope_render(ctx);
+    bool raw = ctx->raw_reply != NULL;
+    char *text = raw ? NULL : api_envelope_render(ctx);
+    size_t text_len = raw ? ctx->raw_reply_len : text ? strlen(text) : 0;
     char len[32];
 
     mg_response_header_start(conn, ctx->status);
-    mg_response_header_add(conn, "Content-Type", "application/json", -1);
+    mg_response_header_add(conn, "Content-Type", raw ? ctx->raw_type : "application/json", -1);
     for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
         mg_response_header_add(conn, security_headers[i][0], security_headers[i][1], -1);
     if (ctx->is_tls)
@@ -45,11 +50,11 @@ static void write_reply(struct mg_connection *conn, const struct api_ctx *ctx, b
         mg_response_header_add(conn, ctx->hdr[i].name, ctx->hdr[i].value, -1);
     if (close_conn)
         mg_response_header_add(conn, "Connection", "close", -1);
-    snprintf(len, sizeof(len), "%zu", text ? strlen(text) : 0);
+    snprintf(len, sizeof(len), "%zu", text_len);
     mg_response_header_add(conn, "Content-Length", len, -1);
     mg_response_header_send(conn);
-    if (text)
-        mg_write(conn, text, strlen(text));
+    if (text_len)
+        mg_write(conn, raw ? ctx->raw_reply : text, text_len);
     free(text);
 }
 
@@ -132,6 +137,7 @@ static int healthz_handler(struct mg_connection *conn, void *cbdata)
 
     if (st)
         sqlite3_reset(st);
+    db_conn_release(srv->db);
     ctx.is_tls = mg_get_request_info(conn)->is_ssl;
     if (ok) {
         cJSON *d = cJSON_CreateObject();
@@ -142,6 +148,31 @@ static int healthz_handler(struct mg_connection *conn, void *cbdata)
         api_reply_ok(&ctx, 200, d);
     } else {
         api_reply_error(&ctx, 503, "UNAVAILABLE", "database not reachable");
+    }
+    write_reply(conn, &ctx, false);
+    api_ctx_release(&ctx);
+    return ctx.status;
+}
+
+/* GET /metrics: Prometheus text exposition (metrics.h), outside /api and its envelope. */
+static int metrics_handler(struct mg_connection *conn, void *cbdata)
+{
+    struct server *srv = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct api_ctx ctx = {0};
+
+    ctx.is_tls = ri->is_ssl;
+    if (strcmp(ri->request_method, "GET") != 0) {
+        api_header_add(&ctx, "Allow", "GET");
+        api_reply_error(&ctx, 405, "METHOD_NOT_ALLOWED", "method %s not allowed here (allowed: GET)",
+                        ri->request_method);
+    } else {
+        char *text = metrics_render(srv);
+
+        if (text)
+            api_reply_raw(&ctx, 200, METRICS_CONTENT_TYPE, text, strlen(text));
+        else
+            api_reply_error(&ctx, 500, "INTERNAL", "out of memory");
     }
     write_reply(conn, &ctx, false);
     api_ctx_release(&ctx);
@@ -227,10 +258,27 @@ static int tls_bundle(const struct server *srv, char *out, size_t size)
     return ret;
 }
 
+/* Every held map stream is one civetweb connection and one descriptor: raise the soft limit on
+ * open files to the hard limit so that --max-streams is not capped at 1024 by a default. */
+static void nofile_raise(const struct server *srv)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)(srv->set.http_threads + srv->set.max_streams) + 256;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("http", "open-file limit %llu is below the %llu that --max-streams %lld needs",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want,
+                 (long long)srv->set.max_streams);
+}
+
 int http_start(struct server *srv, struct mg_context **out)
 {
-    char ports[SRV_MAX_SETTING_BYTES + 2], threads[16], pem[SRV_MAX_SETTING_BYTES + 16];
-    const char *opts[16];
+    char ports[SRV_MAX_SETTING_BYTES + 2], threads[24], pem[SRV_MAX_SETTING_BYTES + 16];
+    char queue[24];
+    const char *opts[24];
     struct mg_callbacks cb = {0};
     struct mg_context *ctx;
     size_t n = 0;
@@ -244,7 +292,13 @@ int http_start(struct server *srv, struct mg_context **out)
     }
     mg_init_library(tls ? MG_FEATURES_SSL : 0);
     snprintf(ports, sizeof(ports), "%s%s", srv->set.listen, tls ? "s" : "");
-    snprintf(threads, sizeof(threads), "%lld", (long long)srv->set.http_threads);
+    /* Held map streams (GET /api/machine/map) each keep a worker: the pool is http_threads for the
+     * normal API plus max_streams, and the netmap never holds more than max_streams at once
+     * (netmap.h), so a crowd of agents cannot starve the API. */
+    snprintf(threads, sizeof(threads), "%lld",
+             (long long)(srv->set.http_threads + srv->set.max_streams));
+    snprintf(queue, sizeof(queue), "%lld", (long long)(srv->set.max_streams / 4 + 32));
+    nofile_raise(srv);
     opts[n++] = "listening_ports";
     opts[n++] = ports;
     opts[n++] = "num_threads";
@@ -253,6 +307,14 @@ int http_start(struct server *srv, struct mg_context **out)
     opts[n++] = "yes";
     opts[n++] = "request_timeout_ms";
     opts[n++] = "30000";
+    /* Replies are written as header + body: without this, Nagle meets the client's delayed ACK
+     * and every keep-alive reply stalls ~40 ms. */
+    opts[n++] = "tcp_nodelay";
+    opts[n++] = "1";
+    opts[n++] = "connection_queue";
+    opts[n++] = queue;
+    opts[n++] = "listen_backlog";
+    opts[n++] = "4096";
     /* Keep the path percent-encoded: the router decodes per segment, so "%2f" or "%00" cannot
      * change which route matches. */
     opts[n++] = "decode_url";
@@ -275,6 +337,7 @@ int http_start(struct server *srv, struct mg_context **out)
     }
     mg_set_request_handler(ctx, "/api", api_handler, srv);
     mg_set_request_handler(ctx, "/healthz", healthz_handler, srv);
+    mg_set_request_handler(ctx, "/metrics$", metrics_handler, srv);
     mg_set_request_handler(ctx, "/", fallback_handler, srv);
     *out = ctx;
     return 0;
@@ -282,6 +345,9 @@ int http_start(struct server *srv, struct mg_context **out)
 
 void http_stop(struct mg_context *ctx)
 {
-    if (ctx)
-        mg_stop(ctx);
+    if (!ctx)
+        return;
+    /* Held map streams answer at once, so that mg_stop() does not wait out their long-poll. */
+    netmap_streams_release(mg_get_user_data(ctx));
+    mg_stop(ctx);
 }

@@ -6,6 +6,7 @@
 
 /* Declare module hooks here. */
 /* @@MODULE_DECLARATIONS@@ */
+#include "server/netmap.h"
 #include "server/janitor.h"
 #include "server/policy_rt.h"
 #include "server/metrics.h"
@@ -14,6 +15,7 @@
 static const struct server_module modules[] = {
     /* {"janitor", janitor_start, janitor_stop}, */
     /* @@MODULE_ROWS@@ */
+    {"netmap", netmap_start, netmap_stop},
     {"magicdns", magicdns_start, magicdns_stop},
     {"metrics", metrics_start, metrics_stop},
     {"stun", stun_start, stun_stop},

@@ -56,6 +56,12 @@ void api_jit_deny(struct api_ctx *ctx);
 void api_jit_revoke(struct api_ctx *ctx);
 extern const struct body_spec policy_set_body, policy_explain_body, jit_request_body;
 
+/* --- control protocol: machine-signed calls after registration (api_control.c) ------------- */
+void api_machine_map(struct api_ctx *ctx);
+void api_machine_endpoints(struct api_ctx *ctx);
+void api_machine_logout(struct api_ctx *ctx);
+extern const struct body_spec machine_endpoints_body;
+
 const struct api_route api_routes[] = {
     /* server-core */
     {"GET", "/api/endpoints", api_endpoints_list, API_AUTH_NONE, ROLE_NONE, NULL,
@@ -114,6 +120,13 @@ const struct api_route api_routes[] = {
      "cursor paging)"},
     {"GET", "/api/orgs/{org}/audit/export", api_audit_export, API_AUTH_ORG, ROLE_ADMIN, NULL,
      "Export the audit log as jsonl, cef or syslog (format=...)"},
+    /* control protocol (docs/control-protocol.md) */
+    {"GET", "/api/machine/map", api_machine_map, API_AUTH_CUSTOM, ROLE_NONE, NULL,
+     "The machine's signed netmap, long-polled (since=V, wait=S; machine-key signature)"},
+    {"POST", "/api/machine/endpoints", api_machine_endpoints, API_AUTH_CUSTOM, ROLE_NONE,
+     &machine_endpoints_body, "Report the machine's WireGuard endpoints (machine-key signature)"},
+    {"POST", "/api/machine/logout", api_machine_logout, API_AUTH_CUSTOM, ROLE_NONE, NULL,
+     "The machine deletes itself, freeing its IP (machine-key signature)"},
     /* policy */
     {"GET", "/api/orgs/{org}/policy", api_policy_get, API_AUTH_ORG, ROLE_MEMBER, NULL,
      "The policy version in force (text, version, author; ETag is the version)"},

@@ -25,6 +25,7 @@ struct server_settings {
     char tls_key[SRV_MAX_SETTING_BYTES];
     bool insecure_http;
     int64_t http_threads;
+    int64_t max_streams;        /* held netmap long-polls (server/netmap.h); extra HTTP workers */
     int64_t access_token_ttl;   /* seconds */
     int64_t refresh_token_ttl;  /* seconds */
     int64_t login_rate_window;  /* seconds */
@@ -44,6 +45,7 @@ struct ratelimit;     /* ratelimit.h */
 struct metrics;       /* owned by server/metrics.* (server-machines engineer) */
 struct janitor;       /* owned by server/janitor.* (server-machines engineer) */
 struct dns_server;    /* owned by server/dns/ */
+struct netmap;        /* owned by server/netmap.c */
 struct stun_server;   /* owned by server/stun.c */
 struct policy_rt;     /* policy_rt.h */
 
@@ -60,6 +62,7 @@ struct server {
     struct metrics *metrics;
     struct janitor *janitor;
     struct dns_server *dns;
+    struct netmap *netmap;          /* owned by server/netmap.c (module hook) */
     struct stun_server *stun;       /* NULL with --stun-listen off */
     struct policy_rt *policy;       /* owned by server/policy_glue.c (policy module) */
     void *ext[4];                   /* spare slots: document the owner next to the use */

@@ -333,6 +333,14 @@ static void dispatch(struct agent *a, struct api_conn *c)
             queue_reply(a, c, NULL, "not logged in (run 'ztna login')");
             return;
         }
+        if (r.cmd == API_UP && a->st.accept_dns != r.accept_dns) {
+            a->st.accept_dns = r.accept_dns;
+            state_save(a->state_dir, &a->st);
+            if (a->nm && dnsio_system_sync(a, a->nm, why, sizeof(why))) {
+                queue_reply(a, c, NULL, why);
+                return;
+            }
+        }
         ctl_set_up(a, r.cmd == API_UP);
         queue_reply(a, c, cJSON_CreateObject(), NULL);
         return;

@@ -24,6 +24,7 @@ static const struct jfield req_fields[] = {
     RF("hostname", JF_STR, r.hostname, AGENT_NAME_MAX, 0, 0),
     RF("name", JF_STR, r.name, AGENT_FQDN_MAX, 0, 0),
     RF("tags", JF_STRARR, r.tags, AGENT_NAME_MAX, AGENT_MAX_TAGS, offsetof(struct req_in, r.n_tags)),
+    RF("accept_dns", JF_BOOL, r.accept_dns, 0, 0, 0),
 };
 enum { BIT_SERVER = 1, BIT_KEY = 2, BIT_NAME = 4, BIT_TAGS = 5 };
 

@@ -15,7 +15,7 @@
 enum api_cmd {
     API_STATUS,
     API_IP,
-    API_UP,
+    API_UP,        /* accept_dns? */
     API_DOWN,
     API_LOGOUT,
     API_LOGIN,     /* server, auth_key, hostname?, tags? */
@@ -33,6 +33,7 @@ struct api_request {
     char tags[AGENT_MAX_TAGS][AGENT_NAME_MAX];
     size_t n_tags;
     bool has_tags;
+    bool accept_dns; /* up: point the system resolver at the stub */
 };
 
 /* Parses one request (len bytes, need not be NUL-terminated). 0, or -EINVAL with why naming the

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -19,11 +18,9 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/http.h"
 #include "agent/daemon/jfields.h"
+#include "agent/daemon/posture_async.h"
 #include "common/hex.h"
 #include "common/log.h"
-#ifdef ZTNA_HAVE_POSTURE
-#include "agent/posture/posture.h"
-#endif
 
 #define AGENT_ENDPOINTS_EVERY_S 300
 
@@ -36,6 +33,7 @@ struct ctl {
     unsigned backoff_ms;
     bool force_full;
     bool connected;
+    bool hb_collecting; /* posture being collected for the next heartbeat */
     int64_t connected_since, last_ok;
 };
 
@@ -182,49 +180,6 @@ static void start_poll(struct agent *a)
 
 /* --- heartbeat, endpoints -------------------------------------------------------------- */
 
-static void os_release(char *out, size_t cap)
-{
-    FILE *f = fopen("/etc/os-release", "re");
-    char line[256];
-    snprintf(out, cap, "unknown");
-    if (!f)
-        return;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "PRETTY_NAME=", 12))
-            continue;
-        char *v = line + 12, *e;
-        if (*v == '"')
-            v++;
-        if ((e = strpbrk(v, "\"\n")))
-            *e = 0;
-        size_t n = strlen(v) < cap - 1 ? strlen(v) : cap - 1;
-        memcpy(out, v, n);
-        out[n] = 0;
-    }
-    fclose(f);
-}
-
-/* Posture: the posture module's collection when it is built, else what every Linux can say. */
-static cJSON *posture(void)
-{
-#ifdef ZTNA_HAVE_POSTURE
-    cJSON *p = posture_collect_json();
-    if (p)
-        return p;
-#endif
-    cJSON *o = cJSON_CreateObject();
-    struct utsname u;
-    char osv[128];
-    if (!o)
-        return NULL;
-    os_release(osv, sizeof(osv));
-    cJSON_AddStringToObject(o, "os", "linux");
-    cJSON_AddStringToObject(o, "os_version", osv);
-    if (uname(&u) == 0)
-        cJSON_AddStringToObject(o, "kernel", u.release);
-    return o;
-}
-
 static void hb_done(struct agent *a, struct http_req *r)
 {
     struct ctl *c = a->ctl;
@@ -240,18 +195,18 @@ static void hb_done(struct agent *a, struct http_req *r)
         a->st.heartbeat_interval = (int64_t)hi->valuedouble;
 }
 
-static void start_heartbeat(struct agent *a, uint64_t now)
+/* The posture collection finished: send the heartbeat with it and the new denials. */
+void ctl_posture_ready(struct agent *a, cJSON *p)
 {
     struct ctl *c = a->ctl;
-    cJSON *body = cJSON_CreateObject(), *p = posture(), *d = pktpath_take_denials(a);
-    int64_t every = a->st.heartbeat_interval > 0 ? a->st.heartbeat_interval : AGENT_HEARTBEAT_DEFAULT_S;
-    c->next_hb = now + (uint64_t)every * 1000u;
-    if (!body || !p) {
+    cJSON *body = cJSON_CreateObject(), *d;
+    c->hb_collecting = false;
+    if (!active(a) || !body || !p) {
         cJSON_Delete(body);
         cJSON_Delete(p);
-        cJSON_Delete(d);
         return;
     }
+    d = pktpath_take_denials(a);
     cJSON_AddItemToObject(body, "posture", p);
     if (d)
         cJSON_AddItemToObject(body, "denials", d);
@@ -262,6 +217,16 @@ static void start_heartbeat(struct agent *a, uint64_t now)
     c->hb = http_start(a, a->st.server_url, "POST", "/api/machine-heartbeat", txt, true, NULL,
                        AGENT_HTTP_TIMEOUT_S, AGENT_HTTP_MAX_BYTES, hb_done, NULL);
     free(txt);
+}
+
+static void start_heartbeat(struct agent *a, uint64_t now)
+{
+    struct ctl *c = a->ctl;
+    int64_t every = a->st.heartbeat_interval > 0 ? a->st.heartbeat_interval : AGENT_HEARTBEAT_DEFAULT_S;
+    c->next_hb = now + (uint64_t)every * 1000u;
+    c->hb_collecting = true;
+    if (posture_async_start(a) != 0)
+        ctl_posture_ready(a, posture_minimal());
 }
 
 static void ep_done(struct agent *a, struct http_req *r)
@@ -328,7 +293,7 @@ void ctl_tick(struct agent *a, uint64_t now)
     /* heartbeats and endpoint reports wait for the server to answer a poll */
     if (!c->connected)
         return;
-    if (!c->hb && now >= c->next_hb)
+    if (!c->hb && !c->hb_collecting && now >= c->next_hb)
         start_heartbeat(a, now);
     if (!c->ep && now >= c->next_ep)
         start_endpoints(a, now);
@@ -476,7 +441,7 @@ int ctl_login(struct agent *a, const struct ctl_login *req, uint64_t conn_id)
     char osv[128];
     if (!b)
         return -ENOMEM;
-    os_release(osv, sizeof(osv));
+    posture_os_release(osv, sizeof(osv));
     cJSON_AddStringToObject(b, "machine_key", mk);
     cJSON_AddStringToObject(b, "wg_public_key", wg);
     cJSON_AddStringToObject(b, "hostname", req->hostname);

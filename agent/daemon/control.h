@@ -34,6 +34,8 @@ int ctl_logout(struct agent *a, uint64_t conn_id);
 int ctl_set_tags(struct agent *a, char tags[][AGENT_NAME_MAX], size_t n, uint64_t conn_id);
 /* `ztna up` / `ztna down`: starts or stops the session and the tunnels. */
 void ctl_set_up(struct agent *a, bool up);
+/* The posture for the pending heartbeat is ready (posture_async.c): sends it. p is consumed. */
+void ctl_posture_ready(struct agent *a, cJSON *p);
 /* Status of the session for `ztna status` (new object). */
 cJSON *ctl_status(struct agent *a);
 

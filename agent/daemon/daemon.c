@@ -15,6 +15,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/dnsio.h"
 #include "agent/daemon/http.h"
+#include "agent/daemon/posture_async.h"
 #include "agent/daemon/rtnl.h"
 #include "agent/pq/agentpq_wgdev.h"
 #include "agent/wg/device.h"
@@ -103,6 +104,7 @@ static void reply(struct agent *a, uint64_t conn_id, cJSON *data, const char *er
 static void shutdown_all(struct agent *a)
 {
     api_fini(a);
+    posture_async_fini(a);
     http_free(a, a->http);
     ctl_fini(a);
     dnsio_fini(a);
@@ -155,7 +157,7 @@ int daemon_main(int argc, char **argv)
         log_warn("daemon", "no UAPI socket for `wg show`: %s", strerror(-ret));
     const char *step = "event loop";
     if ((ret = loop_init(a)) || (step = "control session", ret = http_init(a, &a->http)) ||
-        (ret = ctl_init(a, reply)) || (step = "DNS stub", ret = dnsio_init(a, reply)) ||
+        (ret = ctl_init(a, reply)) || (ret = posture_async_init(a, ctl_posture_ready)) || (step = "DNS stub", ret = dnsio_init(a, reply)) ||
         (step = "packet path", ret = pktpath_init(a)) ||
         (step = "WireGuard engine", ret = engine_init(a)) ||
         (step = "timer", ret = wg_device_add_timer(a->dev, AGENT_TICK_MS, on_tick, a)) ||

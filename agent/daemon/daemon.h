@@ -23,6 +23,7 @@ struct ctl;
 struct http;
 struct api;
 struct dnsio;
+struct posture_async;
 struct filter;
 struct filter_matcher;
 struct dns_stub_table;
@@ -77,6 +78,8 @@ struct agent {
     size_t n_denials;
     /* DNS stub (dnsio.c) */
     struct dnsio *dns;
+    /* posture collection in a worker thread (posture_async.c) */
+    struct posture_async *posture;
     /* local API (api.c) */
     struct api *api;
 };

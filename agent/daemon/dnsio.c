@@ -20,6 +20,9 @@
 #include "agent/wg/device.h"
 #include "common/dns/dns_build.h"
 #include "common/log.h"
+#ifdef ZTNA_HAVE_POSTURE
+#include "agent/posture/sysdns.h"
+#endif
 
 #define STUB_PORT 53
 #define IP4_HDR 20
@@ -44,6 +47,7 @@ struct dnsio {
     struct in_addr stub_ip;
     struct dns_stub_table *table; /* swapped under the device lock */
     char suffix[AGENT_FQDN_MAX];
+    char sys_suffix[AGENT_FQDN_MAX]; /* what the system resolver points at us for, "" = nothing */
     dnsio_reply_fn reply;
     struct pending pend[AGENT_DNS_PENDING];
 };
@@ -402,5 +406,32 @@ int dnsio_query(struct agent *a, const char *name, uint64_t conn_id)
         p->used = false;
         return d->have_upstream ? -EIO : -ENOENT;
     }
+    return 0;
+}
+
+int dnsio_system_sync(struct agent *a, const struct netmap *nm, char *err, size_t err_len)
+{
+    struct dnsio *d = a->dns;
+    const char *want = a->st.accept_dns && nm ? nm->dns.suffix : "";
+    int ret = 0;
+    if (!d || !strcmp(want, d->sys_suffix))
+        return 0;
+#ifdef ZTNA_HAVE_POSTURE
+    struct sysdns_paths p = {.state_dir = a->state_dir, .ifname = a->tun};
+    ret = want[0] ? sysdns_apply(&p, want, AGENT_DNS_IP, err, err_len)
+                  : sysdns_restore(&p, err, err_len);
+#else
+    ret = want[0] ? -EOPNOTSUPP : 0;
+    snprintf(err, err_len, "this build has no system resolver support (agent/posture)");
+#endif
+    if (ret) {
+        log_warn("dns", "system resolver: %s", err);
+        return ret;
+    }
+    if (want[0])
+        log_info("dns", "system resolver points at %s for %s", AGENT_DNS_IP, want);
+    else
+        log_info("dns", "system resolver restored");
+    snprintf(d->sys_suffix, sizeof(d->sys_suffix), "%s", want);
     return 0;
 }

@@ -26,6 +26,10 @@ bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len);
 void dnsio_tick(struct agent *a, uint64_t now_ms);
 /* Resolves name (A) as the stub would; the reply goes to conn_id now or when upstream answers. */
 int dnsio_query(struct agent *a, const char *name, uint64_t conn_id);
+/* The system resolver: pointed at the stub for nm's suffix when a->st.accept_dns (agent/posture's
+ * sysdns: systemd-resolved or /etc/resolv.conf), restored when not. Returns 0 or -errno with err
+ * naming the problem. */
+int dnsio_system_sync(struct agent *a, const struct netmap *nm, char *err, size_t err_len);
 /* "100.100.100.100" upstream in use, for status (borrowed). */
 const char *dnsio_upstream(const struct agent *a);
 

@@ -153,6 +153,8 @@ void engine_apply(struct agent *a, const struct netmap *prev, const struct netma
     }
     set_tun_address(a, next->self.ip);
     dnsio_set_table(a, next);
+    char err[256];
+    dnsio_system_sync(a, next, err, sizeof(err));
     pktpath_set_filter(a, next);
 out:
     /* the allowed IPs array is borrowed by pcs: free both without wg_device_config_free */
@@ -173,5 +175,7 @@ void engine_clear(struct agent *a)
         agentpq_peer_remove(pq, key);
     }
     dnsio_set_table(a, NULL);
+    char err[256];
+    dnsio_system_sync(a, NULL, err, sizeof(err));
     pktpath_set_filter(a, NULL);
 }

@@ -191,6 +191,7 @@ static const struct jfield state_fields[] = {
     SF("tags", JF_STRARR, false, st.tags, AGENT_NAME_MAX, AGENT_MAX_TAGS,
        offsetof(struct state_in, st.n_tags), 1, 0),
     SF("want_up", JF_BOOL, false, st.want_up, 0, 0, 0, 0, 0),
+    SF("accept_dns", JF_BOOL, false, st.accept_dns, 0, 0, 0, 0, 0),
 };
 
 int state_load(const char *dir, struct agent_state *st)
@@ -242,6 +243,7 @@ int state_save(const char *dir, const struct agent_state *st)
     for (size_t i = 0; tags && i < st->n_tags; i++)
         cJSON_AddItemToArray(tags, cJSON_CreateString(st->tags[i]));
     cJSON_AddBoolToObject(o, "want_up", st->want_up);
+    cJSON_AddBoolToObject(o, "accept_dns", st->accept_dns);
     txt = cJSON_Print(o);
     if (txt) {
         ret = write_file(dir, "state.json", txt, strlen(txt));

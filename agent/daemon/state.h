@@ -28,7 +28,8 @@ struct agent_state {
     char hostname[AGENT_NAME_MAX];
     char tags[AGENT_MAX_TAGS][AGENT_NAME_MAX];
     size_t n_tags;
-    bool want_up; /* `ztna up` / `ztna down` */
+    bool want_up;    /* `ztna up` / `ztna down` */
+    bool accept_dns; /* `ztna up --accept-dns`: the system resolver points at the stub */
 };
 
 /* Creates dir (0700) if needed, loads both keys or creates them. 0 or -errno. */

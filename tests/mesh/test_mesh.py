@@ -217,7 +217,9 @@ def main():
     token, org = owner["access_token"], owner["orgs"][0]["id"]
     key = api("POST", "/api/orgs/%d/auth-keys" % org,
               {"reusable": True, "tags": ["tag:web", "tag:db"]}, token)["key"]
-    log("server up, org %d, auth key created" % org)
+    short_key = api("POST", "/api/orgs/%d/auth-keys" % org, {"expires_in": 1}, token)["key"]
+    expires = time.monotonic() + 1.5
+    log("server up, org %d, auth keys created" % org)
 
     # 1. login
     for k in AGENTS:
@@ -227,6 +229,9 @@ def main():
         "login to a closed port: %r" % bad.stderr
     bad = ztna("A", "login", "--server", URL, "--auth-key", "ztna-auth-" + "0" * 64, check=False)
     assert bad.returncode != 0 and "unknown auth key" in bad.stderr, "login with a bad key: %r" % bad.stderr
+    time.sleep(max(0, expires - time.monotonic()))
+    bad = ztna("A", "login", "--server", URL, "--auth-key", short_key, check=False)
+    assert bad.returncode != 0 and "auth key expired" in bad.stderr, "login with an expired key: %r" % bad.stderr
     for k, name in AGENTS.items():
         r = ztna(k, "login", "--server", URL, "--auth-key", key, "--hostname", name,
                  *(["--advertise-tags", "tag:web"] if k == "A" else []))
@@ -326,6 +331,17 @@ def main():
                                       token).get("denials", [])), 20, 1)
     stop("listener", expect_clean=False)
     log("policy enforced: tcp/5432 allowed, tcp/22 denied (%d packets), denial reported" % den[0]["count"])
+
+    # 5c. down and up again
+    ztna("C", "down")
+    s = status("C")
+    assert s["control"]["state"] == "down" and s["peers"] == [], s
+    r = run(["ping", "-n", "-c", "2", "-i", "0.3", "-W", "1", me["A"]["tailnet_ip"]], ns="C", check=False)
+    assert r.returncode != 0, "gamma reaches alpha while down: %s" % r.stdout
+    ztna("C", "up")
+    wait_for("gamma to be back up with 2 peers", lambda: peers_ready("C", 2), 20)
+    ping_ok("C", me["A"]["name"])
+    log("down removed every peer, up restored them")
 
     # 6. delete gamma
     api("DELETE", "/api/orgs/%d/machines/%d" % (org, me["C"]["id"]), None, token)
