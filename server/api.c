@@ -59,8 +59,24 @@ const char *api_auth_name(enum api_auth a)
 
 void api_reply_ok(struct api_ctx *ctx, int status, cJSON *data)
 {
+    free(ctx->raw_reply);
+    ctx->raw_reply = NULL;
     cJSON_Delete(ctx->data);
     ctx->data = data;
+    ctx->status = status;
+    ctx->err_code[0] = '\0';
+    ctx->err_msg[0] = '\0';
+}
+
+void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type, char *data,
+                   size_t len)
+{
+    cJSON_Delete(ctx->data);
+    ctx->data = NULL;
+    free(ctx->raw_reply);
+    ctx->raw_reply = data;
+    ctx->raw_reply_len = len;
+    snprintf(ctx->raw_type, sizeof(ctx->raw_type), "%s", content_type);
     ctx->status = status;
     ctx->err_code[0] = '\0';
     ctx->err_msg[0] = '\0';
@@ -72,6 +88,8 @@ void api_reply_error(struct api_ctx *ctx, int status, const char *code, const ch
 
     cJSON_Delete(ctx->data);
     ctx->data = NULL;
+    free(ctx->raw_reply);
+    ctx->raw_reply = NULL;
     ctx->status = status;
     snprintf(ctx->err_code, sizeof(ctx->err_code), "%s", code);
     va_start(ap, fmt);
@@ -253,4 +271,6 @@ void api_ctx_release(struct api_ctx *ctx)
 {
     cJSON_Delete(ctx->data);
     ctx->data = NULL;
+    free(ctx->raw_reply);
+    ctx->raw_reply = NULL;
 }

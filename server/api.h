@@ -74,6 +74,9 @@ struct api_ctx {
     const char *query;             /* raw query string (no '?') or NULL */
     struct auth_ctx auth;
     const void *body;              /* the route's typed struct, or NULL */
+    const char *raw_body;          /* the request body bytes as received (not NUL-terminated;
+                                    * machine signatures cover these), or NULL when empty */
+    size_t raw_body_len;
     uint32_t body_present;         /* bit i: body field i was present */
     /* request headers, through the transport (keeps civetweb out of handlers) */
     const char *(*header_get)(void *transport, const char *name);
@@ -86,10 +89,19 @@ struct api_ctx {
     char err_msg[SRV_MAX_ERRMSG_BYTES];
     struct api_header hdr[SRV_MAX_EXTRA_HEADERS];
     size_t nhdr;
+    /* a raw (non-envelope) success reply, set by api_reply_raw(); owned, freed on release */
+    char *raw_reply;
+    size_t raw_reply_len;
+    char raw_type[64];
 };
 
 /* Sets a success reply; takes ownership of data (NULL -> JSON null). */
 void api_reply_ok(struct api_ctx *ctx, int status, cJSON *data);
+/* Sets a raw success reply (a file download, not the envelope): takes ownership of data (malloc'd,
+ * len bytes) and sends it with content_type. Security headers and api_header_add() headers
+ * (e.g. Content-Disposition) still apply. */
+void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type, char *data,
+                   size_t len);
 /* Sets an error reply: code like "NOT_FOUND", "FORBIDDEN", "CONFLICT", "INVALID_FIELD". */
 void api_reply_error(struct api_ctx *ctx, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -4,9 +4,9 @@
  * target_id, since / until (unix seconds or RFC 3339 "YYYY-MM-DDTHH:MM:SSZ"; since inclusive,
  * until exclusive). Paging: newest first, limit (1..1000, default 100) and cursor = the
  * next_cursor of the previous page (rows with a smaller id).
- * Export: format=jsonl|cef|syslog; the same filters; the text (one event per line, newest first,
- * at most AUDIT_EXPORT_MAX_ROWS) is returned in data.content with data.content_type, because
- * every /api reply is the JSON envelope. */
+ * Export: format=jsonl|cef|syslog; the same filters; the reply is the file itself (one event per
+ * line, newest first, at most AUDIT_EXPORT_MAX_ROWS), not the envelope, with its content type,
+ * Content-Disposition: attachment and X-Audit-Count (events in it). Errors are envelopes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,18 +183,13 @@ void api_audit_export(struct api_ctx *ctx)
         api_reply_errno(ctx, ret, "export");
         return;
     }
-    cJSON *d = cJSON_CreateObject();
-    if (!d || !cJSON_AddStringToObject(d, "content", text ? text : "")) {
-        cJSON_Delete(d);
-        free(text);
-        api_reply_errno(ctx, -ENOMEM, "export");
-        return;
-    }
-    cJSON_AddStringToObject(d, "format", fmt);
-    cJSON_AddStringToObject(d, "content_type", audit_format_content_type(e.fmt));
-    cJSON_AddNumberToObject(d, "count", (double)e.n);
-    free(text);
-    api_reply_ok(ctx, 200, d);
+    /* The file itself, not the envelope: what a browser download or a SIEM import expects. */
+    api_header_add(ctx, "Content-Disposition", "attachment; filename=\"audit-org%lld.%s\"",
+                   (long long)ctx->auth.org_id, e.fmt == AUDIT_FMT_JSONL ? "jsonl" :
+                   e.fmt == AUDIT_FMT_CEF ? "cef" : "log");
+    api_header_add(ctx, "X-Audit-Count", "%lld", (long long)e.n);
+    api_reply_raw(ctx, 200, audit_format_content_type(e.fmt), text ? text : strdup(""),
+                  text ? len : 0);
     char detail[96];
     snprintf(detail, sizeof(detail), "{\"format\":\"%s\",\"count\":%lld}", fmt, (long long)e.n);
     api_audit(ctx, ctx->auth.org_id, "audit.export", "org", NULL, detail);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "server/limits.h"
@@ -24,8 +25,12 @@ struct db_conn {
 struct db {
     char *path;
     pthread_key_t key;
-    pthread_mutex_t lock; /* protects conns[] */
+    pthread_mutex_t lock; /* protects conns[], idle[] and nidle */
+    pthread_cond_t released; /* signalled when a connection joins idle[] */
     struct db_conn *conns[SRV_MAX_DB_CONNS];
+    struct db_conn *idle[SRV_MAX_DB_CONNS]; /* open, bound to no thread (db_conn_release) */
+    size_t nidle;
+    size_t nopen; /* connections open or being opened (slots reserved) */
 };
 
 static void conn_close(struct db_conn *c)
@@ -45,9 +50,12 @@ static void conn_release(void *arg)
 
     pthread_mutex_lock(&db->lock);
     for (size_t i = 0; i < SRV_MAX_DB_CONNS; i++) {
-        if (db->conns[i] == c)
+        if (db->conns[i] == c) {
             db->conns[i] = NULL;
+            db->nopen--;
+        }
     }
+    pthread_cond_signal(&db->released); /* a slot is free */
     pthread_mutex_unlock(&db->lock);
     conn_close(c);
 }
@@ -195,6 +203,7 @@ int db_open(struct db **out, const char *path)
         return -ENOMEM;
     }
     pthread_mutex_init(&db->lock, NULL);
+    pthread_cond_init(&db->released, NULL);
     ret = -pthread_key_create(&db->key, conn_release);
     if (ret < 0) {
         free(db->path);
@@ -230,7 +239,10 @@ void db_close(struct db *db)
         db->conns[i] = NULL;
     }
     pthread_mutex_unlock(&db->lock);
+    db->nidle = 0;
+    db->nopen = 0;
     pthread_key_delete(db->key);
+    pthread_cond_destroy(&db->released);
     pthread_mutex_destroy(&db->lock);
     free(db->path);
     free(db);
@@ -241,32 +253,87 @@ const char *db_path(const struct db *db)
     return db->path;
 }
 
+/* A released connection, or NULL with a slot reserved for a new one (*reserved); waits (bounded
+ * by the busy timeout) while every slot is taken, then gives up with neither. */
+static struct db_conn *conn_reuse(struct db *db, bool *reserved)
+{
+    struct db_conn *c = NULL;
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SRV_DB_BUSY_TIMEOUT_MS / 1000;
+    *reserved = false;
+    pthread_mutex_lock(&db->lock);
+    while (!db->nidle && db->nopen >= SRV_MAX_DB_CONNS) {
+        if (pthread_cond_timedwait(&db->released, &db->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    if (db->nidle) {
+        c = db->idle[--db->nidle];
+    } else if (db->nopen < SRV_MAX_DB_CONNS) {
+        db->nopen++;
+        *reserved = true;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return c;
+}
+
+static void slot_unreserve(struct db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    db->nopen--;
+    pthread_cond_signal(&db->released);
+    pthread_mutex_unlock(&db->lock);
+}
+
+void db_conn_release(struct db *db)
+{
+    struct db_conn *c = pthread_getspecific(db->key);
+
+    if (!c)
+        return;
+    db_conn_idle(c);
+    pthread_setspecific(db->key, NULL);
+    pthread_mutex_lock(&db->lock);
+    db->idle[db->nidle++] = c; /* at most one per open connection: cannot overflow */
+    pthread_cond_signal(&db->released);
+    pthread_mutex_unlock(&db->lock);
+}
+
 struct db_conn *db_conn_get(struct db *db)
 {
     struct db_conn *c = pthread_getspecific(db->key);
     size_t slot;
+    bool reserved;
 
     if (c)
         return c;
-    c = calloc(1, sizeof(*c));
-    if (!c)
+    c = conn_reuse(db, &reserved);
+    if (c) {
+        pthread_setspecific(db->key, c);
+        return c;
+    }
+    if (!reserved) {
+        log_error("db", "all %d connections busy for %d ms", SRV_MAX_DB_CONNS,
+                  SRV_DB_BUSY_TIMEOUT_MS);
         return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        slot_unreserve(db);
+        return NULL;
+    }
     c->db = db;
     if (open_handle(db->path, &c->h) < 0) {
         free(c);
+        slot_unreserve(db);
         return NULL;
     }
     pthread_mutex_lock(&db->lock);
     for (slot = 0; slot < SRV_MAX_DB_CONNS && db->conns[slot]; slot++)
         ;
-    if (slot < SRV_MAX_DB_CONNS)
-        db->conns[slot] = c;
+    db->conns[slot] = c; /* reserved above: there is a free slot */
     pthread_mutex_unlock(&db->lock);
-    if (slot == SRV_MAX_DB_CONNS) {
-        log_error("db", "more than %d threads want a connection", SRV_MAX_DB_CONNS);
-        conn_close(c);
-        return NULL;
-    }
     pthread_setspecific(db->key, c);
     return c;
 }

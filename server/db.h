@@ -45,6 +45,11 @@ int db_schema_latest(void);
  * failure to open. */
 struct db_conn *db_conn_get(struct db *db);
 sqlite3 *db_conn_handle(struct db_conn *c);
+/* Unbinds the calling thread's connection (if any) and keeps it open for the next db_conn_get()
+ * of any thread: HTTP workers call it after each request, so that a large worker pool (held map
+ * streams, server/netmap.h) shares at most SRV_MAX_DB_CONNS connections. When every slot is
+ * bound, db_conn_get() waits up to SRV_DB_BUSY_TIMEOUT_MS for one to be released. */
+void db_conn_release(struct db *db);
 
 /* Prepared, reset, bindings cleared; borrowed (owned by the connection's cache). NULL on error. */
 sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql);

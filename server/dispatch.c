@@ -12,6 +12,7 @@
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/db_users.h"
+#include "server/netmap.h"
 
 #if __has_include("server/metrics.h")
 #include "server/metrics.h"
@@ -124,6 +125,8 @@ static bool parse_body(struct api_ctx *ctx, const struct api_route *r, const cha
         return false;
     }
     ctx->body = r->body ? typed : NULL;
+    ctx->raw_body = body;
+    ctx->raw_body_len = len;
     return true;
 }
 
@@ -173,7 +176,15 @@ void api_dispatch(struct api_ctx *ctx, const char *method, const char *raw_path,
 out:
     if (ctx->db)
         db_conn_idle(ctx->db);
+    /* A successful write may have changed what the netmaps show: let them catch up now rather
+     * than at their next sweep (cheap when nothing changed; see netmap.h). */
+    if (r && strcmp(method, "GET") != 0 && ctx->status >= 200 && ctx->status < 300)
+        netmap_sync(ctx->srv);
+    db_conn_release(ctx->srv->db); /* back to the pool: see db.h */
+    ctx->db = NULL;
     ctx->body = NULL;
+    ctx->raw_body = NULL;
+    ctx->raw_body_len = 0;
     cJSON_Delete(tree);
     free(segs);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -184,6 +184,12 @@ static int set_field(const struct field_spec *f, const cJSON *v, uint8_t *out,
             return fail(err, "INVALID_FIELD", "field '%s' must be an object", f->name);
         *(const cJSON **)dst = v;
         return 0;
+    case FIELD_ARRAY:
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < f->min || cJSON_GetArraySize(v) > f->max)
+            return fail(err, "INVALID_FIELD", "field '%s' must be an array of %lld..%lld elements",
+                        f->name, (long long)f->min, (long long)f->max);
+        *(const cJSON **)dst = v;
+        return 0;
     }
     return fail(err, "INVALID_FIELD", "field '%s' has an unsupported type", f->name);
 }

@@ -5,7 +5,8 @@
  * keys; unknown fields -> UNKNOWN_FIELD; wrong type -> INVALID_FIELD; INT must be an integer
  * within [min, max] (and |v| <= 2^53); STRING length in bytes within [min, max]; STRV is an
  * array of [min, max] strings, each 1..SRV_MAX_NAME_BYTES bytes; OBJECT is any JSON object,
- * borrowed as a cJSON pointer. Absent INT/BOOL fields take .def, absent STRING is NULL. */
+ * borrowed as a cJSON pointer; ARRAY is any JSON array of [min, max] elements, borrowed likewise.
+ * Absent INT/BOOL fields take .def, absent STRING is NULL. */
 #ifndef ZTNA_SERVER_JSON_BODY_H
 #define ZTNA_SERVER_JSON_BODY_H
 
@@ -16,7 +17,7 @@
 
 #include "server/limits.h"
 
-enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL, FIELD_STRV, FIELD_OBJECT };
+enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL, FIELD_STRV, FIELD_OBJECT, FIELD_ARRAY };
 
 struct field_spec {
     const char *name;
@@ -28,7 +29,7 @@ struct field_spec {
 };
 
 /* Member types for each field_type: STRING const char * (borrowed from the tree), INT int64_t,
- * BOOL bool, STRV struct json_strv, OBJECT const cJSON *. */
+ * BOOL bool, STRV struct json_strv, OBJECT and ARRAY const cJSON *. */
 struct json_strv {
     const char *v[SRV_MAX_STRV];
     size_t n;

@@ -137,8 +137,18 @@ def main():
 
         # Exports, parsed back.
         def export(fmt, extra=""):
-            d = expect(srv.get(base + "/export?format=" + fmt + extra, owner), 200).data
-            check(d["format"] == fmt and d["count"] == len(d["content"].splitlines()), repr(d)[:200])
+            # The reply is the file itself (not the envelope), named for download.
+            r = srv.get(base + "/export?format=" + fmt + extra, owner)
+            check(r.status == 200, repr(r))
+            check(not (isinstance(r.json, dict) and "success" in r.json),
+                  "export wrapped in the envelope: %r" % r)
+            ext = {"jsonl": "jsonl", "cef": "cef", "syslog": "log"}[fmt]
+            check(r.header("Content-Disposition") ==
+                  'attachment; filename="audit-org%d.%s"' % (org, ext), r.header("Content-Disposition"))
+            check(r.header("X-Content-Type-Options") == "nosniff", "security headers kept")
+            d = {"format": fmt, "content": r.body.decode("utf-8"),
+                 "content_type": r.header("Content-Type"), "count": int(r.header("X-Audit-Count"))}
+            check(d["count"] == len(d["content"].splitlines()), repr(d)[:200])
             return d
         d = export("jsonl")
         check(d["content_type"] == "application/x-ndjson", d["content_type"])

@@ -1,0 +1,500 @@
+/* Control-plane load tool (benchmark only): N simulated agents against a running ztna-server.
+ *
+ *   ctl_load HOST PORT AUTH_KEY N SERVER_PID
+ *
+ * 1. registers N agents (fresh Ed25519 machine keys) over 8 keep-alive connections;
+ * 2. one agent fetches its full map (size and time of a full map of N-1 peers);
+ * 3. the floor: N connections each send GET /healthz at once; the time until every reply is in
+ *    is what civetweb needs to answer N requests, whatever they are;
+ * 4. opens N map streams (one connection per agent, signed GET /api/machine/map?since=V&wait=55
+ *    at the org's current version V, as reconnecting agents do), so the server holds them all;
+ * 5. registers one more machine (the change) and measures the time from sending it until every
+ *    stream has received its delta (p50 / p99 / max), then checks each reply: HTTP 200, a delta
+ *    for that agent that lists the new machine, and (for every reply) the server's signature.
+ * Prints figures; never fails on time. Exit 1 only when the protocol misbehaves. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/ctl/ctl_auth.h"
+#include "common/hex.h"
+
+#define REG_THREADS 8
+#define STREAM_WAIT 55
+#define PREFIX "ZTNA-NETMAP-V1\n"
+
+struct agent {
+    uint8_t pk[32], sk[64];
+    int64_t id;
+    int fd;
+    char *in;
+    size_t inlen, incap;
+    double done_at;
+};
+
+static const char *host;
+static int port;
+static const char *auth_key;
+static struct agent *agents;
+static int nagents;
+static uint8_t server_pk[32];
+static int64_t org_version;
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kib(int pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+            break;
+    }
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static int dial(bool nonblock)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+
+    if (fd < 0)
+        return -1;
+    inet_pton(AF_INET, host, &a.sin_addr);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            usleep(200);
+            continue;
+        }
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Offset of the body if buf holds a whole response, else 0. */
+static size_t response_complete(const char *buf, size_t len, int *status)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
+    size_t head;
+    long body;
+
+    if (!end)
+        return 0;
+    head = (size_t)(end - buf) + 4;
+    cl = memmem(buf, head, "Content-Length:", 15);
+    body = cl ? strtol(cl + 15, NULL, 10) : 0;
+    if (len < head + (size_t)body)
+        return 0;
+    *status = atoi(buf + 9);
+    return head;
+}
+
+/* Blocking request/response on a keep-alive connection; returns the body (new) and status. */
+static char *roundtrip(int fd, const char *req, size_t reqlen, int *status)
+{
+    size_t cap = 65536, len = 0, head;
+    char *buf = malloc(cap + 1);
+
+    if (!buf || write_all(fd, req, reqlen) < 0) {
+        free(buf);
+        return NULL;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n <= 0) {
+            free(buf);
+            return NULL;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+        if ((head = response_complete(buf, len, status))) {
+            memmove(buf, buf + head, len - head + 1);
+            return buf;
+        }
+    }
+}
+
+static char *register_one(int fd, struct agent *a, int idx)
+{
+    char body[512], req[1024], mk[65], wg[65];
+    uint8_t wgk[32];
+    int n, status = 0;
+
+    crypto_sign_keypair(a->pk, a->sk);
+    randombytes_buf(wgk, sizeof(wgk));
+    hex_encode(mk, a->pk, 32);
+    hex_encode(wg, wgk, 32);
+    n = snprintf(body, sizeof(body),
+                 "{\"machine_key\":\"%s\",\"wg_public_key\":\"%s\",\"hostname\":\"load-%d\"}", mk,
+                 wg, idx);
+    n = snprintf(req, sizeof(req),
+                 "POST /api/register-machine HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                 host, auth_key, n, body);
+    char *resp = roundtrip(fd, req, (size_t)n, &status);
+    if (resp && status != 201 && status != 200) {
+        fprintf(stderr, "register %d: HTTP %d %s\n", idx, status, resp);
+        free(resp);
+        return NULL;
+    }
+    return resp;
+}
+
+static int64_t json_id(const char *resp, const char *key, char *spk_hex)
+{
+    cJSON *root = cJSON_Parse(resp), *d = cJSON_GetObjectItem(root, "data");
+    cJSON *v = cJSON_GetObjectItem(d, key), *k = cJSON_GetObjectItem(d, "server_signing_key");
+    int64_t id = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+
+    if (spk_hex && cJSON_IsString(k))
+        snprintf(spk_hex, 65, "%s", k->valuestring);
+    cJSON_Delete(root);
+    return id;
+}
+
+static void *register_thread(void *arg)
+{
+    intptr_t t = (intptr_t)arg;
+    int fd = dial(false);
+    char spk[65] = "";
+    int retries = 0;
+
+    for (int i = (int)t; i < nagents && fd >= 0; i += REG_THREADS) {
+        char *resp = register_one(fd, &agents[i], i);
+
+        if (!resp) {
+            close(fd);
+            fd = dial(false);
+            if (++retries <= 3)
+                i -= REG_THREADS; /* retry on a fresh connection */
+            continue;
+        }
+        agents[i].id = json_id(resp, "machine_id", spk);
+        if (i == 0)
+            hex_decode(server_pk, 32, spk);
+        free(resp);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static int map_request(struct agent *a, int64_t since, int wait, char *out, size_t cap)
+{
+    char target[96], hdr[CTL_AUTH_HEADER_MAX];
+    struct ctl_auth au;
+
+    snprintf(target, sizeof(target), "/api/machine/map?since=%lld&wait=%d", (long long)since, wait);
+    if (ctl_auth_sign(&au, a->sk, "GET", target, NULL, 0, time(NULL)) < 0 ||
+        ctl_auth_header_format(&au, hdr, sizeof(hdr)) < 0)
+        return -1;
+    return snprintf(out, cap, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n\r\n", target,
+                    host, hdr);
+}
+
+/* Verifies a map reply body; fills *type ("full"...) and *version; true when the signature holds. */
+static bool map_verify(const char *body, int64_t want_id, char *type, size_t tcap, int64_t *version,
+                       int64_t must_list)
+{
+    cJSON *root = cJSON_Parse(body), *d = cJSON_GetObjectItem(root, "data");
+    cJSON *p = cJSON_GetObjectItem(d, "payload"), *s = cJSON_GetObjectItem(d, "sig");
+    bool ok = false;
+
+    if (cJSON_IsString(p) && cJSON_IsString(s)) {
+        size_t plen = strlen(p->valuestring), n = 0;
+        uint8_t *msg = malloc(sizeof(PREFIX) + plen), sig[64];
+
+        memcpy(msg, PREFIX, sizeof(PREFIX) - 1);
+        if (sodium_base642bin(msg + sizeof(PREFIX) - 1, plen, p->valuestring, plen, NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0 &&
+            hex_decode(sig, 64, s->valuestring) &&
+            crypto_sign_verify_detached(sig, msg, sizeof(PREFIX) - 1 + n, server_pk) == 0) {
+            cJSON *pl = cJSON_ParseWithLength((char *)msg + sizeof(PREFIX) - 1, n);
+            cJSON *t = cJSON_GetObjectItem(pl, "type"), *v = cJSON_GetObjectItem(pl, "version");
+            cJSON *mid = cJSON_GetObjectItem(pl, "machine_id"), *up = cJSON_GetObjectItem(pl, "upsert");
+            bool listed = must_list == 0, mine = cJSON_IsNumber(mid) && mid->valuedouble == want_id;
+            cJSON *e;
+
+            cJSON_ArrayForEach(e, up)
+            {
+                cJSON *id = cJSON_GetObjectItem(e, "id");
+
+                if (cJSON_IsNumber(id) && id->valuedouble == must_list)
+                    listed = true;
+            }
+            if (cJSON_IsString(t))
+                snprintf(type, tcap, "%s", t->valuestring);
+            if (cJSON_IsNumber(v))
+                *version = (int64_t)v->valuedouble;
+            ok = listed && mine;
+            cJSON_Delete(pl);
+        }
+        free(msg);
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Sends one request per connection on all n fds (requests built by mk), then reads every reply
+ * with epoll until all are in or timeout. Returns the count of complete replies. */
+static int fanout_collect(int ep, double deadline)
+{
+    struct epoll_event ev[256];
+    int done = 0;
+
+    for (int i = 0; i < nagents; i++) {
+        if (agents[i].done_at == 0)
+            continue;
+        done++;
+    }
+    while (done < nagents && now_s() < deadline) {
+        int k = epoll_wait(ep, ev, 256, 100);
+
+        for (int j = 0; j < k; j++) {
+            struct agent *a = ev[j].data.ptr;
+            int status;
+
+            for (;;) {
+                ssize_t n;
+
+                if (a->incap - a->inlen < 4096) {
+                    a->incap = a->incap ? a->incap * 2 : 16384;
+                    a->in = realloc(a->in, a->incap + 1);
+                }
+                n = read(a->fd, a->in + a->inlen, a->incap - a->inlen);
+                if (n <= 0)
+                    break;
+                a->inlen += (size_t)n;
+                a->in[a->inlen] = '\0';
+            }
+            if (a->done_at == 0 && response_complete(a->in, a->inlen, &status)) {
+                a->done_at = now_s();
+                done++;
+            }
+        }
+    }
+    return done;
+}
+
+static void conns_reset(int ep)
+{
+    for (int i = 0; i < nagents; i++) {
+        if (agents[i].fd >= 0) {
+            epoll_ctl(ep, EPOLL_CTL_DEL, agents[i].fd, NULL);
+            close(agents[i].fd);
+        }
+        agents[i].fd = -1;
+        agents[i].inlen = 0;
+        agents[i].done_at = 0;
+    }
+}
+
+static int conns_open(int ep)
+{
+    int open = 0;
+
+    for (int i = 0; i < nagents; i++) {
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = &agents[i]};
+
+        agents[i].fd = dial(true);
+        if (agents[i].fd < 0) {
+            fprintf(stderr, "connect %d: %s\n", i, strerror(errno));
+            continue;
+        }
+        epoll_ctl(ep, EPOLL_CTL_ADD, agents[i].fd, &e);
+        open++;
+    }
+    usleep(200000); /* let the non-blocking connects finish */
+    return open;
+}
+
+static void print_latency(const char *what, double t0)
+{
+    double *lat = malloc(sizeof(double) * (size_t)nagents);
+    int n = 0;
+
+    for (int i = 0; i < nagents; i++) {
+        if (agents[i].done_at > 0)
+            lat[n++] = agents[i].done_at - t0;
+    }
+    qsort(lat, (size_t)n, sizeof(double), cmp_double);
+    if (n)
+        printf("  %s: %d/%d replies; p50 %.1f ms, p99 %.1f ms, all %.1f ms\n", what, n, nagents,
+               lat[n / 2] * 1e3, lat[(n * 99) / 100] * 1e3, lat[n - 1] * 1e3);
+    else
+        printf("  %s: no replies\n", what);
+    free(lat);
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t th[REG_THREADS];
+    int pid, ep, bad = 0, fd, status;
+    double t0, t1;
+    char req[1024];
+
+    if (argc != 6 || sodium_init() < 0) {
+        fprintf(stderr, "usage: ctl_load HOST PORT AUTH_KEY N SERVER_PID\n");
+        return 2;
+    }
+    host = argv[1];
+    port = atoi(argv[2]);
+    auth_key = argv[3];
+    nagents = atoi(argv[4]);
+    pid = atoi(argv[5]);
+    agents = calloc((size_t)nagents + 1, sizeof(*agents));
+    ep = epoll_create1(0);
+    for (int i = 0; i <= nagents; i++)
+        agents[i].fd = -1;
+
+    /* 1. registration */
+    t0 = now_s();
+    for (intptr_t t = 0; t < REG_THREADS; t++)
+        pthread_create(&th[t], NULL, register_thread, (void *)t);
+    for (int t = 0; t < REG_THREADS; t++)
+        pthread_join(th[t], NULL);
+    t1 = now_s();
+    for (int i = 0; i < nagents; i++)
+        bad += agents[i].id <= 0;
+    printf("  registration: %d agents in %.2f s (%.0f/s), %d failed; server RSS %.1f MiB\n",
+           nagents, t1 - t0, nagents / (t1 - t0), bad, rss_kib(pid) / 1024.0);
+    if (bad)
+        return 1;
+
+    /* 2. one full map */
+    fd = dial(false);
+    int n = map_request(&agents[0], 0, 1, req, sizeof(req));
+    t0 = now_s();
+    char *body = roundtrip(fd, req, (size_t)n, &status);
+    t1 = now_s();
+    char type[16] = "";
+    if (!body || status != 200 || !map_verify(body, agents[0].id, type, sizeof(type),
+                                              &org_version, 0) || strcmp(type, "full")) {
+        fprintf(stderr, "full map: HTTP %d, not a verified full map\n", status);
+        return 1;
+    }
+    printf("  full map of %d peers: %zu bytes in %.1f ms (signature verified)\n", nagents - 1,
+           strlen(body), (t1 - t0) * 1e3);
+    free(body);
+    close(fd);
+
+    /* 3. the floor: N concurrent GET /healthz */
+    conns_open(ep);
+    t0 = now_s();
+    for (int i = 0; i < nagents; i++) {
+        n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+        if (agents[i].fd >= 0)
+            write_all(agents[i].fd, req, (size_t)n);
+    }
+    fanout_collect(ep, now_s() + 60);
+    print_latency("peer: N concurrent GET /healthz (the HTTP floor)", t0);
+    conns_reset(ep);
+
+    /* 4. N held streams at the current version */
+    int open = conns_open(ep);
+    for (int i = 0; i < nagents; i++) {
+        n = map_request(&agents[i], org_version, STREAM_WAIT, req, sizeof(req));
+        if (agents[i].fd >= 0)
+            write_all(agents[i].fd, req, (size_t)n);
+    }
+    /* every poll is authenticated (one SQLite lookup and nonce) before it waits: let them */
+    sleep((unsigned)(2 + nagents / 2000));
+    int early = 0;
+    for (int i = 0; i < nagents; i++)
+        early += agents[i].inlen > 0;
+    printf("  streams: %d open, %d answered before the change (should be 0); server RSS %.1f MiB\n",
+           open, early, rss_kib(pid) / 1024.0);
+
+    /* 5. the change: one more machine */
+    fd = dial(false);
+    t0 = now_s();
+    char *resp = register_one(fd, &agents[nagents], nagents);
+    t1 = now_s();
+    int64_t new_id = resp ? json_id(resp, "machine_id", NULL) : -1;
+    free(resp);
+    close(fd);
+    int got = fanout_collect(ep, now_s() + 60);
+    printf("  change (registration) answered in %.1f ms\n", (t1 - t0) * 1e3);
+    print_latency("change -> every stream has its delta", t0);
+    /* 6. check every reply */
+    int verified = 0, deltas = 0, bad_status = 0;
+    for (int i = 0; i < nagents; i++) {
+        size_t head = agents[i].in ? response_complete(agents[i].in, agents[i].inlen, &status) : 0;
+        int64_t v = 0;
+
+        if (!head || status != 200) {
+            if (bad_status++ < 3)
+                fprintf(stderr, "  agent %d: HTTP %d %.200s\n", i, head ? status : 0,
+                        head ? agents[i].in + head : "(incomplete)");
+            continue;
+        }
+        if (map_verify(agents[i].in + head, agents[i].id, type, sizeof(type), &v, new_id)) {
+            verified++;
+            deltas += strcmp(type, "delta") == 0;
+        } else if (i - verified < 3) {
+            fprintf(stderr, "  agent %d (machine %lld): reply not verified: %.300s\n", i,
+                    (long long)agents[i].id, agents[i].in + head);
+        }
+    }
+    printf("  replies: %d complete, %d signature-verified listing the new machine, %d deltas; "
+           "server RSS %.1f MiB\n", got, verified, deltas, rss_kib(pid) / 1024.0);
+    conns_reset(ep);
+    return verified == nagents ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Control-plane scale benchmark (not a ctest test; never fails on timing).
+#   bench/control/run.sh [BUILD_DIR]
+# For N = 1,000 and 10,000 simulated agents (bench/control/ctl_load.c): registration time, server
+# RSS, the size and time of one full map, and the time from one change (a machine added) until
+# every held map stream has received its delta. The peer in the same run is the HTTP floor: the
+# same N connections each sending GET /healthz at once, until every reply is in.
+# ZTNA_BENCH_AGENTS="1000 10000" overrides the sizes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../../build}" && pwd)
+bin=$build/server/ztna-server
+load=$build/bench/control/ctl_load
+SIZES=${ZTNA_BENCH_AGENTS:-1000 10000}
+for tool in curl jq; do
+    command -v $tool >/dev/null || { echo "bench/control: $tool not installed, skipped"; exit 0; }
+done
+[ -x "$bin" ] || { echo "bench/control: $bin not built, skipped"; exit 0; }
+[ -x "$load" ] || { echo "bench/control: $load not built (target ctl_load), skipped"; exit 0; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+data=
+pid=
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    pid=
+    [ -n "$data" ] && rm -rf "$data"
+    data=
+}
+trap cleanup EXIT
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+api() { curl -fsS --max-time 30 -H 'Content-Type: application/json' "$@"; }
+
+echo "control plane: $bin, $(nproc) cores, open files $(ulimit -n)"
+for n in $SIZES; do
+    data=$(mktemp -d /tmp/ztna-bench-ctl.XXXXXX)
+    port=$(freeport)
+    "$bin" --data-dir "$data" --listen "127.0.0.1:$port" --dns-listen "127.0.0.1:$(freeport)" \
+        --log-level warn --max-streams $((n + 64)) >"$data/server.log" 2>&1 &
+    pid=$!
+    url=http://127.0.0.1:$port
+    for _ in $(seq 300); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done
+    login=$(api -X POST "$url/api/auth/setup" \
+        -d '{"email":"bench@example.com","password":"bench password 1","org_name":"Bench"}')
+    token=$(jq -r .data.access_token <<<"$login")
+    org=$(jq -r '.data.orgs[0].id' <<<"$login")
+    key=$(api -H "Authorization: Bearer $token" -X POST "$url/api/orgs/$org/auth-keys" \
+        -d '{"reusable":true}' | jq -r .data.key)
+    echo "--- N = $n agents (server threads: $((8 + n + 64)), RSS at start" \
+         "$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status))"
+    "$load" 127.0.0.1 "$port" "$key" "$n" "$pid" || echo "  (ctl_load reported a protocol problem)"
+    cleanup
+done

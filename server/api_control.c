@@ -1,0 +1,351 @@
+/* Machine-facing control calls after registration (docs/control-protocol.md), each signed with
+ * the machine key (machine_auth.h) over the raw request bytes:
+ *   GET  /api/machine/map?since=V&wait=S   the signed netmap, long-polled (netmap.h)
+ *   POST /api/machine/endpoints            the addresses where the machine's WireGuard listens
+ *   POST /api/machine/logout               the machine deletes itself
+ * and the control data of the admin machine view (api_control.h). */
+#include "server/api_control.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hex.h"
+#include "server/db.h"
+#include "server/db_control.h"
+#include "server/db_machines.h"
+#include "server/janitor.h"
+#include "server/machine_auth.h"
+#include "server/netmap.h"
+#include "server/netmap_parse.h"
+
+#define NM_BUSY_RETRY_SECONDS 5
+
+/* Authenticates the signed request inside a write transaction (so that the nonce and what the
+ * handler writes commit together). On failure the reply is set, and the nonce / audit rows of a
+ * failure are kept. */
+static bool signed_begin(struct api_ctx *ctx, struct machine_row *m)
+{
+    int ret;
+
+    machines_write_lock(ctx->srv);
+    ret = db_begin(ctx->db);
+    if (ret) {
+        machines_write_unlock(ctx->srv);
+        api_reply_errno(ctx, ret, "request");
+        return false;
+    }
+    if (machine_auth_request(ctx, ctx->raw_body, ctx->raw_body_len, m))
+        return true;
+    if (db_commit(ctx->db) != 0)
+        db_rollback(ctx->db);
+    machines_write_unlock(ctx->srv);
+    return false;
+}
+
+/* Commits (or, on an error reply, keeps only the auth rows) and unlocks. */
+static void signed_end(struct api_ctx *ctx)
+{
+    if (db_commit(ctx->db) != 0) {
+        db_rollback(ctx->db);
+        if (ctx->status < 300)
+            api_reply_errno(ctx, -EIO, "request");
+    }
+    machines_write_unlock(ctx->srv);
+}
+
+/* Is name=... among the query's parameters (whatever its value)? */
+static bool query_has(const char *q, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (; q && *q; q = strchr(q, '&') ? strchr(q, '&') + 1 : NULL) {
+        if (strncmp(q, name, n) == 0 && q[n] == '=')
+            return true;
+    }
+    return false;
+}
+
+/* A decimal query parameter within [lo, hi]; def when absent; false (400 sent) when bad. */
+static bool query_number(struct api_ctx *ctx, const char *name, int64_t lo, int64_t hi,
+                         int64_t def, int64_t *out)
+{
+    char buf[32];
+
+    if (!query_has(ctx->query, name)) {
+        *out = def;
+        return true;
+    }
+    if (api_query_get(ctx, name, buf, sizeof(buf)) && nm_parse_decimal(buf, lo, hi, out))
+        return true;
+    api_reply_error(ctx, 400, "INVALID_QUERY", "%s must be a decimal integer in %lld..%lld", name,
+                    (long long)lo, (long long)hi);
+    return false;
+}
+
+/* The data of a map reply: {"payload": base64(payload), "sig": hex(Ed25519 over msg)}. */
+static cJSON *map_sealed(const struct server *srv, const char *msg, size_t len)
+{
+    const size_t plen = strlen(NETMAP_SIG_PREFIX);
+    uint8_t sig[crypto_sign_BYTES];
+    char sig_hex[2 * crypto_sign_BYTES + 1];
+    size_t b64_len = sodium_base64_ENCODED_LEN(len - plen, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(b64_len);
+    cJSON *d = cJSON_CreateObject();
+
+    if (!b64 || !d) {
+        free(b64);
+        cJSON_Delete(d);
+        return NULL;
+    }
+    crypto_sign_detached(sig, NULL, (const uint8_t *)msg, len, srv->sign_sk);
+    hex_encode(sig_hex, sig, sizeof(sig));
+    sodium_bin2base64(b64, b64_len, (const uint8_t *)msg + plen, len - plen,
+                      sodium_base64_VARIANT_ORIGINAL);
+    if (!cJSON_AddStringToObject(d, "payload", b64) || !cJSON_AddStringToObject(d, "sig", sig_hex)) {
+        cJSON_Delete(d);
+        d = NULL;
+    }
+    free(b64);
+    return d;
+}
+
+void api_machine_map(struct api_ctx *ctx)
+{
+    struct machine_row *m = malloc(sizeof(*m));
+    struct netmap_poll p = {0};
+    int64_t since, wait;
+    char *msg = NULL;
+    size_t len = 0;
+    int ret;
+
+    if (!m) {
+        api_reply_errno(ctx, -ENOMEM, "map");
+        return;
+    }
+    /* The nonce insert is the only write: serialise it with the module's other writers. */
+    machines_write_lock(ctx->srv);
+    bool ok = machine_auth_request(ctx, ctx->raw_body, ctx->raw_body_len, m);
+    machines_write_unlock(ctx->srv);
+    if (!ok)
+        goto out;
+    if (!query_number(ctx, "since", 0, (1LL << 53), 0, &since) ||
+        !query_number(ctx, "wait", NM_WAIT_MIN, NM_WAIT_MAX, NM_WAIT_DEFAULT, &wait))
+        goto out;
+    /* Nothing below touches SQLite: give the connection back before waiting. */
+    db_conn_idle(ctx->db);
+    db_conn_release(ctx->srv->db);
+    ctx->db = NULL;
+    p.org_id = m->org_id;
+    p.machine_id = m->id;
+    p.since = since;
+    p.wait = (int)wait;
+    ret = netmap_poll(ctx->srv, &p, &msg, &len);
+    if (ret == -ENOENT) {
+        api_reply_error(ctx, 404, "MACHINE_UNKNOWN", "this machine is no longer registered");
+    } else if (ret == -EBUSY) {
+        api_header_add(ctx, "Retry-After", "%d", NM_BUSY_RETRY_SECONDS);
+        api_reply_error(ctx, 503, "BUSY", "the server holds its maximum of map streams; "
+                        "retry after %d s", NM_BUSY_RETRY_SECONDS);
+    } else if (ret < 0) {
+        api_reply_errno(ctx, ret, "map");
+    } else {
+        cJSON *d = map_sealed(ctx->srv, msg, len);
+
+        if (d)
+            api_reply_ok(ctx, 200, d);
+        else
+            api_reply_errno(ctx, -ENOMEM, "map");
+    }
+out:
+    free(msg);
+    free(m);
+}
+
+struct endpoints_body {
+    int64_t listen_port;
+    struct json_strv endpoints;
+};
+static const struct field_spec endpoints_fields[] = {
+    {"listen_port", FIELD_INT, true, offsetof(struct endpoints_body, listen_port), 1, 65535, 0},
+    {"endpoints", FIELD_STRV, true, offsetof(struct endpoints_body, endpoints), 0,
+     NM_MAX_ENDPOINTS, 0},
+};
+const struct body_spec machine_endpoints_body = BODY_SPEC(struct endpoints_body, endpoints_fields);
+
+/* The canonical list: the address the server observed (with listen_port) first, then the
+ * reported ones, without duplicates. NULL with a 400 reply set on a bad endpoint. */
+static cJSON *endpoints_list(struct api_ctx *ctx, const struct endpoints_body *b)
+{
+    char ep[NM_MAX_ENDPOINTS + 1][NM_ENDPOINT_MAX];
+    size_t n = 0;
+    cJSON *arr;
+
+    if (nm_endpoint_format(ctx->source_addr, (int)b->listen_port, ep[n]))
+        n++;
+    for (size_t i = 0; i < b->endpoints.n; i++) {
+        bool dup = false;
+
+        if (!nm_endpoint_parse(b->endpoints.v[i], ep[n])) {
+            api_reply_error(ctx, 400, "INVALID_FIELD", "endpoints[%zu]: \"%.64s\" is not "
+                            "ip:port or [ipv6]:port", i, b->endpoints.v[i]);
+            return NULL;
+        }
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = strcmp(ep[j], ep[n]) == 0;
+        if (!dup)
+            n++;
+    }
+    arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(ep[i]))) {
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr)
+        api_reply_errno(ctx, -ENOMEM, "endpoints");
+    return arr;
+}
+
+void api_machine_endpoints(struct api_ctx *ctx)
+{
+    const struct endpoints_body *b = ctx->body;
+    struct machine_row *m = malloc(sizeof(*m));
+    cJSON *list = NULL, *d;
+    char *text = NULL;
+    int ret;
+
+    if (!m) {
+        api_reply_errno(ctx, -ENOMEM, "endpoints");
+        return;
+    }
+    if (!signed_begin(ctx, m))
+        goto out;
+    list = endpoints_list(ctx, b);
+    text = list ? cJSON_PrintUnformatted(list) : NULL;
+    if (list && !text)
+        api_reply_errno(ctx, -ENOMEM, "endpoints");
+    if (text) {
+        ret = db_control_set_endpoints(ctx->db, m->id, b->listen_port, text, server_now());
+        d = ret ? NULL : cJSON_CreateObject();
+        if (d) {
+            cJSON_AddItemToObject(d, "endpoints", list);
+            list = NULL;
+            api_reply_ok(ctx, 200, d);
+        } else {
+            api_reply_errno(ctx, ret ? ret : -ENOMEM, "endpoints");
+        }
+    }
+    signed_end(ctx);
+out:
+    cJSON_Delete(list);
+    free(text);
+    free(m);
+}
+
+void api_machine_logout(struct api_ctx *ctx)
+{
+    struct machine_row *m = malloc(sizeof(*m));
+    char mid[24], detail[160];
+    int ret;
+
+    if (!m) {
+        api_reply_errno(ctx, -ENOMEM, "logout");
+        return;
+    }
+    if (!signed_begin(ctx, m))
+        goto out;
+    ret = db_machine_delete(ctx->db, m->org_id, m->id);
+    if (ret) {
+        api_reply_errno(ctx, ret, "machine");
+    } else {
+        snprintf(mid, sizeof(mid), "%" PRId64, m->id);
+        snprintf(detail, sizeof(detail), "{\"name\":\"%s\",\"ip\":\"%s\"}", m->name,
+                 m->tailnet_ip); /* a DNS label and a dotted quad: no escaping needed */
+        api_audit(ctx, m->org_id, "machine.logout", "machine", mid, detail);
+        api_reply_ok(ctx, 200, cJSON_CreateObject());
+    }
+    signed_end(ctx);
+out:
+    free(m);
+}
+
+/* --- heartbeat reports and the admin view ---------------------------------------------------- */
+
+/* A value of a report: scalar, or an object/array of scalars (one level), strings plain text. */
+static bool report_value_ok(const cJSON *v, int depth)
+{
+    const cJSON *e;
+    int n = 0;
+
+    if (cJSON_IsString(v))
+        return strlen(v->valuestring) <= 128;
+    if (cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsNull(v))
+        return true;
+    if (depth > 1 || !(cJSON_IsObject(v) || cJSON_IsArray(v)))
+        return false;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (++n > 32 || (e->string && strlen(e->string) > 64) || !report_value_ok(e, depth + 1))
+            return false;
+    }
+    return true;
+}
+
+int control_report_check(const cJSON *denials, const cJSON *stats, char **denials_json,
+                         char **stats_json, const char **why)
+{
+    *denials_json = *stats_json = NULL;
+    *why = NULL;
+    if (denials && !report_value_ok(denials, 0)) {
+        *why = "denials must be an array of at most 32 objects of scalar fields";
+        return -EINVAL;
+    }
+    if (stats && !report_value_ok(stats, 0)) {
+        *why = "stats must be an object of at most 32 scalar or one-level fields";
+        return -EINVAL;
+    }
+    if (denials && !(*denials_json = cJSON_PrintUnformatted(denials)))
+        return -ENOMEM;
+    if (stats && !(*stats_json = cJSON_PrintUnformatted(stats)))
+        return -ENOMEM;
+    if ((*denials_json && strlen(*denials_json) >= DB_CONTROL_DENIALS_MAX) ||
+        (*stats_json && strlen(*stats_json) >= DB_CONTROL_STATS_MAX)) {
+        *why = "denials or stats too large";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int control_json_add(struct db_conn *db, int64_t machine_id, cJSON *obj)
+{
+    struct control_row *r = malloc(sizeof(*r));
+    int ret = r ? db_control_get(db, machine_id, r) : -ENOMEM;
+    cJSON *ep, *den, *stats;
+
+    if (ret == 0) {
+        ep = cJSON_Parse(r->endpoints);
+        den = cJSON_Parse(r->denials);
+        stats = cJSON_Parse(r->stats);
+        cJSON_AddItemToObject(obj, "endpoints", cJSON_IsArray(ep) ? ep : cJSON_CreateArray());
+        cJSON_AddItemToObject(obj, "denials", cJSON_IsArray(den) ? den : cJSON_CreateArray());
+        cJSON_AddItemToObject(obj, "stats", cJSON_IsObject(stats) ? stats : cJSON_CreateObject());
+        if (!cJSON_IsArray(ep))
+            cJSON_Delete(ep);
+        if (!cJSON_IsArray(den))
+            cJSON_Delete(den);
+        if (!cJSON_IsObject(stats))
+            cJSON_Delete(stats);
+        if (r->reported_at)
+            cJSON_AddNumberToObject(obj, "reported_at", (double)r->reported_at);
+        else
+            cJSON_AddNullToObject(obj, "reported_at");
+    }
+    free(r);
+    return ret;
+}
