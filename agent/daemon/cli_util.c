@@ -10,7 +10,8 @@
 static void usage(FILE *f, const char *cmd, const char *synopsis, const char *help,
                   const struct cli_opt *opts, size_t n)
 {
-    fprintf(f, "usage: ztna %s %s [--socket PATH]\n\n%s\n\noptions:\n", cmd, synopsis, help);
+    fprintf(f, "usage: ztna %s %s%s[--socket PATH]\n\n%s\n\noptions:\n", cmd, synopsis,
+            synopsis[0] ? " " : "", help);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-18s %s\n", opts[i].name, opts[i].help);
     fprintf(f, "  %-18s %s\n", "--socket PATH", "the daemon's socket (default " AGENT_DEFAULT_SOCKET ")");

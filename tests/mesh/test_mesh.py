@@ -28,6 +28,7 @@ Checks, in order (each wait bounded):
   6. a machine deleted by the admin disappears from every peer and its traffic stops
   7. an agent logged in to a fake server refuses forged map messages (wrong key, altered
      payload, older version, another machine, unsigned) and keeps the genuine map
+  8. `ztna logout`: the server deletes the machine and the other agent drops it
 """
 import json
 import os
@@ -372,6 +373,15 @@ def main():
     for why in ("bad signature", "older than", "map for machine 8", "unsigned"):
         assert why in flog, "delta's log does not say '%s'" % why
     log("forged maps refused (wrong key, altered payload, older, other machine, unsigned)")
+
+    # 8. logout: the server deletes the machine, the other agent drops it
+    r = ztna("A", "logout")
+    assert "Logged out." in r.stdout, r.stdout
+    assert status("A")["control"]["state"] == "logged-out"
+    wait_for("beta to drop alpha after its logout", lambda: status("B")["peers"] == [], 15)
+    bad = ztna("A", "ip", check=False)
+    assert bad.returncode != 0 and "not logged in" in bad.stderr, bad.stderr
+    log("logout removed the machine from the tailnet")
 
     for k in list(AGENTS) + ["F"]:
         stop("agent-" + k)
