@@ -16,6 +16,7 @@
 #include "common/hex.h"
 #include "server/api_control.h"
 #include "server/audit.h"
+#include "server/realtime.h"
 #include "server/db_control.h"
 #include "server/db_auth_keys.h"
 #include "server/janitor.h"
@@ -264,6 +265,7 @@ void api_machine_register(struct api_ctx *ctx)
     cJSON_AddNumberToObject(d, "org_id", (double)m->org_id);
     cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
     api_reply_ok(ctx, reactivated ? 200 : 201, d);
+    realtime_machine_changed(ctx->srv, ctx->db, m->org_id, m->id);
     policy_rt_machine_changed(ctx->srv, m->org_id, m->id, ctx->source_addr); /* registered */
 out:
     free(m);
@@ -347,6 +349,7 @@ void api_machine_heartbeat(struct api_ctx *ctx)
     cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
     api_reply_ok(ctx, 200, d);
     policy_rt_machine_changed(ctx->srv, m->org_id, m->id, ctx->source_addr); /* heartbeat */
+    realtime_machine_changed(ctx->srv, ctx->db, m->org_id, m->id);
 out:
     if (locked) {
         /* A failed authentication still keeps its audit row; nothing else was written. */

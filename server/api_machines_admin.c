@@ -12,6 +12,7 @@
 
 #include "server/api_control.h"
 #include "server/machine_tags.h"
+#include "server/realtime.h"
 #include "server/policy_rt.h"
 
 struct machine_update_body {
@@ -171,6 +172,7 @@ void api_machine_update(struct api_ctx *ctx)
     snprintf(mid, sizeof(mid), "%" PRId64, id);
     snprintf(detail, sizeof(detail), "{\"name\":\"%s\",\"tags\":%s}", m->name, m->tags);
     api_audit(ctx, ctx->auth.org_id, "machine.update", "machine", mid, detail);
+    realtime_machine_changed(ctx->srv, ctx->db, ctx->auth.org_id, id);
     policy_rt_machine_changed(ctx->srv, ctx->auth.org_id, id, NULL);
 out:
     free(m);
@@ -193,6 +195,7 @@ void api_machine_delete(struct api_ctx *ctx)
     api_reply_ok(ctx, 200, d);
     snprintf(mid, sizeof(mid), "%" PRId64, id);
     api_audit(ctx, ctx->auth.org_id, "machine.delete", "machine", mid, NULL);
+    realtime_machine_gone(ctx->srv, "delete", ctx->auth.org_id, id);
     policy_rt_machine_removed(ctx->srv, ctx->auth.org_id, id);
 }
 
@@ -214,6 +217,7 @@ void api_machine_expire(struct api_ctx *ctx)
     api_reply_ok(ctx, 200, machine_json(ctx->srv, m, slug));
     snprintf(mid, sizeof(mid), "%" PRId64, id);
     api_audit(ctx, ctx->auth.org_id, "machine.expire", "machine", mid, NULL);
+    realtime_machine_changed(ctx->srv, ctx->db, ctx->auth.org_id, id);
     policy_rt_machine_changed(ctx->srv, ctx->auth.org_id, id, NULL);
 out:
     free(m);

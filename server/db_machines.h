@@ -85,6 +85,9 @@ int db_machine_nonce_prune(struct db_conn *db, int64_t now); /* deletes expired;
 /* Janitor: marks machines not seen since cutoff offline (count or -errno); lists ephemeral
  * machines not seen since cutoff (cb per row; the caller deletes them). */
 int db_machine_mark_offline(struct db_conn *db, int64_t cutoff);
+/* The same, calling cb(org_id, id) for each machine marked (for realtime updates). */
+int db_machine_mark_offline_each(struct db_conn *db, int64_t cutoff,
+                                 int (*cb)(int64_t org_id, int64_t id, void *arg), void *arg);
 int db_machine_ephemeral_stale(struct db_conn *db, int64_t cutoff,
                                int (*cb)(const struct machine_row *m, void *arg), void *arg);
 int64_t db_machine_count_online(struct db_conn *db); /* >= 0 or -errno */

@@ -26,6 +26,9 @@ static const char SQL_NONCE_INSERT[] =
 static const char SQL_NONCE_PRUNE[] = "DELETE FROM machine_nonces WHERE expires_at < ?";
 static const char SQL_MARK_OFFLINE[] =
     "UPDATE machines SET online = 0 WHERE online = 1 AND coalesce(last_seen, 0) < ?";
+static const char SQL_MARK_OFFLINE_RETURNING[] =
+    "UPDATE machines SET online = 0 WHERE online = 1 AND coalesce(last_seen, 0) < ? "
+    "RETURNING org_id, id";
 static const char SQL_EPHEMERAL_STALE[] =
     "SELECT " MACHINE_COLS " FROM machines WHERE ephemeral = 1 AND coalesce(last_seen, created_at) < ? "
     "ORDER BY id LIMIT 1000";
@@ -159,6 +162,23 @@ int db_machine_nonce_prune(struct db_conn *db, int64_t now)
 int db_machine_mark_offline(struct db_conn *db, int64_t cutoff)
 {
     return exec_cutoff(db, SQL_MARK_OFFLINE, cutoff);
+}
+
+int db_machine_mark_offline_each(struct db_conn *db, int64_t cutoff,
+                                 int (*cb)(int64_t org_id, int64_t id, void *arg), void *arg)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_MARK_OFFLINE_RETURNING);
+    int ret = st ? db_bind_int64(st, 1, cutoff) : -EIO;
+    int rc = SQLITE_DONE, n = 0;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n++;
+        ret = cb(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), arg);
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = db_rc_errno(rc);
+    if (st)
+        sqlite3_reset(st);
+    return ret ? ret : n;
 }
 
 int db_machine_ephemeral_stale(struct db_conn *db, int64_t cutoff,

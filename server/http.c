@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "server/api.h"
 #include "server/db.h"
+#include "server/web.h"
 #include "server/metrics.h"
 #include "server/netmap.h"
 
@@ -339,6 +340,7 @@ int http_start(struct server *srv, struct mg_context **out)
     mg_set_request_handler(ctx, "/healthz", healthz_handler, srv);
     mg_set_request_handler(ctx, "/metrics$", metrics_handler, srv);
     mg_set_request_handler(ctx, "/", fallback_handler, srv);
+    web_register(ctx, srv); /* the dashboard replaces the fallback on "/"; /api/ws (web.h) */
     *out = ctx;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "server/db.h"
 #include "server/db_machines.h"
 #include "server/metrics.h"
+#include "server/realtime.h"
 #include "server/policy_rt.h"
 #include "server/server.h"
 
@@ -85,6 +86,13 @@ static int delete_stale(const struct machine_row *m, void *arg)
                              .target_type = "machine", .target_id = id, .detail_json = detail};
     audit_record(s->srv, &ev);
     policy_rt_machine_removed(s->srv, m->org_id, m->id);
+    realtime_machine_gone(s->srv, "delete", m->org_id, m->id);
+    return 0;
+}
+
+static int went_offline(int64_t org_id, int64_t id, void *arg)
+{
+    realtime_machine_gone(arg, "offline", org_id, id);
     return 0;
 }
 
@@ -99,7 +107,7 @@ int janitor_run_once(struct server *srv, int64_t now)
     machines_write_lock(srv);
     int ret = db_machine_nonce_prune(db, now);
     if (ret >= 0)
-        ret = db_machine_mark_offline(db, now - offline);
+        ret = db_machine_mark_offline_each(db, now - offline, went_offline, srv);
     if (ret >= 0)
         ret = db_machine_ephemeral_stale(db, now - eph, delete_stale, &s);
     machines_write_unlock(srv);

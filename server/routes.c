@@ -62,6 +62,9 @@ void api_machine_endpoints(struct api_ctx *ctx);
 void api_machine_logout(struct api_ctx *ctx);
 extern const struct body_spec machine_endpoints_body;
 
+/* --- dashboard: realtime WebSocket (realtime.c); a plain GET explains the upgrade ----------- */
+void api_ws_info(struct api_ctx *ctx);
+
 const struct api_route api_routes[] = {
     /* server-core */
     {"GET", "/api/endpoints", api_endpoints_list, API_AUTH_NONE, ROLE_NONE, NULL,
@@ -152,5 +155,8 @@ const struct api_route api_routes[] = {
      NULL, "Deny a pending JIT request"},
     {"POST", "/api/orgs/{org}/jit-requests/{request}/revoke", api_jit_revoke, API_AUTH_ORG,
      ROLE_MEMBER, NULL, "Revoke a JIT request or grant (the requester or an admin)"},
+    /* dashboard */
+    {"GET", "/api/ws", api_ws_info, API_AUTH_NONE, ROLE_NONE, NULL,
+     "Realtime WebSocket (upgrade; auth and subscribe by message); plain GET gets 426"},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -1,0 +1,65 @@
+/* Realtime updates for the dashboard: one WebSocket per tab at /api/ws, per-org channels.
+ *
+ * Protocol (JSON text frames, at most RT_MAX_MSG_BYTES each; realtime_msg.h parses them):
+ *   client -> {"type":"auth","token":"<access token>"}     first, within RT_AUTH_TIMEOUT_S
+ *             (or the token as ?token= on the upgrade request)
+ *   server <- {"type":"ready","user_id":N,"expires_in":S}
+ *   client -> {"type":"subscribe","org":N,"channels":["machines","jit",...]}
+ *   server <- {"type":"subscribed","org":N,"channels":[...]}   (channels the role may see)
+ *   server <- {"type":"event","org":N,"channel":"machines","data":{...}}
+ *   server <- {"type":"reauth"}  the access token expired: send a fresh "auth" (events pause,
+ *             the socket closes RT_REAUTH_GRACE_S later without one)
+ *   server <- {"type":"resync"}  events were dropped (slow client): reload what is shown
+ *   client -> {"type":"ping"}  server <- {"type":"pong"}  (at least every 30 s, or civetweb's
+ *             request timeout closes an idle socket)
+ *   errors:   {"type":"error","code":"...","message":"..."}; auth errors close the socket.
+ *
+ * Channels and who may subscribe: machines, jit, policy, members (member); keys, audit (admin).
+ * Data on "machines": {"event":"upsert","machine":{...}} | {"event":"delete","id":N} |
+ * {"event":"offline","id":N}.
+ *
+ * Threads: civetweb gives each socket a worker thread (so at most RT_MAX_CLIENTS(threads)
+ * sockets are accepted, leaving workers for the API); events are queued per client (at most
+ * RT_QUEUE_MAX, then "resync") and written by one sender thread, so realtime_publish() never
+ * blocks on a slow client. */
+#ifndef ZTNA_SERVER_REALTIME_H
+#define ZTNA_SERVER_REALTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "server/realtime_msg.h" /* RT_MAX_MSG_BYTES */
+
+struct mg_context;
+struct server;
+
+#define RT_QUEUE_MAX        256
+#define RT_AUTH_TIMEOUT_S   10
+#define RT_REAUTH_GRACE_S   60
+#define RT_TICK_MS          1000
+#define RT_MAX_CLIENTS(threads) ((threads) / 2 > 0 ? (threads) / 2 : 1)
+
+/* Module hooks (modules.c): the sender thread and the client registry (srv->realtime). */
+int realtime_start(struct server *srv);
+void realtime_stop(struct server *srv); /* after the HTTP listener stopped; accepts not started */
+
+/* Registers the /api/ws WebSocket handlers (called by web_register()). */
+void realtime_register(struct mg_context *ctx, struct server *srv);
+
+/* Sends {"type":"event","org":org_id,"channel":channel,"data":data} to every socket
+ * subscribed to that org and channel. data is borrowed (serialised here). Never blocks on a
+ * client; thread-safe; a no-op when the module is not running. */
+void realtime_publish(struct server *srv, int64_t org_id, const char *channel, const cJSON *data);
+
+/* True if some socket listens to org_id's channel (skip building events nobody reads). */
+bool realtime_wants(struct server *srv, int64_t org_id, const char *channel);
+
+/* For the machines module, on "machines": machine_changed re-reads the row through db (the
+ * calling thread's connection, outside a transaction or inside one that wrote it) and sends
+ * {"event":"upsert","machine":{...}}; machine_gone sends {"event":"delete"|"offline","id":N}. */
+struct db_conn;
+void realtime_machine_changed(struct server *srv, struct db_conn *db, int64_t org_id, int64_t id);
+void realtime_machine_gone(struct server *srv, const char *event, int64_t org_id, int64_t id);
+
+#endif
