@@ -87,7 +87,7 @@ void agentpq_status_serve(const struct agentpq *pq, int listen_fd, uint64_t now_
         if (fd < 0)
             break;
         if (buf)
-            write_bounded(fd, buf, len < need ? len : need - 1);
+            write_bounded(fd, buf, len);
         else
             write_bounded(fd, "error=status-unavailable\n", 25);
         close(fd);
