@@ -17,12 +17,17 @@ extern char **environ;
 
 bool posture_find_tool(const char *path, const char *name, char *out, size_t size)
 {
+    char cand[4096];
+
     for (const char *p = path; *p;) {
         size_t n = strcspn(p, ":");
+        int len = snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, name);
 
-        if (n && (size_t)snprintf(out, size, "%.*s/%s", (int)n, p, name) < size &&
-            access(out, X_OK) == 0)
+        if (n && len > 0 && (size_t)len < sizeof(cand) && (size_t)len < size &&
+            access(cand, X_OK) == 0) {
+            memcpy(out, cand, (size_t)len + 1);
             return true;
+        }
         p += n;
         if (*p == ':')
             p++;
