@@ -4,7 +4,7 @@
 The responder: a Binding request is answered with XOR-MAPPED-ADDRESS (and MAPPED-ADDRESS) of
 the sender, with FINGERPRINT when the request had one; responses, garbage, a wrong cookie, a
 wrong length and unknown comprehension-required attributes get no answer, and the responder
-keeps answering afterwards; IPv6; `--stun-listen off`; a bad --stun-listen is refused; a busy
+keeps answering afterwards; IPv6 and the dual-stack wildcard [::]; `--stun-listen off`; a bad --stun-listen is refused; a busy
 default port leaves the server running without STUN, a busy chosen port stops it.
 netcheck: the mapped address is 127.0.0.1 and the mapped port is its own socket's port; the
 errors name the problem (nothing listening, no answer within --timeout after retransmissions,
@@ -182,11 +182,13 @@ def main():
         responder(port)
         netcheck_cases(port)
     if ipv6_available():
-        with Server(args=["--stun-listen", "[::1]:%d" % port]):
-            rc, out, err = netcheck("--stun", "[::1]:%d" % port, "--json")
-            j = json.loads(out)
-            check(rc == 0 and j["mapped_address"] == "::1" and j["mapped_port"] == j["local_port"],
-                  out + err)
+        # The wildcard [::]: one dual-stack socket, answers leave from the arrival address.
+        with Server(args=["--stun-listen", "[::]:%d" % port]):
+            for host, want in (("[::1]", "::1"), ("127.0.0.1", "127.0.0.1")):
+                rc, out, err = netcheck("--stun", "%s:%d" % (host, port), "--json")
+                j = json.loads(out)
+                check(rc == 0 and j["mapped_address"] == want and
+                      j["mapped_port"] == j["local_port"], out + err)
     with Server(args=["--stun-listen", "off"]) as srv:
         check("STUN responder off" in srv.log_tail(), srv.log_tail())
     # The default port busy (held here, or by another server on this host): the server still
