@@ -215,26 +215,41 @@ static size_t servfail(const uint8_t *q, size_t len, uint8_t *out)
     return len;
 }
 
+int dnsio_packet_parse(const uint8_t *pkt, size_t len, const uint8_t stub[4],
+                       struct dnsio_query *q)
+{
+    if (len < IP4_HDR || pkt[0] >> 4 != 4 || memcmp(pkt + 16, stub, 4))
+        return -ENOENT;
+    size_t ihl = (size_t)(pkt[0] & 0xf) * 4, tot = (size_t)pkt[2] << 8 | pkt[3];
+    if (pkt[9] != 17 || ihl < IP4_HDR || tot > len || tot < ihl + UDP_HDR || (pkt[6] & 0x3f) || pkt[7])
+        return -EINVAL;
+    const uint8_t *u = pkt + ihl;
+    if ((u[2] << 8 | u[3]) != STUB_PORT)
+        return -EINVAL;
+    size_t ulen = (size_t)u[4] << 8 | u[5];
+    if (ulen < UDP_HDR || ihl + ulen > tot || ulen - UDP_HDR > DNS_BUF)
+        return -EINVAL;
+    memcpy(q->client, pkt + 12, 4);
+    q->sport = (uint16_t)(u[0] << 8 | u[1]);
+    q->msg = u + UDP_HDR;
+    q->len = ulen - UDP_HDR;
+    return 0;
+}
+
 bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
 {
     struct dnsio *d = a->dns;
+    struct dnsio_query dq;
     uint8_t out[DNS_BUF];
     size_t out_len = 0;
-    if (!d || len < IP4_HDR || pkt[0] >> 4 != 4 || memcmp(pkt + 16, &d->stub_ip, 4))
+    int ret = d ? dnsio_packet_parse(pkt, len, (const uint8_t *)&d->stub_ip, &dq) : -ENOENT;
+    if (ret == -ENOENT)
         return false;
-    /* addressed to the stub: consumed whatever it is */
-    size_t ihl = (size_t)(pkt[0] & 0xf) * 4, tot = (size_t)pkt[2] << 8 | pkt[3];
-    if (pkt[9] != 17 || ihl < IP4_HDR || tot > len || tot < ihl + UDP_HDR || (pkt[6] & 0x3f) || pkt[7])
+    if (ret) /* addressed to the stub but not a DNS query over UDP: consumed, dropped */
         return true;
-    const uint8_t *u = pkt + ihl;
-    if ((u[2] << 8 | u[3]) != STUB_PORT)
-        return true;
-    size_t ulen = (size_t)u[4] << 8 | u[5];
-    if (ulen < UDP_HDR || ihl + ulen > tot || ulen - UDP_HDR > DNS_BUF)
-        return true;
-    const uint8_t *q = u + UDP_HDR;
-    size_t qlen = ulen - UDP_HDR;
-    uint16_t sport = (uint16_t)(u[0] << 8 | u[1]);
+    const uint8_t *q = dq.msg;
+    size_t qlen = dq.len;
+    uint16_t sport = dq.sport;
     enum dns_stub_action act = d->table ? dns_stub_resolve(d->table, q, qlen, out, sizeof(out), &out_len)
                                         : DNS_STUB_FORWARD;
     if (act == DNS_STUB_DROP)
@@ -244,7 +259,7 @@ bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
         struct pending *p = pending_new(d, agent_now_ms());
         memcpy(copy, q, qlen);
         if (p) {
-            memcpy(p->client, pkt + 12, 4);
+            memcpy(p->client, dq.client, 4);
             p->client_port = sport;
             if (relay(d, p, copy, qlen))
                 return true;
@@ -253,7 +268,7 @@ bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
         out_len = servfail(q, qlen, out);
     }
     if (out_len)
-        tun_reply(a, pkt + 12, sport, out, out_len);
+        tun_reply(a, dq.client, sport, out, out_len);
     return true;
 }
 

@@ -22,6 +22,16 @@ void dnsio_fini(struct agent *a);
 void dnsio_set_table(struct agent *a, const struct netmap *nm);
 /* Packet hook: true if pkt was addressed to the stub (answered, relayed or dropped). */
 bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len);
+/* The DNS query in an IPv4/UDP packet addressed to stub:53 (borrowed pointers into pkt). */
+struct dnsio_query {
+    uint8_t client[4];
+    uint16_t sport;
+    const uint8_t *msg;
+    size_t len;
+};
+/* 0 with *q filled; -ENOENT: not addressed to stub; -EINVAL: addressed to it but not a well
+ * formed, unfragmented UDP datagram to port 53. */
+int dnsio_packet_parse(const uint8_t *pkt, size_t len, const uint8_t stub[4], struct dnsio_query *q);
 /* Expires relayed queries that got no answer. */
 void dnsio_tick(struct agent *a, uint64_t now_ms);
 /* Resolves name (A) as the stub would; the reply goes to conn_id now or when upstream answers. */
