@@ -45,7 +45,6 @@ struct ratelimit;     /* ratelimit.h */
 struct metrics;       /* owned by server/metrics.* (server-machines engineer) */
 struct janitor;       /* owned by server/janitor.* (server-machines engineer) */
 struct dns_server;    /* owned by server/dns/ */
-struct stun_server;   /* owned by server/stun.c */
 struct realtime;      /* realtime.h */
 struct netmap;        /* owned by server/netmap.c */
 struct stun_server;   /* owned by server/stun.c */
@@ -64,7 +63,6 @@ struct server {
     struct metrics *metrics;
     struct janitor *janitor;
     struct dns_server *dns;
-    struct stun_server *stun;       /* NULL with --stun-listen off */
     struct realtime *realtime;      /* owned by server/realtime.* (dashboard engineer) */
     struct netmap *netmap;          /* owned by server/netmap.c (module hook) */
     struct stun_server *stun;       /* NULL with --stun-listen off */
