@@ -5,7 +5,6 @@
 
 int cmd_debug(int argc, char **argv);     /* agent/cmd_debug.c */
 int cmd_wireguard(int argc, char **argv); /* agent/cmd_wireguard.c */
-int cmd_netcheck(int argc, char **argv);  /* agent/cmd_netcheck.c */
 int cmd_daemon(int argc, char **argv);    /* agent/cmd_cli.c: the agent (agent/daemon/) */
 int cmd_login(int argc, char **argv);     /* agent/cmd_cli.c */
 int cmd_logout(int argc, char **argv);

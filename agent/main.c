@@ -25,7 +25,6 @@ static const struct command {
     {"help", cmd_help, "list commands"},
     {"debug", cmd_debug, "developer tools (debug mlkem keygen|encaps|decaps)"},
     {"wireguard", cmd_wireguard, "run a userspace WireGuard interface (like wireguard-go)"},
-    {"netcheck", cmd_netcheck, "STUN reachability of the server, UDP, mapped address, interfaces"},
     {"daemon", cmd_daemon, "run the agent (tunnel, control session, DNS stub, local API)"},
     {"login", cmd_login, "register this machine with a server (--server URL --auth-key KEY)"},
     {"logout", cmd_logout, "log out: the server deletes this machine"},
