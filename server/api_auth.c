@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/db_users.h"
+#include "server/db_oidc.h"
 #include "server/ratelimit.h"
 #include "server/validate.h"
 
@@ -340,6 +341,7 @@ void api_me_get(struct api_ctx *ctx)
         api_reply_errno(ctx, -ENOMEM, "user");
         return;
     }
+    db_oidc_groups_annotate(ctx->db, u.id, orgs); /* each org's "oidc_groups" (db_oidc.h) */
     cJSON_AddItemToObject(d, "orgs", orgs);
     api_reply_ok(ctx, 200, d);
 }

@@ -132,6 +132,21 @@ struct register_ctx {
     const struct auth_key_row *k;
 };
 
+/* The CLI browser login's audit: the approving user registered the machine. */
+static void register_audit_user(struct api_ctx *ctx, const struct machine_row *m, bool reactivated)
+{
+    char mid[24], detail[160];
+    snprintf(mid, sizeof(mid), "%" PRId64, m->id);
+    snprintf(detail, sizeof(detail), "{\"via\":\"cli-login\",\"user_id\":%" PRId64
+             ",\"ip\":\"%s\"}", m->user_id, m->tailnet_ip);
+    struct audit_event ev = {.org_id = m->org_id, .actor_type = "user", .actor_id = m->user_id,
+                             .actor_name = ctx->auth.email[0] ? ctx->auth.email : NULL,
+                             .action = reactivated ? "machine.reregister" : "machine.register",
+                             .target_type = "machine", .target_id = mid,
+                             .source_addr = ctx->source_addr, .detail_json = detail};
+    audit_record(ctx->srv, &ev);
+}
+
 /* Runs inside the registration transaction (db_machine_register's before_commit). */
 static void register_audit(const struct machine_row *m, bool reactivated, void *arg)
 {
@@ -139,6 +154,10 @@ static void register_audit(const struct machine_row *m, bool reactivated, void *
     struct api_ctx *ctx = rc->ctx;
     const struct auth_key_row *k = rc->k;
     char mid[24], kid[24], detail[256];
+    if (!k) {
+        register_audit_user(ctx, m, reactivated);
+        return;
+    }
     snprintf(mid, sizeof(mid), "%" PRId64, m->id);
     snprintf(kid, sizeof(kid), "%" PRId64, k->id);
     snprintf(detail, sizeof(detail), "{\"machine_id\":%" PRId64 ",\"name\":\"%s\",\"ip\":\"%s\"}",
@@ -163,11 +182,8 @@ void api_machine_register(struct api_ctx *ctx)
     const char *h = api_header(ctx, "Authorization");
     uint8_t hash[crypto_hash_sha256_BYTES];
     struct auth_key_row k;
-    struct machine_row *m = NULL;
-    const char *bad = NULL, *why;
-    char slug[SRV_MAX_SLUG_BYTES + 1], spk[65];
+    const char *why;
     int64_t now = server_now();
-    bool reactivated = false;
 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) >= MACH_AUTH_KEY_TEXT + 8) {
         api_header_add(ctx, "WWW-Authenticate", "Bearer");
@@ -189,10 +205,29 @@ void api_machine_register(struct api_ctx *ctx)
         register_failed(ctx, k.org_id, 401, "UNAUTHORIZED", why);
         return;
     }
+    struct machine_register_req req = {b->machine_key, b->wg_public_key, b->hostname, b->os,
+                                       b->os_version, &b->tags};
+    struct machine_register_via via = {.org_id = k.org_id, .key = &k, .key_hash = hash};
+    machine_register_reply(ctx, &req, &via);
+}
+
+int64_t machine_register_reply(struct api_ctx *ctx, const struct machine_register_req *b,
+                               const struct machine_register_via *via)
+{
+    struct auth_key_row k = {0};
+    struct machine_row *m = NULL;
+    const char *bad = NULL, *why;
+    char slug[SRV_MAX_SLUG_BYTES + 1], spk[65];
+    int64_t now = server_now(), id = 0;
+    bool reactivated = false;
+    int ret;
+
+    if (via->key)
+        k = *via->key;
     m = calloc(1, sizeof(*m));
     if (!m) {
         api_reply_errno(ctx, -ENOMEM, "machine");
-        return;
+        return 0;
     }
     if (!key_decode(b->machine_key, m->machine_key) ||
         !key_decode(b->wg_public_key, m->wg_public_key)) {
@@ -205,31 +240,38 @@ void api_machine_register(struct api_ctx *ctx)
         api_reply_error(ctx, 400, "INVALID_FIELD", "hostname, os and os_version must be plain text");
         goto out;
     }
-    ret = machine_tags_to_json(&b->tags, m->tags, &bad);
+    ret = machine_tags_to_json(b->tags, m->tags, &bad);
     if (ret) {
         api_reply_error(ctx, 400, "INVALID_FIELD", "tags: \"%.64s\" is not a valid tag", bad ? bad : "");
         goto out;
     }
-    /* No tags asked for: the machine gets the key's tags. Asked: each must be allowed by the key. */
-    if (b->tags.n == 0)
+    /* No tags asked for: the machine gets the key's tags. Asked: each must be allowed by the key,
+     * or, without a key (CLI browser login), the approving user must be allowed to tag. */
+    if (b->tags->n == 0 && via->key)
         memcpy(m->tags, k.tags, sizeof(m->tags));
-    else if (!machine_tags_subset(m->tags, k.tags, &bad)) {
+    else if (b->tags->n && via->key && !machine_tags_subset(m->tags, k.tags, &bad)) {
         register_failed(ctx, k.org_id, 403, "FORBIDDEN", "requested tag not allowed by the auth key");
         goto out;
+    } else if (b->tags->n && !via->key && !via->may_tag) {
+        api_reply_error(ctx, 403, "FORBIDDEN", "only an org admin may tag a machine at login");
+        goto out;
     }
-    m->org_id = k.org_id;
-    m->ephemeral = k.ephemeral;
+    m->org_id = via->org_id;
+    m->user_id = via->user_id;
+    m->ephemeral = via->key && k.ephemeral;
     snprintf(m->hostname, sizeof(m->hostname), "%s", b->hostname);
     snprintf(m->os, sizeof(m->os), "%s", b->os ? b->os : "");
     snprintf(m->os_version, sizeof(m->os_version), "%s", b->os_version ? b->os_version : "");
     machine_label_sanitize(b->hostname, m->name);
-    struct register_ctx rc = {.ctx = ctx, .k = &k};
+    struct register_ctx rc = {.ctx = ctx, .k = via->key ? &k : NULL};
     machines_write_lock(ctx->srv);
-    ret = db_machine_register(ctx->db, m, k.id, now, &reactivated, register_audit, &rc);
+    ret = db_machine_register(ctx->db, m, via->key ? k.id : 0, now, &reactivated, register_audit,
+                              &rc);
     machines_write_unlock(ctx->srv);
-    if (ret == -EACCES) {
+    if (ret == -EACCES && via->key) {
         /* Lost a race (single-use key taken by a concurrent registration, or just revoked). */
-        if (db_auth_key_find_hash(ctx->db, hash, &k) == 0 && (why = auth_key_unusable_reason(&k, now)))
+        if (db_auth_key_find_hash(ctx->db, via->key_hash, &k) == 0 &&
+            (why = auth_key_unusable_reason(&k, now)))
             register_failed(ctx, k.org_id, 401, "UNAUTHORIZED", why);
         else
             register_failed(ctx, k.org_id, 401, "UNAUTHORIZED", "auth key no longer usable");
@@ -267,8 +309,10 @@ void api_machine_register(struct api_ctx *ctx)
     api_reply_ok(ctx, reactivated ? 200 : 201, d);
     realtime_machine_changed(ctx->srv, ctx->db, m->org_id, m->id);
     policy_rt_machine_changed(ctx->srv, m->org_id, m->id, ctx->source_addr); /* registered */
+    id = m->id;
 out:
     free(m);
+    return id;
 }
 
 /* Posture: an object of at most 32 entries, each a string (<= 128 bytes), bool or number. */

@@ -6,6 +6,7 @@
 
 /* Declare module hooks here. */
 /* @@MODULE_DECLARATIONS@@ */
+#include "server/oidc.h"
 #include "server/realtime.h"
 #include "server/netmap.h"
 #include "server/janitor.h"
@@ -16,6 +17,7 @@
 static const struct server_module modules[] = {
     /* {"janitor", janitor_start, janitor_stop}, */
     /* @@MODULE_ROWS@@ */
+    {"oidc", oidc_start, oidc_stop},
     {"realtime", realtime_start, realtime_stop}, /* first: stops after every publisher */
     {"netmap", netmap_start, netmap_stop},
     {"magicdns", magicdns_start, magicdns_stop},

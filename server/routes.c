@@ -65,6 +65,34 @@ extern const struct body_spec machine_endpoints_body;
 /* --- dashboard: realtime WebSocket (realtime.c); a plain GET explains the upgrade ----------- */
 void api_ws_info(struct api_ctx *ctx);
 
+/* --- oidc: SSO settings and login, CLI browser login (api_oidc*.c, api_cli_login.c) --------- */
+void api_oidc_config_get(struct api_ctx *ctx);
+void api_oidc_config_put(struct api_ctx *ctx);
+void api_oidc_config_delete(struct api_ctx *ctx);
+void api_oidc_start(struct api_ctx *ctx);
+void api_oidc_callback(struct api_ctx *ctx);
+void api_cli_login_start(struct api_ctx *ctx);
+void api_cli_login_get(struct api_ctx *ctx);
+void api_cli_login_approve(struct api_ctx *ctx);
+void api_cli_login_exchange(struct api_ctx *ctx);
+extern const struct body_spec oidc_put_body, cli_login_start_body, cli_login_approve_body,
+    cli_login_exchange_body;
+
+/* --- policy: the org's policy document, explain, JIT access (api_policy.c, jit_api.c) ------- */
+void api_policy_get(struct api_ctx *ctx);
+void api_policy_set(struct api_ctx *ctx);
+void api_policy_validate(struct api_ctx *ctx);
+void api_policy_history(struct api_ctx *ctx);
+void api_policy_version_get(struct api_ctx *ctx);
+void api_policy_explain(struct api_ctx *ctx);
+void api_jit_create(struct api_ctx *ctx);
+void api_jit_list(struct api_ctx *ctx);
+void api_jit_get(struct api_ctx *ctx);
+void api_jit_approve(struct api_ctx *ctx);
+void api_jit_deny(struct api_ctx *ctx);
+void api_jit_revoke(struct api_ctx *ctx);
+extern const struct body_spec policy_set_body, policy_explain_body, jit_request_body;
+
 const struct api_route api_routes[] = {
     /* server-core */
     {"GET", "/api/endpoints", api_endpoints_list, API_AUTH_NONE, ROLE_NONE, NULL,
@@ -158,5 +186,24 @@ const struct api_route api_routes[] = {
     /* dashboard */
     {"GET", "/api/ws", api_ws_info, API_AUTH_NONE, ROLE_NONE, NULL,
      "Realtime WebSocket (upgrade; auth and subscribe by message); plain GET gets 426"},
+    /* oidc */
+    {"GET", "/api/orgs/{org}/oidc", api_oidc_config_get, API_AUTH_ORG, ROLE_ADMIN, NULL,
+     "The org's OIDC single sign-on settings (the client secret is never returned)"},
+    {"PUT", "/api/orgs/{org}/oidc", api_oidc_config_put, API_AUTH_ORG, ROLE_ADMIN, &oidc_put_body,
+     "Set the org's OIDC settings (issuer, client, scopes, allowed domains, groups claim)"},
+    {"DELETE", "/api/orgs/{org}/oidc", api_oidc_config_delete, API_AUTH_ORG, ROLE_ADMIN, NULL,
+     "Remove the org's OIDC settings"},
+    {"GET", "/api/auth/oidc/start", api_oidc_start, API_AUTH_NONE, ROLE_NONE, NULL,
+     "Start SSO for org=SLUG: 302 to the identity provider (PKCE, state, nonce)"},
+    {"GET", "/api/auth/oidc/callback", api_oidc_callback, API_AUTH_NONE, ROLE_NONE, NULL,
+     "SSO return: checks the ID token, signs in, 302 to /#/login?sso=1 (or ?error=)"},
+    {"POST", "/api/cli-login/start", api_cli_login_start, API_AUTH_NONE, ROLE_NONE,
+     &cli_login_start_body, "CLI browser login: open a request (PKCE challenge, loopback port)"},
+    {"GET", "/api/cli-login/{id}", api_cli_login_get, API_AUTH_USER, ROLE_NONE, NULL,
+     "CLI browser login: the request's hostname and expiry, for the confirm page"},
+    {"POST", "/api/cli-login/{id}/approve", api_cli_login_approve, API_AUTH_USER, ROLE_NONE,
+     &cli_login_approve_body, "CLI browser login: approve for an org; returns the CLI redirect"},
+    {"POST", "/api/cli-login/exchange", api_cli_login_exchange, API_AUTH_NONE, ROLE_NONE,
+     &cli_login_exchange_body, "CLI browser login: code + verifier -> machine registration"},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -38,6 +38,17 @@ struct server_settings {
     int64_t jit_min_duration;   /* shortest JIT grant, seconds (policy module) */
     char public_url[SRV_MAX_SETTING_BYTES]; /* allowed Origin for cookie calls; empty = derive */
     char stun_listen[SRV_MAX_SETTING_BYTES]; /* ADDR:PORT or "off" (server/stun.c) */
+    /* OIDC from the server config for the org oidc_org (slug); an org's own row wins (oidc.h) */
+    char oidc_org[SRV_MAX_SETTING_BYTES];
+    char oidc_issuer[SRV_MAX_SETTING_BYTES];
+    char oidc_client_id[SRV_MAX_SETTING_BYTES];
+    char oidc_client_secret[SRV_MAX_SETTING_BYTES];
+    char oidc_token_auth[32];                    /* client_secret_basic or client_secret_post */
+    char oidc_scopes[SRV_MAX_SETTING_BYTES];
+    char oidc_allowed_domains[SRV_MAX_SETTING_BYTES]; /* comma-separated; empty = any */
+    char oidc_groups_claim[64];
+    int64_t cli_login_ttl;      /* seconds a `ztna login` browser request lives (api_cli_login.c) */
+    int64_t cli_login_code_ttl; /* seconds its one-time code lives */
 };
 
 struct db;            /* db.h */
@@ -48,6 +59,7 @@ struct dns_server;    /* owned by server/dns/ */
 struct realtime;      /* realtime.h */
 struct netmap;        /* owned by server/netmap.c */
 struct stun_server;   /* owned by server/stun.c */
+struct oidc_cache;    /* owned by server/oidc.c (module hook) */
 struct policy_rt;     /* policy_rt.h */
 
 struct server {
@@ -66,6 +78,7 @@ struct server {
     struct realtime *realtime;      /* owned by server/realtime.* (dashboard engineer) */
     struct netmap *netmap;          /* owned by server/netmap.c (module hook) */
     struct stun_server *stun;       /* NULL with --stun-listen off */
+    struct oidc_cache *oidc;        /* owned by server/oidc.c: discovery and JWKS cache */
     struct policy_rt *policy;       /* owned by server/policy_glue.c (policy module) */
     void *ext[4];                   /* spare slots: document the owner next to the use */
 };
