@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ctl/ctl_auth.h"
 #include "common/hex.h"
 #include "server/db.h"
 #include "server/db_control.h"
@@ -127,12 +128,31 @@ void api_machine_map(struct api_ctx *ctx)
         api_reply_errno(ctx, -ENOMEM, "map");
         return;
     }
-    /* The nonce insert is the only write: serialise it with the module's other writers. */
-    machines_write_lock(ctx->srv);
-    bool ok = machine_auth_request(ctx, ctx->raw_body, ctx->raw_body_len, m);
-    machines_write_unlock(ctx->srv);
-    if (!ok)
+    /* Polls come by the thousand after every change: authenticate them from memory, and only
+     * what memory cannot decide (and every failure, for its message and audit) through SQLite. */
+    char target[CTL_AUTH_PATH_MAX + 1];
+    ret = machine_auth_target(ctx, target, sizeof(target))
+              ? netmap_auth(ctx->srv, api_header(ctx, CTL_AUTH_HEADER), ctx->method, target,
+                            (const uint8_t *)ctx->raw_body, ctx->raw_body_len, &p.org_id,
+                            &p.machine_id)
+              : -EAGAIN;
+    if (ret == -EEXIST) {
+        api_header_add(ctx, "WWW-Authenticate", "%s", CTL_AUTH_SCHEME);
+        api_reply_error(ctx, 401, "UNAUTHORIZED", "replayed request: nonce already used");
         goto out;
+    }
+    if (ret < 0) {
+        /* The nonce insert is the only write: serialise it with the module's other writers. */
+        machines_write_lock(ctx->srv);
+        bool ok = machine_auth_request(ctx, ctx->raw_body, ctx->raw_body_len, m);
+        machines_write_unlock(ctx->srv);
+        if (!ok)
+            goto out;
+        p.org_id = m->org_id;
+        p.machine_id = m->id;
+    }
+    ctx->auth.machine_id = p.machine_id;
+    ctx->auth.org_id = p.org_id;
     if (!query_number(ctx, "since", 0, (1LL << 53), 0, &since) ||
         !query_number(ctx, "wait", NM_WAIT_MIN, NM_WAIT_MAX, NM_WAIT_DEFAULT, &wait))
         goto out;
@@ -140,8 +160,6 @@ void api_machine_map(struct api_ctx *ctx)
     db_conn_idle(ctx->db);
     db_conn_release(ctx->srv->db);
     ctx->db = NULL;
-    p.org_id = m->org_id;
-    p.machine_id = m->id;
     p.since = since;
     p.wait = (int)wait;
     ret = netmap_poll(ctx->srv, &p, &msg, &len);

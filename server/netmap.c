@@ -1,20 +1,24 @@
 /* The in-memory netmap and its long-poll (see netmap.h).
  *
  * Locks, outermost first: nm->sync_lock (one applier of the change feed at a time), nm->orgs_lock
- * (the orgs array; an org, once created, lives until netmap_stop), org->lock (its version, slots
- * and list). A poll holds org->lock only to read the state and take references to immutable
- * nodes; it renders, filters by policy and signs outside every lock. */
+ * (the orgs array; an org, once created, lives until netmap_stop), org->lock (a read-write lock:
+ * its version, slots and list), org->wait_lock (its queue of waiting polls). A poll read-locks
+ * org->lock only to read the state and take references to immutable nodes; it renders, filters
+ * by policy and signs outside every lock, and sleeps on its own semaphore. */
 #include "server/netmap.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/ctl/ctl_auth.h"
 #include "common/log.h"
 #include "server/db.h"
 #include "server/netmap_msg.h"
@@ -27,10 +31,37 @@ struct nm_slot {                 /* one per machine id, live or tombstone (under
     struct nm_slot *prev, *next; /* list ordered by node->changed_at, oldest first */
 };
 
+/* A poll waiting for its org to change: woken one by one (not a condition-variable broadcast,
+ * whose herd of 10,000 threads would queue on one mutex). */
+struct nm_waiter {
+    sem_t sem;
+    struct nm_waiter *prev, *next;
+    bool queued;                 /* under org->wait_lock */
+};
+
+#define NM_KEY_BUCKETS   65536
+#define NM_NONCE_BUCKETS 65536
+
+struct nm_key {                  /* a live machine's key (under nm->keys_lock) */
+    uint8_t key[32];
+    int64_t org_id, id;
+    bool expired;
+    struct nm_key *next;
+};
+
+struct nm_nonce {                /* an accepted map-poll nonce (under nm->nonce_lock) */
+    int64_t id;
+    uint8_t nonce[16];
+    int64_t expires;
+    struct nm_nonce *hnext, *qnext;
+};
+
 struct nm_org {
     int64_t id;
-    pthread_mutex_t lock;
-    pthread_cond_t changed;      /* broadcast on every version bump and at shutdown */
+    struct netmap *nm;
+    pthread_rwlock_t lock;       /* polls read, the change feed writes */
+    pthread_mutex_t wait_lock;   /* protects waiters */
+    struct nm_waiter *waiters;
     int64_t version;
     int64_t floor;               /* polls with since < floor get a full map */
     int64_t reset_at;            /* every machine's map goes out whole to polls older than this */
@@ -51,6 +82,12 @@ struct netmap {
     struct nm_org **orgs;
     size_t norgs, orgs_cap;
     atomic_int held;             /* polls waiting now */
+    int64_t started;             /* unix seconds: nonces older than this are not in memory */
+    pthread_mutex_t keys_lock;   /* protects keys[] (machine key -> machine) */
+    struct nm_key **keys;        /* NM_KEY_BUCKETS chains */
+    pthread_mutex_t nonce_lock;  /* protects the replay cache below */
+    struct nm_nonce **nonces;    /* NM_NONCE_BUCKETS chains */
+    struct nm_nonce *nonce_head, *nonce_tail; /* by arrival, i.e. by expiry */
     atomic_bool stopping;
     pthread_t thread;
     pthread_mutex_t tlock;
@@ -60,8 +97,8 @@ struct netmap {
 
 #define MACHINE_SELECT                                                                         \
     "SELECT m.id, m.org_id, m.name, m.tailnet_ip, m.wg_public_key, m.tags, m.online, "        \
-    "coalesce(m.last_seen, 0), coalesce(m.expired_at, 0), coalesce(c.endpoints, '[]') "       \
-    "FROM machines m LEFT JOIN machine_control c ON c.machine_id = m.id "
+    "coalesce(m.last_seen, 0), coalesce(m.expired_at, 0), coalesce(c.endpoints, '[]'), "     \
+    "m.machine_key FROM machines m LEFT JOIN machine_control c ON c.machine_id = m.id "
 static const char SQL_ONE[] = MACHINE_SELECT "WHERE m.id = ?";
 static const char SQL_ORG_MACHINES[] = MACHINE_SELECT "WHERE m.org_id = ? ORDER BY m.id";
 static const char SQL_ORGS[] = "SELECT id, slug FROM orgs ORDER BY id";
@@ -163,11 +200,50 @@ static void slot_free(struct nm_org *o, struct nm_slot *s)
     o->nslots--;
 }
 
+static size_t key_hash(const uint8_t key[static 32])
+{
+    uint64_t x;
+
+    memcpy(&x, key, sizeof(x)); /* Ed25519 public keys: uniformly spread already */
+    return (size_t)(x & (NM_KEY_BUCKETS - 1));
+}
+
+/* Keeps nm->keys in step with a slot going from old (may be NULL) to node. */
+static void keys_update(struct netmap *nm, int64_t org_id, const struct nm_node *old,
+                        const struct nm_node *node)
+{
+    struct nm_key **pp, *k;
+
+    pthread_mutex_lock(&nm->keys_lock);
+    if (old && !old->removed) {
+        for (pp = &nm->keys[key_hash(old->machine_key)]; *pp; pp = &(*pp)->next) {
+            if ((*pp)->id == old->id) {
+                k = *pp;
+                *pp = k->next;
+                free(k);
+                break;
+            }
+        }
+    }
+    if (!node->removed && (k = calloc(1, sizeof(*k)))) {
+        size_t h = key_hash(node->machine_key);
+
+        memcpy(k->key, node->machine_key, 32);
+        k->id = node->id;
+        k->org_id = org_id;
+        k->expired = node->expired;
+        k->next = nm->keys[h];
+        nm->keys[h] = k;
+    }
+    pthread_mutex_unlock(&nm->keys_lock);
+}
+
 /* Publishes node (takes the reference) as the entry of node->id at node->changed_at. */
 static int slot_publish(struct nm_org *o, struct nm_node *node)
 {
     struct nm_slot *s = slot_find(o, node->id);
 
+    keys_update(o->nm, o->id, s ? s->node : NULL, node);
     if (!s) {
         if (o->nslots + 1 > o->nbuckets * 2 && buckets_grow(o) < 0)
             goto enomem;
@@ -237,6 +313,7 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
     if (!o)
         return NULL;
     o->id = id;
+    o->nm = nm;
     o->version = nm->base;
     o->floor = nm->base;
     snprintf(o->slug, sizeof(o->slug), "%s", slug);
@@ -246,8 +323,8 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
         free(o);
         return NULL;
     }
-    pthread_mutex_init(&o->lock, NULL);
-    pthread_cond_init(&o->changed, NULL);
+    pthread_rwlock_init(&o->lock, NULL);
+    pthread_mutex_init(&o->wait_lock, NULL);
     pthread_mutex_lock(&nm->orgs_lock);
     if (nm->norgs == nm->orgs_cap) {
         size_t cap = nm->orgs_cap ? nm->orgs_cap * 2 : 16;
@@ -255,8 +332,8 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
 
         if (!a) {
             pthread_mutex_unlock(&nm->orgs_lock);
-            pthread_cond_destroy(&o->changed);
-            pthread_mutex_destroy(&o->lock);
+            pthread_mutex_destroy(&o->wait_lock);
+            pthread_rwlock_destroy(&o->lock);
             free(o->dns);
             free(o->buckets);
             free(o);
@@ -276,9 +353,51 @@ static void org_free(struct nm_org *o)
         slot_free(o, o->head);
     free(o->buckets);
     free(o->dns);
-    pthread_cond_destroy(&o->changed);
-    pthread_mutex_destroy(&o->lock);
+    pthread_mutex_destroy(&o->wait_lock);
+    pthread_rwlock_destroy(&o->lock);
     free(o);
+}
+
+/* Wakes every poll waiting on o (after a version bump, or at shutdown). The posts happen under
+ * wait_lock so that a waiter that timed out cannot free its semaphore under our feet. */
+static void waiters_wake(struct nm_org *o)
+{
+    pthread_mutex_lock(&o->wait_lock);
+    for (struct nm_waiter *w = o->waiters, *next; w; w = next) {
+        next = w->next;
+        w->queued = false;
+        w->prev = w->next = NULL;
+        sem_post(&w->sem);
+    }
+    o->waiters = NULL;
+    pthread_mutex_unlock(&o->wait_lock);
+}
+
+static void waiter_queue(struct nm_org *o, struct nm_waiter *w)
+{
+    pthread_mutex_lock(&o->wait_lock);
+    w->prev = NULL;
+    w->next = o->waiters;
+    if (o->waiters)
+        o->waiters->prev = w;
+    o->waiters = w;
+    w->queued = true;
+    pthread_mutex_unlock(&o->wait_lock);
+}
+
+static void waiter_dequeue(struct nm_org *o, struct nm_waiter *w)
+{
+    pthread_mutex_lock(&o->wait_lock);
+    if (w->queued) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            o->waiters = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        w->queued = false;
+    }
+    pthread_mutex_unlock(&o->wait_lock);
 }
 
 /* --- reading SQLite ----------------------------------------------------------------------- */
@@ -299,8 +418,11 @@ static struct nm_node *row_render(struct netmap *nm, sqlite3_stmt *st, const cha
     };
     static const uint8_t zero[32];
 
+    r.machine_key = sqlite3_column_blob(st, 10);
     if (sqlite3_column_bytes(st, 4) != 32)
         r.wg_public_key = zero;
+    if (sqlite3_column_bytes(st, 10) != 32)
+        r.machine_key = zero;
     if (!r.name || !r.tailnet_ip)
         return NULL;
     return nm_node_render(&r, slug, nm->srv->set.base_domain);
@@ -415,7 +537,7 @@ static void org_reload(struct netmap *nm, struct db_conn *c, int64_t org_id)
         free(dns);
         return;
     }
-    pthread_mutex_lock(&o->lock);
+    pthread_rwlock_wrlock(&o->lock);
     int64_t v = ++o->version;
     size_t i = 0;
     /* Entries not in the reload are gone: tombstone them. */
@@ -446,8 +568,8 @@ static void org_reload(struct netmap *nm, struct db_conn *c, int64_t org_id)
     }
     o->reset_at = v;
     tombstones_prune(o);
-    pthread_cond_broadcast(&o->changed);
-    pthread_mutex_unlock(&o->lock);
+    pthread_rwlock_unlock(&o->lock);
+    waiters_wake(o);
     free(nodes);
 }
 
@@ -465,21 +587,21 @@ static void machine_apply(struct netmap *nm, struct db_conn *c, int64_t org_id, 
         if (!o)
             return;
     }
-    pthread_mutex_lock(&o->lock);
+    pthread_rwlock_rdlock(&o->lock);
     snprintf(slug, sizeof(slug), "%s", o->slug);
-    pthread_mutex_unlock(&o->lock);
+    pthread_rwlock_unlock(&o->lock);
     node = machine_load(nm, c, id, slug);
     if (!node)
         return;
-    pthread_mutex_lock(&o->lock);
+    pthread_rwlock_wrlock(&o->lock);
     struct nm_slot *s = slot_find(o, id);
     if (s && nm_node_same(s->node, node)) {
-        pthread_mutex_unlock(&o->lock);
+        pthread_rwlock_unlock(&o->lock);
         nm_node_put(node);
         return;
     }
     if (!s && node->removed) {
-        pthread_mutex_unlock(&o->lock);
+        pthread_rwlock_unlock(&o->lock);
         nm_node_put(node); /* never seen: nothing to remove */
         return;
     }
@@ -489,8 +611,8 @@ static void machine_apply(struct netmap *nm, struct db_conn *c, int64_t org_id, 
     node->full_at = s ? s->node->full_at : 0;
     slot_publish(o, node);
     tombstones_prune(o);
-    pthread_cond_broadcast(&o->changed);
-    pthread_mutex_unlock(&o->lock);
+    pthread_rwlock_unlock(&o->lock);
+    waiters_wake(o);
 }
 
 struct change {
@@ -580,7 +702,7 @@ void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *id
 
     if (!o)
         return;
-    pthread_mutex_lock(&o->lock);
+    pthread_rwlock_wrlock(&o->lock);
     int64_t v = ++o->version;
     if (!ids || n == 0) {
         o->reset_at = v;
@@ -598,6 +720,7 @@ void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *id
                 continue;
             atomic_init(&copy->refs, 1);
             copy->id = s->id;
+            memcpy(copy->machine_key, s->node->machine_key, 32);
             copy->expired = s->node->expired;
             copy->peer = strdup(s->node->peer);
             copy->self = strdup(s->node->self);
@@ -610,8 +733,90 @@ void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *id
             slot_publish(o, copy);
         }
     }
-    pthread_cond_broadcast(&o->changed);
-    pthread_mutex_unlock(&o->lock);
+    pthread_rwlock_unlock(&o->lock);
+    waiters_wake(o);
+}
+
+/* --- map-poll authentication from memory ------------------------------------------------ */
+
+static size_t nonce_hash(int64_t id, const uint8_t nonce[static 16])
+{
+    uint64_t x;
+
+    memcpy(&x, nonce, sizeof(x));
+    return (size_t)((x ^ (uint64_t)id * 0x9E3779B97F4A7C15ull) & (NM_NONCE_BUCKETS - 1));
+}
+
+/* Records (id, nonce); -EEXIST if it was seen within the window. Entries leave in arrival order,
+ * 2 windows after they came (a nonce is only valid while its timestamp is within one window). */
+static int nonce_insert(struct netmap *nm, int64_t id, const uint8_t nonce[static 16], int64_t now)
+{
+    size_t h = nonce_hash(id, nonce);
+    struct nm_nonce *e;
+    int ret = 0;
+
+    pthread_mutex_lock(&nm->nonce_lock);
+    while (nm->nonce_head && nm->nonce_head->expires < now) {
+        struct nm_nonce *old = nm->nonce_head, **pp;
+
+        for (pp = &nm->nonces[nonce_hash(old->id, old->nonce)]; *pp != old; pp = &(*pp)->hnext)
+            ;
+        *pp = old->hnext;
+        nm->nonce_head = old->qnext;
+        if (!nm->nonce_head)
+            nm->nonce_tail = NULL;
+        free(old);
+    }
+    for (e = nm->nonces[h]; e && ret == 0; e = e->hnext) {
+        if (e->id == id && memcmp(e->nonce, nonce, 16) == 0)
+            ret = -EEXIST;
+    }
+    if (ret == 0 && !(e = calloc(1, sizeof(*e))))
+        ret = -ENOMEM;
+    if (ret == 0) {
+        e->id = id;
+        memcpy(e->nonce, nonce, 16);
+        e->expires = now + 2 * CTL_AUTH_WINDOW_SECONDS + 1;
+        e->hnext = nm->nonces[h];
+        nm->nonces[h] = e;
+        if (nm->nonce_tail)
+            nm->nonce_tail->qnext = e;
+        else
+            nm->nonce_head = e;
+        nm->nonce_tail = e;
+    }
+    pthread_mutex_unlock(&nm->nonce_lock);
+    return ret;
+}
+
+int netmap_auth(struct server *srv, const char *header, const char *method, const char *target,
+                const uint8_t *body, size_t body_len, int64_t *org_id, int64_t *machine_id)
+{
+    struct netmap *nm = srv->netmap;
+    int64_t now = server_now();
+    struct ctl_auth a;
+    struct nm_key *k;
+    bool found = false, expired = false;
+
+    if (!nm || !header || !ctl_auth_header_parse(header, strlen(header), &a))
+        return -EAGAIN;
+    /* Nonces accepted before this run are only in SQLite: older requests take that path. */
+    if (a.timestamp < nm->started)
+        return -EAGAIN;
+    pthread_mutex_lock(&nm->keys_lock);
+    for (k = nm->keys[key_hash(a.machine_key)]; k && !found; k = k->next) {
+        if (sodium_memcmp(k->key, a.machine_key, 32) == 0) {
+            found = true;
+            expired = k->expired;
+            *org_id = k->org_id;
+            *machine_id = k->id;
+        }
+    }
+    pthread_mutex_unlock(&nm->keys_lock);
+    if (!found || expired ||
+        ctl_auth_verify(&a, method, target, body, body_len, now, CTL_AUTH_WINDOW_SECONDS) != 0)
+        return -EAGAIN;
+    return nonce_insert(nm, *machine_id, a.nonce, now);
 }
 
 /* --- the poll ----------------------------------------------------------------------------- */
@@ -730,60 +935,78 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
     struct netmap *nm = srv->netmap;
     struct nm_org *o = nm ? org_find(nm, p->org_id) : NULL;
     struct timespec deadline;
+    struct nm_waiter w = {0};
     int64_t seen = p->since;
-    bool holding = false;
+    bool holding = false, timed_out = false;
     int ret = 0;
 
     *msg = NULL;
     if (!o)
         return -ENOENT;
+    if (sem_init(&w.sem, 0, 0) < 0)
+        return -errno;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += p->wait;
-    pthread_mutex_lock(&o->lock);
     for (;;) {
-        struct nm_slot *me = slot_find(o, p->machine_id);
+        struct nm_slot *me;
         struct collected c;
         bool empty;
 
+        pthread_rwlock_rdlock(&o->lock);
+        me = slot_find(o, p->machine_id);
         if (!me || me->node->removed) {
+            pthread_rwlock_unlock(&o->lock);
             ret = -ENOENT;
             break;
         }
         if (p->since == 0 || o->version > seen || p->since > o->version) {
             ret = collect(o, me, p->since, &c);
+            pthread_rwlock_unlock(&o->lock);
             if (ret < 0)
                 break;
             seen = c.version;
-            pthread_mutex_unlock(&o->lock);
             *msg = answer(srv, p, &c, len, &empty);
             collected_free(&c);
             if (*msg || !empty) {
                 ret = *msg ? 0 : -ENOMEM;
                 goto out;
             }
-            pthread_mutex_lock(&o->lock);
-            continue;
+            continue; /* nothing for this machine: wait for the next change */
         }
-        if (atomic_load(&nm->stopping))
+        if (timed_out || atomic_load(&nm->stopping)) {
+            pthread_rwlock_unlock(&o->lock);
             break;
+        }
         if (!holding) {
             if (atomic_fetch_add(&nm->held, 1) >= srv->set.max_streams) {
                 atomic_fetch_sub(&nm->held, 1);
+                pthread_rwlock_unlock(&o->lock);
                 ret = -EBUSY;
                 break;
             }
             holding = true;
         }
-        if (pthread_cond_timedwait(&o->changed, &o->lock, &deadline) == ETIMEDOUT &&
-            o->version <= seen)
-            break;
+        /* Queued under the read lock: a writer bumps the version after this, so it wakes us. */
+        waiter_queue(o, &w);
+        pthread_rwlock_unlock(&o->lock);
+        if (atomic_load(&nm->stopping)) { /* released between the check and the queueing */
+            waiter_dequeue(o, &w);
+            continue;
+        }
+        while (sem_timedwait(&w.sem, &deadline) < 0) {
+            if (errno != EINTR) {
+                timed_out = true;
+                waiter_dequeue(o, &w);
+                break;
+            }
+        }
     }
-    pthread_mutex_unlock(&o->lock);
     if (ret == 0) {
         *msg = keepalive(p, len);
         ret = *msg ? 0 : -ENOMEM;
     }
 out:
+    sem_destroy(&w.sem);
     if (holding)
         atomic_fetch_sub(&nm->held, 1);
     return ret;
@@ -797,11 +1020,8 @@ void netmap_streams_release(struct server *srv)
         return;
     atomic_store(&nm->stopping, true);
     pthread_mutex_lock(&nm->orgs_lock);
-    for (size_t i = 0; i < nm->norgs; i++) {
-        pthread_mutex_lock(&nm->orgs[i]->lock);
-        pthread_cond_broadcast(&nm->orgs[i]->changed);
-        pthread_mutex_unlock(&nm->orgs[i]->lock);
-    }
+    for (size_t i = 0; i < nm->norgs; i++)
+        waiters_wake(nm->orgs[i]);
     pthread_mutex_unlock(&nm->orgs_lock);
 }
 
@@ -876,6 +1096,32 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
+static void netmap_free(struct netmap *nm)
+{
+    for (size_t i = 0; i < nm->norgs; i++)
+        org_free(nm->orgs[i]);
+    free(nm->orgs);
+    for (size_t i = 0; nm->keys && i < NM_KEY_BUCKETS; i++) {
+        for (struct nm_key *k = nm->keys[i], *next; k; k = next) {
+            next = k->next;
+            free(k);
+        }
+    }
+    for (struct nm_nonce *e = nm->nonce_head, *next; e; e = next) {
+        next = e->qnext;
+        free(e);
+    }
+    free(nm->keys);
+    free(nm->nonces);
+    pthread_cond_destroy(&nm->twake);
+    pthread_mutex_destroy(&nm->tlock);
+    pthread_mutex_destroy(&nm->orgs_lock);
+    pthread_mutex_destroy(&nm->sync_lock);
+    pthread_mutex_destroy(&nm->keys_lock);
+    pthread_mutex_destroy(&nm->nonce_lock);
+    free(nm);
+}
+
 int netmap_start(struct server *srv)
 {
     struct netmap *nm = calloc(1, sizeof(*nm));
@@ -890,11 +1136,16 @@ int netmap_start(struct server *srv)
     }
     nm->srv = srv;
     nm->base = now_us();
+    nm->started = server_now();
+    nm->keys = calloc(NM_KEY_BUCKETS, sizeof(*nm->keys));
+    nm->nonces = calloc(NM_NONCE_BUCKETS, sizeof(*nm->nonces));
+    pthread_mutex_init(&nm->keys_lock, NULL);
+    pthread_mutex_init(&nm->nonce_lock, NULL);
     pthread_mutex_init(&nm->sync_lock, NULL);
     pthread_mutex_init(&nm->orgs_lock, NULL);
     pthread_mutex_init(&nm->tlock, NULL);
     pthread_cond_init(&nm->twake, NULL);
-    ret = load_all(nm, c);
+    ret = nm->keys && nm->nonces ? load_all(nm, c) : -ENOMEM;
     if (ret == 0) {
         srv->netmap = nm;
         ret = -pthread_create(&nm->thread, NULL, sweeper, nm);
@@ -902,10 +1153,7 @@ int netmap_start(struct server *srv)
     if (ret < 0) {
         log_error("netmap", "start failed: %d", ret);
         srv->netmap = NULL;
-        for (size_t i = 0; i < nm->norgs; i++)
-            org_free(nm->orgs[i]);
-        free(nm->orgs);
-        free(nm);
+        netmap_free(nm);
         return ret;
     }
     log_info("netmap", "%zu org(s) loaded at version %" PRId64 "; at most %lld held streams",
@@ -926,12 +1174,5 @@ void netmap_stop(struct server *srv)
     pthread_mutex_unlock(&nm->tlock);
     pthread_join(nm->thread, NULL);
     srv->netmap = NULL;
-    for (size_t i = 0; i < nm->norgs; i++)
-        org_free(nm->orgs[i]);
-    free(nm->orgs);
-    pthread_cond_destroy(&nm->twake);
-    pthread_mutex_destroy(&nm->tlock);
-    pthread_mutex_destroy(&nm->orgs_lock);
-    pthread_mutex_destroy(&nm->sync_lock);
-    free(nm);
+    netmap_free(nm);
 }

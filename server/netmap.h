@@ -55,6 +55,15 @@ struct netmap_poll {
     int wait;                   /* seconds, NM_WAIT_MIN..NM_WAIT_MAX */
 };
 
+/* Authenticates a signed map poll (Authorization header value, method, signed target, body)
+ * from memory, without SQLite: the machine key of a live machine in the map, the signature and
+ * window of ctl_auth_verify(), and a replay cache of this run's nonces. 0 fills *org_id and
+ * *machine_id; -EEXIST: a replayed nonce; -EAGAIN: not decidable here (unknown or expired key,
+ * bad signature or window, a timestamp from before this run): the caller authenticates through
+ * SQLite (machine_auth.h), which also gives the precise error. */
+int netmap_auth(struct server *srv, const char *header, const char *method, const char *target,
+                const uint8_t *body, size_t body_len, int64_t *org_id, int64_t *machine_id);
+
 /* Answers one poll: waits until the org changed after p->since (or p->wait runs out, or
  * shutdown), then fills *msg with the message (new: free with free(); the bytes are
  * NETMAP_SIG_PREFIX followed by the JSON payload, *len counts both). Returns 0, -ENOENT when

@@ -43,6 +43,7 @@ struct nm_node *nm_node_render(const struct nm_row *row, const char *slug, const
         goto err;
     atomic_init(&n->refs, 1);
     n->id = row->id;
+    memcpy(n->machine_key, row->machine_key, 32);
     n->expired = row->expired_at != 0;
     snprintf(fqdn, sizeof(fqdn), "%s.%s.%s", row->name, slug, base_domain);
     sodium_bin2base64(wg, sizeof(wg), row->wg_public_key, 32, sodium_base64_VARIANT_ORIGINAL);

@@ -15,6 +15,7 @@
 struct nm_node {
     atomic_int refs;
     int64_t id;
+    uint8_t machine_key[32]; /* Ed25519 public key that signs its requests */
     int64_t changed_at; /* org version of the change that published it */
     int64_t vis_at;     /* version at which who may see it last changed (tags, existence, policy) */
     int64_t full_at;    /* its own map goes out whole to polls older than this (policy change) */
@@ -37,6 +38,7 @@ struct nm_row {
     int64_t id, org_id, last_seen, expired_at;
     const char *name, *tailnet_ip, *tags, *endpoints; /* borrowed */
     const uint8_t *wg_public_key;                      /* 32 bytes, borrowed */
+    const uint8_t *machine_key;                        /* 32 bytes, borrowed */
     bool online;
 };
 
