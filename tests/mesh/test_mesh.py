@@ -25,6 +25,7 @@ Checks, in order (each wait bounded):
   5. a machine retagged by the admin shows its new tags in the others' `ztna status --json`;
      a policy is set: allowed traffic passes, denied traffic is dropped, counted in `ztna status`
      and reported in the heartbeat
+     `ztna down` / `ztna up`; a restarted daemon comes back from its state directory
   6. a machine deleted by the admin disappears from every peer and its traffic stops
   7. an agent logged in to a fake server refuses forged map messages (wrong key, altered
      payload, older version, another machine, unsigned) and keeps the genuine map
@@ -343,6 +344,18 @@ def main():
     wait_for("gamma to be back up with 2 peers", lambda: peers_ready("C", 2), 20)
     ping_ok("C", me["A"]["name"])
     log("down removed every peer, up restored them")
+
+    # 5d. the daemon restarted: keys and registration come back from the state directory
+    sd = os.path.join(TMP, "state-B")
+    assert os.stat(sd).st_mode & 0o777 == 0o700, oct(os.stat(sd).st_mode)
+    for f in ("machine.key", "wg.key", "state.json"):
+        assert os.stat(os.path.join(sd, f)).st_mode & 0o777 == 0o600, f
+    stop("agent-B")
+    start_agent("B")
+    s = wait_for("beta to come back with its 2 peers", lambda: peers_ready("B", 2), 30)
+    assert s["self"]["id"] == me["B"]["id"] and s["self"]["tailnet_ip"] == me["B"]["tailnet_ip"], s["self"]
+    ping_ok("B", me["A"]["fqdn"])
+    log("daemon restart: same machine, same address, peers back without a new login")
 
     # 6. delete gamma
     api("DELETE", "/api/orgs/%d/machines/%d" % (org, me["C"]["id"]), None, token)
