@@ -402,6 +402,8 @@ static void conn_ready(struct agent *a, struct loop_src *src, uint32_t events)
     if (c->waiting) {
         if (events & (EPOLLERR | EPOLLHUP)) /* the client went away: its reply is dropped */
             conn_close(a, c);
+        else if (events & EPOLLRDHUP) /* half-closed: level-triggered, stop listening for it */
+            loop_mod(a, &c->src, 0);
         return;
     }
     ssize_t r = recv(src->fd, c->in + c->in_len, AGENT_API_MAX_REQUEST - c->in_len, 0);

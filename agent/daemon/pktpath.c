@@ -22,8 +22,8 @@ static bool on_tun_read(void *ctx, const uint8_t *pkt, size_t len)
     struct agent *a = ctx;
     if (dnsio_tun_packet(a, pkt, len))
         return true;
-    if (a->filter_on)
-        filter_matcher_outbound(a->fm, pkt, len, agent_now_ms());
+    /* always tracked, so that a policy arriving later does not cut flows already open */
+    filter_matcher_outbound(a->fm, pkt, len, agent_now_ms());
     return false;
 }
 
