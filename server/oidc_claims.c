@@ -106,9 +106,11 @@ int oidc_claims_check(const cJSON *claims, const struct oidc_expect *e, struct o
     if (!cJSON_IsObject(claims))
         return fail(code, why, "invalid_token", "the ID token's claims are not a JSON object");
     if (!cJSON_IsString(iss) || strcmp(iss->valuestring, e->issuer) != 0)
-        return fail(code, why, "invalid_issuer", "the ID token was issued by another issuer than the one configured");
+        return fail(code, why, "invalid_issuer",
+                    "the ID token was issued by another issuer than the one configured");
     if (!audience_ok(claims, e->client_id))
-        return fail(code, why, "invalid_audience", "the ID token is meant for another client (aud/azp)");
+        return fail(code, why, "invalid_audience",
+                    "the ID token is meant for another client (aud/azp)");
     if (!time_claim(claims, "exp", &exp) || !time_claim(claims, "iat", &iat))
         return fail(code, why, "invalid_token", "the ID token lacks a valid exp or iat");
     if (e->now >= exp + e->skew)
@@ -116,11 +118,13 @@ int oidc_claims_check(const cJSON *claims, const struct oidc_expect *e, struct o
     if (iat > e->now + e->skew ||
         (cJSON_GetObjectItemCaseSensitive(claims, "nbf") &&
          (!time_claim(claims, "nbf", &nbf) || nbf > e->now + e->skew)))
-        return fail(code, why, "token_not_yet_valid", "the ID token is not valid yet (check the clocks)");
+        return fail(code, why, "token_not_yet_valid",
+                    "the ID token is not valid yet (check the clocks)");
     /* §3.1.2.1: nonce binds the token to this browser login; compare without timing leaks. */
     if (!cJSON_IsString(nonce) || strlen(nonce->valuestring) != strlen(e->nonce) ||
         sodium_memcmp(nonce->valuestring, e->nonce, strlen(e->nonce)) != 0)
-        return fail(code, why, "nonce_mismatch", "the ID token does not belong to this login (nonce mismatch)");
+        return fail(code, why, "nonce_mismatch",
+                    "the ID token does not belong to this login (nonce mismatch)");
     if (!cJSON_IsString(sub) || !text_ok(sub->valuestring, OIDC_MAX_SUB_BYTES))
         return fail(code, why, "invalid_token", "the ID token has no valid subject (sub)");
     strcpy(out->sub, sub->valuestring);
