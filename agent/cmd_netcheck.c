@@ -1,13 +1,15 @@
 /* `ztna netcheck`: what this machine can learn about its own network, without the daemon.
  *
  *   ztna netcheck [--stun HOST:PORT] [--server URL] [--state-dir DIR] [--timeout MS] [--json]
+ *                 [--socket PATH]
  *
  * The STUN server is, in order: --stun; the host of --server URL on port 3478; the host of the
  * server URL saved in DIR/state.json (the daemon's registration, default /var/lib/ztna) on port
  * 3478. It sends STUN Binding requests (retransmitted at most 4 times within --timeout, default
  * 2000 ms) and prints whether UDP works, the address:port the server saw (the mapped address),
  * our socket's local address:port, whether they differ (NAT), and the local interface addresses.
- * Exit 0 when UDP works, 1 when it does not (the error names why), 2 on a usage error. */
+ * Exit 0 when UDP works, 1 when it does not (the error names why), 2 on a usage error.
+ * It needs no daemon: --socket (which every CLI command takes) is accepted and not used. */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <stdio.h>
@@ -28,7 +30,7 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: ztna netcheck [--stun HOST:PORT] [--server URL] [--state-dir DIR]\n"
-               "                     [--timeout MS] [--json]\n"
+               "                     [--timeout MS] [--json] [--socket PATH (unused)]\n"
                "Sends STUN Binding requests to the ztna-server's STUN responder and reports\n"
                "whether UDP works, the address the server saw, and the local interfaces.\n"
                "The STUN server: --stun, else the host of --server URL (port %d), else the\n"
@@ -221,6 +223,8 @@ int cmd_netcheck(int argc, char **argv)
             stun = argv[++i];
         } else if (!strcmp(a, "--server") && has_val) {
             server = argv[++i];
+        } else if (!strcmp(a, "--socket") && has_val) {
+            i++; /* the daemon is not needed here */
         } else if (!strcmp(a, "--state-dir") && has_val) {
             state_dir = argv[++i];
         } else if (!strcmp(a, "--timeout") && has_val) {

@@ -30,15 +30,10 @@ struct stun_server {
 static void datagram(struct stun_server *s, const uint8_t *pkt, size_t len, struct msghdr *in)
 {
     uint8_t out[STUN_MAX_MSG];
-    struct stun_msg m;
     struct iovec iov;
     struct msghdr reply = {0};
-    size_t n;
+    size_t n = stun_binding_answer(pkt, len, (struct sockaddr *)in->msg_name, out, sizeof(out));
 
-    if (!stun_msg_parse(pkt, len, &m) || m.type != STUN_BINDING_REQUEST || m.unknown_required)
-        return;
-    n = stun_binding_response_build(out, sizeof(out), m.txid, (struct sockaddr *)in->msg_name,
-                                    true, m.has_fingerprint);
     if (!n)
         return;
     iov = (struct iovec){.iov_base = out, .iov_len = n};

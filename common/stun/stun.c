@@ -226,3 +226,13 @@ size_t stun_binding_response_build(uint8_t *buf, size_t size, const uint8_t txid
     put16(buf + 2, (uint16_t)(len - STUN_HDR_LEN));
     return fingerprint ? fingerprint_add(buf, len) : len;
 }
+
+size_t stun_binding_answer(const uint8_t *pkt, size_t len, const struct sockaddr *from,
+                           uint8_t *out, size_t size)
+{
+    struct stun_msg m;
+
+    if (!stun_msg_parse(pkt, len, &m) || m.type != STUN_BINDING_REQUEST || m.unknown_required)
+        return 0;
+    return stun_binding_response_build(out, size, m.txid, from, true, m.has_fingerprint);
+}

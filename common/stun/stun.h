@@ -60,6 +60,13 @@ size_t stun_binding_request_build(uint8_t *buf, size_t size, const uint8_t txid[
 size_t stun_binding_response_build(uint8_t *buf, size_t size, const uint8_t txid[static STUN_TXID_LEN],
                                    const struct sockaddr *addr, bool legacy_mapped, bool fingerprint);
 
+/* The responder's decision for one received datagram: if it is a Binding request we answer
+ * (no unknown comprehension-required attribute), builds the success response for sender `from`
+ * into out (FINGERPRINT mirrored, MAPPED-ADDRESS included) and returns its length; else 0 (drop).
+ * Shared by server/stun.c and anything else that demultiplexes STUN off a socket. */
+size_t stun_binding_answer(const uint8_t *pkt, size_t len, const struct sockaddr *from,
+                           uint8_t *out, size_t size);
+
 /* CRC-32 (IEEE 802.3, as in zlib's crc32()) of len bytes. */
 uint32_t stun_crc32(const uint8_t *p, size_t len);
 

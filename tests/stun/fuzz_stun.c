@@ -11,6 +11,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t buf[STUN_MAX_MSG];
     size_t n;
 
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = 9};
+
+    /* The responder's path: an answer only to what parses as a Binding request. */
+    n = stun_binding_answer(data, size, (struct sockaddr *)&from, buf, sizeof(buf));
+    if (n && (!stun_msg_parse(data, size, &m) || m.type != STUN_BINDING_REQUEST ||
+              !stun_msg_parse(buf, n, &r) || r.type != STUN_BINDING_SUCCESS ||
+              memcmp(r.txid, m.txid, STUN_TXID_LEN) != 0 || r.has_fingerprint != m.has_fingerprint))
+        abort();
     if (!stun_msg_parse(data, size, &m))
         return 0;
     if (m.type == STUN_BINDING_SUCCESS && !m.has_mapped)

@@ -162,6 +162,37 @@ static void test_handmade(void)
     CHECK(stun_msg_parse(many, sizeof(many) - 4, &m));
 }
 
+/* The responder's decision: requests answered (FINGERPRINT mirrored), everything else not. */
+static void test_answer(void)
+{
+    uint8_t txid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, req[64], out[STUN_MAX_MSG];
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(40000)};
+    struct stun_msg m;
+    size_t n, rl;
+
+    inet_pton(AF_INET, "198.18.0.2", &from.sin_addr);
+    for (int fp = 0; fp < 2; fp++) {
+        rl = stun_binding_request_build(req, sizeof(req), txid, fp);
+        n = stun_binding_answer(req, rl, (struct sockaddr *)&from, out, sizeof(out));
+        CHECK(n > 0 && stun_msg_parse(out, n, &m) && m.type == STUN_BINDING_SUCCESS);
+        CHECK(m.has_fingerprint == (bool)fp && m.mapped_xor && !memcmp(m.txid, txid, 12));
+        CHECK(strcmp(fmt(&m.mapped), "198.18.0.2:40000") == 0);
+        /* The answer itself (a response) is not answered. */
+        CHECK(stun_binding_answer(out, n, (struct sockaddr *)&from, req, sizeof(req)) == 0);
+    }
+    CHECK(stun_binding_answer(rfc5769_v4, sizeof(rfc5769_v4), (struct sockaddr *)&from, out,
+                              sizeof(out)) == 0);
+    rl = stun_binding_request_build(req, sizeof(req), txid, false);
+    memcpy(req + rl, (uint8_t[]){0x00, 0x33, 0x00, 0x00}, 4); /* unknown required attribute */
+    req[3] = 4;
+    CHECK(stun_msg_parse(req, rl + 4, &m) && m.unknown_required);
+    CHECK(stun_binding_answer(req, rl + 4, (struct sockaddr *)&from, out, sizeof(out)) == 0);
+    req[0] = 0x00, req[1] = 0x11; /* an indication */
+    req[3] = 0;
+    CHECK(stun_binding_answer(req, rl, (struct sockaddr *)&from, out, sizeof(out)) == 0);
+    CHECK(stun_binding_answer(req, 3, (struct sockaddr *)&from, out, sizeof(out)) == 0);
+}
+
 static void test_hostport(void)
 {
     struct sockaddr_storage ss;
@@ -193,6 +224,7 @@ int main(void)
     test_strict(rfc5769_v6, sizeof(rfc5769_v6));
     test_roundtrip();
     test_handmade();
+    test_answer();
     test_hostport();
     return check_finish("test_stun");
 }
