@@ -14,6 +14,7 @@
 #define AGENT_HTTP_MAX_BYTES (1u << 20) /* any other control reply body */
 #define AGENT_HTTP_TIMEOUT_S 20         /* control calls other than the long poll */
 #define AGENT_POLL_WAIT_S 25            /* long-poll `wait` */
+#define AGENT_POLL_MIN_GAP_MS 1000      /* between the starts of two polls that brought nothing */
 #define AGENT_BACKOFF_MIN_MS 500        /* reconnect backoff: doubling from here */
 #define AGENT_BACKOFF_MAX_MS 15000
 #define AGENT_HEARTBEAT_DEFAULT_S 60

@@ -29,7 +29,7 @@ struct ctl {
     struct http_req *poll, *hb, *ep, *op; /* op: login / logout / set tags (one at a time) */
     uint64_t op_conn;
     struct ctl_login login; /* the login in flight */
-    uint64_t next_poll, next_hb, next_ep;
+    uint64_t next_poll, next_hb, next_ep, poll_started;
     unsigned backoff_ms;
     bool force_full;
     bool connected;
@@ -143,12 +143,16 @@ static void poll_done(struct agent *a, struct http_req *r)
         a->last_map_at = time(NULL);
         c->force_full = false;
         self_changed(a, &next->self);
+        if (next->self.expired)
+            snprintf(a->last_error, sizeof(a->last_error),
+                     "this machine's key has expired: log in again");
         log_debug("control", "map version %lld: %zu peers", (long long)next->version, next->n_peers);
         c->next_poll = 0;
         break;
     case NM_UNCHANGED:
         a->last_map_at = time(NULL);
-        c->next_poll = 0;
+        /* a server that answers keepalives at once instead of holding the poll is not spun on */
+        c->next_poll = c->poll_started + AGENT_POLL_MIN_GAP_MS;
         break;
     case NM_RESYNC:
         log_info("control", "map: %s; asking for a full map", why);
@@ -172,6 +176,7 @@ static void start_poll(struct agent *a)
     char path[96];
     long long since = !a->nm || c->force_full ? 0 : (long long)a->nm->version;
     snprintf(path, sizeof(path), "/api/machine/map?since=%lld&wait=%d", since, AGENT_POLL_WAIT_S);
+    c->poll_started = agent_now_ms();
     c->poll = http_start(a, a->st.server_url, "GET", path, NULL, true, NULL,
                          AGENT_POLL_WAIT_S + 15, AGENT_MAP_MAX_BYTES, poll_done, NULL);
     if (!c->poll)

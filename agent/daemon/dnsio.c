@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -46,6 +47,8 @@ struct dnsio {
     char upstream_txt[16];
     struct in_addr stub_ip;
     struct dns_stub_table *table; /* swapped under the device lock */
+    struct timespec resolv_mtime;  /* of /etc/resolv.conf when read */
+    uint64_t resolv_checked_ms;
     char suffix[AGENT_FQDN_MAX];
     char sys_suffix[AGENT_FQDN_MAX]; /* what the system resolver points at us for, "" = nothing */
     dnsio_reply_fn reply;
@@ -59,8 +62,12 @@ static void read_resolv_conf(struct dnsio *d)
 {
     FILE *f = fopen("/etc/resolv.conf", "re");
     char line[256], ip[64];
+    struct stat sb;
+    d->have_upstream = false;
     if (!f)
         return;
+    if (fstat(fileno(f), &sb) == 0)
+        d->resolv_mtime = sb.st_mtim;
     while (!d->have_upstream && fgets(line, sizeof(line), f)) {
         struct in_addr in;
         if (sscanf(line, " nameserver %63s", ip) != 1 || inet_pton(AF_INET, ip, &in) != 1 ||
@@ -188,9 +195,24 @@ static struct pending *pending_new(struct dnsio *d, uint64_t now)
     return NULL;
 }
 
+/* /etc/resolv.conf changes (DHCP, `ztna up --accept-dns`): looked at again at most once a
+ * second, re-read when its modification time moved. */
+static void resolv_conf_refresh(struct dnsio *d)
+{
+    struct stat sb;
+    uint64_t now = agent_now_ms();
+    if (now - d->resolv_checked_ms < 1000)
+        return;
+    d->resolv_checked_ms = now;
+    if (stat("/etc/resolv.conf", &sb) == 0 && (sb.st_mtim.tv_sec != d->resolv_mtime.tv_sec ||
+                                               sb.st_mtim.tv_nsec != d->resolv_mtime.tv_nsec))
+        read_resolv_conf(d);
+}
+
 /* Relays msg upstream under a fresh id. false if there is no upstream or no slot. */
 static bool relay(struct dnsio *d, struct pending *p, uint8_t *msg, size_t len)
 {
+    resolv_conf_refresh(d);
     if (!d->have_upstream || len < DNS_HDR_LEN)
         return false;
     p->orig_id = (uint16_t)(msg[0] << 8 | msg[1]);
