@@ -20,6 +20,7 @@
 #include "server/db.h"
 #include "server/db_policy.h"
 #include "server/policy_rt.h"
+#include "server/realtime.h"
 
 struct policy_body {
     const char *policy;
@@ -196,6 +197,7 @@ void api_policy_set(struct api_ctx *ctx)
     nv.text = NULL;
     set_etag(ctx, nv.version);
     api_reply_ok(ctx, 200, version_json(&nv));
+    realtime_notice(ctx->srv, ctx->auth.org_id, "policy", "update", nv.version);
 out:
     free(cur.text);
     policy_free(p);

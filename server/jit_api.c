@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "server/api.h"
+#include "server/realtime.h"
 #include "server/jit.h"
 #include "server/policy_rt.h"
 #include "server/validate.h"
@@ -122,6 +123,7 @@ void api_jit_create(struct api_ctx *ctx)
     }
     api_reply_ok(ctx, 201, jit_json(&r));
     audit_jit(ctx, "jit.request", &r);
+    realtime_notice(ctx->srv, ctx->auth.org_id, "jit", "request", r.id);
 }
 
 static int list_one(const struct jit_row *r, void *arg)
@@ -198,6 +200,7 @@ static void move(struct api_ctx *ctx, const char *from, const char *from2, const
         policy_rt_grant_removed(ctx->srv, r.org_id, r.id);
     api_reply_ok(ctx, 200, jit_json(&r));
     audit_jit(ctx, action, &r);
+    realtime_notice(ctx->srv, ctx->auth.org_id, "jit", to, r.id);
 }
 
 void api_jit_approve(struct api_ctx *ctx) { move(ctx, "pending", NULL, "approved", "jit.approve"); }

@@ -150,6 +150,22 @@ void realtime_machine_changed(struct server *srv, struct db_conn *db, int64_t or
     free(m);
 }
 
+void realtime_notice(struct server *srv, int64_t org_id, const char *channel, const char *event,
+                     int64_t id)
+{
+    cJSON *d;
+
+    if (!realtime_wants(srv, org_id, channel))
+        return;
+    d = cJSON_CreateObject();
+    if (!d)
+        return;
+    cJSON_AddStringToObject(d, "event", event);
+    cJSON_AddNumberToObject(d, "id", (double)id);
+    realtime_publish(srv, org_id, channel, d);
+    cJSON_Delete(d);
+}
+
 void realtime_machine_gone(struct server *srv, const char *event, int64_t org_id, int64_t id)
 {
     cJSON *d;

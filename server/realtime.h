@@ -52,6 +52,12 @@ void realtime_register(struct mg_context *ctx, struct server *srv);
  * client; thread-safe; a no-op when the module is not running. */
 void realtime_publish(struct server *srv, int64_t org_id, const char *channel, const cJSON *data);
 
+/* {"event":event,"id":id} on channel: a notice without details, for resources whose rows not
+ * every subscriber may read (JIT requests: members see their own); the tab reloads through
+ * the API, which applies the visibility rules. */
+void realtime_notice(struct server *srv, int64_t org_id, const char *channel, const char *event,
+                     int64_t id);
+
 /* True if some socket listens to org_id's channel (skip building events nobody reads). */
 bool realtime_wants(struct server *srv, int64_t org_id, const char *channel);
 

@@ -4,13 +4,26 @@
 //   request -> a signed heartbeat's posture shows live -> rename -> delete (cancel, then
 //   confirm) -> a forced 401 is refreshed through the cookie and retried -> the access token
 //   (10 s) expires under the open socket: "reauth", refresh, events keep flowing -> audit export
-//   -> logout (cookie gone) -> a member sees no admin actions and cannot open admin pages ->
-//   phone-sized layout has no horizontal scroll. No uncaught error and no CSP violation anywhere.
+//   -> policy: an error shown at its line and column, then a valid version saved, history diff,
+//   explain -> logout (cookie gone) -> a member sees no admin actions and cannot open admin pages
+//   -> JIT: the member requests, the owner (second tab) sees it live and approves, the member sees
+//   the countdown -> phone-sized layout has no horizontal scroll. No uncaught error and no CSP violation anywhere.
 // Screenshots of the main pages go to $ZTNA_BUILD_DIR/web-screenshots/.
 import { check, instrument, launch, Machine, PASSWORD, run, Server, shot } from './lib.mjs';
 
 const OWNER = 'owner@example.com';
 const MEMBER = 'member@example.com';
+const POLICY = `{
+  // written by the browser test
+  "tagOwners": {"tag:web": ["owner@example.com"]},
+  "rules": [
+    {"action": "accept", "src": ["autogroup:member"], "dst": ["tag:web:22"]},
+  ],
+  "tests": [
+    {"src": "owner@example.com", "accept": ["tag:web:22"], "deny": ["tag:web:80"]},
+  ],
+}
+`;
 
 run('web_dashboard', async () => {
   const srv = await new Server(['--access-token-ttl', '10']).start();
@@ -170,6 +183,43 @@ run('web_dashboard', async () => {
       check(text.includes(marker) && text.includes('auth.setup'), `${format} export: ${text.slice(0, 200)}`);
     }
 
+    // --- policy: an error at its line and column, then a valid version with passing tests ------
+    const badPolicy = POLICY.replace('"src": ["autogroup:member"]', '"srcs": ["autogroup:member"]');
+    await page.getByRole('link', { name: 'Policy' }).click();
+    await page.getByRole('heading', { name: 'Policy', exact: true }).waitFor(t());
+    await page.locator('#policy-text').fill(badPolicy);
+    await page.getByRole('button', { name: 'Validate and run tests' }).click();
+    const perr = page.locator('#policy-errors li');
+    await perr.first().waitFor(t());
+    const perrText = await perr.first().textContent();
+    check(/^Line 5, column \d+: .*srcs/.test(perrText), `error at line and column: ${perrText}`);
+    check(await page.getByRole('button', { name: 'Save new version' }).isDisabled(), 'no save while invalid');
+    await perr.first().getByRole('button').click();
+    check(await page.evaluate(() => {
+      const ta = document.getElementById('policy-text');
+      return ta.value.slice(0, ta.selectionStart).split('\n').length;
+    }) === 5, 'the error link puts the cursor on line 5');
+    await page.locator('#policy-text').fill(POLICY);
+    await page.getByRole('button', { name: 'Validate and run tests' }).click();
+    await page.getByText('Valid: 1 rule, 1 test passed.').waitFor(t());
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await page.getByText('Saved as version 1.').waitFor(t());
+    const pol = await owner('GET', `/api/orgs/${org}/policy`);
+    check(pol.data.version === 1 && pol.data.policy === POLICY, `policy stored: ${JSON.stringify(pol.data).slice(0, 120)}`);
+    await page.getByRole('button', { name: 'Diff with editor' }).first().waitFor(t());
+    await page.locator('#policy-text').fill(POLICY.replace('"tag:web:80"', '"tag:web:443"'));
+    await page.getByRole('button', { name: 'Diff with editor' }).first().click();
+    const diff = await page.locator('pre.diff').textContent();
+    check(diff.includes('- ') && diff.includes('tag:web:80') && diff.includes('+ ') && diff.includes('tag:web:443'), `diff: ${diff}`);
+    await page.getByLabel('Source (machine, user or address)').fill('owner@example.com');
+    await page.getByLabel('Destination machine').fill(dev3.label);
+    await page.getByLabel('Port').fill('80');
+    await page.getByRole('button', { name: 'Explain' }).click();
+    await page.locator('#explain-result').waitFor(t());
+    check((await page.locator('#explain-result').textContent()).includes('denied'), 'explain: port 80 is denied');
+    await shot(page, 'policy');
+    await page.locator('#policy-text').fill(POLICY);
+
     // --- a member sees no admin actions -------------------------------------------------------
     const add = await owner('POST', `/api/orgs/${org}/users`, { email: MEMBER, role: 'member', password: PASSWORD });
     check(add.status === 201, `member added: ${JSON.stringify(add.env)}`);
@@ -192,6 +242,35 @@ run('web_dashboard', async () => {
     await page.getByRole('cell', { name: /member@example.com/ }).waitFor(t());
     check(await page.locator('main select').count() === 0 && await page.getByRole('button', { name: /^Remove/ }).count() === 0, 'member: no role editing');
     check(await page.getByRole('button', { name: 'Add user' }).count() === 0, 'member: no add-user form');
+
+    // --- JIT: the member asks, the owner sees it live and approves, the member sees the grant --
+    const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const admin = await ctx2.newPage();
+    const rec2 = await instrument(admin);
+    await admin.goto(srv.base + '/#/jit');
+    await admin.getByLabel('Email').fill(OWNER);
+    await admin.getByLabel('Password').fill(PASSWORD);
+    await admin.getByRole('button', { name: 'Log in' }).click();
+    await admin.getByRole('heading', { name: 'Just-in-time access' }).waitFor(t());
+    await admin.waitForSelector('html[data-live="open"]', t());
+    await page.getByRole('link', { name: 'Access requests' }).click();
+    await page.getByRole('heading', { name: 'Just-in-time access' }).waitFor(t());
+    await page.getByLabel('Destination machine').fill(dev3.label);
+    await page.getByLabel('Port').fill('22');
+    await page.getByLabel('Reason').fill('deploy hotfix');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    const pending = admin.locator('tbody tr', { hasText: 'deploy hotfix' });
+    await pending.filter({ hasText: 'pending' }).waitFor(t());
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    const granted = page.locator('tbody tr', { hasText: 'deploy hotfix' }).filter({ hasText: 'active' });
+    await granted.waitFor(t());
+    const left1 = await granted.locator('time').textContent();
+    await page.waitForTimeout(1500);
+    const left2 = await granted.locator('time').textContent();
+    check(/^\d+:\d\d(:\d\d)?$/.test(left1) && left1 !== left2, `countdown ticks: ${left1} -> ${left2}`);
+    await shot(page, 'jit');
+    check(rec2.errors.length === 0 && (await admin.evaluate(() => window.__csp)).length === 0, `admin tab errors: ${rec2.errors}`);
+    await ctx2.close();
 
     // --- phone layout ------------------------------------------------------------------------
     await page.setViewportSize({ width: 390, height: 844 });

@@ -74,19 +74,39 @@ export function refresh() {
 
 const NO_RETRY = /^\/api\/auth\/(login|setup|refresh|logout)$/;
 
-export async function api(method, path, body) {
-  let r = await send(method, path, body);
+export async function api(method, path, body, headers = {}) {
+  let r = await send(method, path, body, headers);
   if (r.res.status === 401 && !NO_RETRY.test(path)) {
-    if (await refresh()) r = await send(method, path, body);
+    if (await refresh()) r = await send(method, path, body, headers);
   }
   return unwrap(r);
+}
+
+// A download (a non-envelope success reply, such as the audit export): {text, type, headers}.
+// Errors are still envelopes and throw ApiError; 401 refreshes once like api().
+export async function download(path) {
+  const once = () => fetch(path, { headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {}, credentials: 'same-origin', cache: 'no-store' });
+  let res;
+  try {
+    res = await once();
+    if (res.status === 401 && await refresh()) res = await once();
+  } catch (e) {
+    throw new ApiError(0, 'NETWORK', `cannot reach the server (${e.message})`);
+  }
+  const type = res.headers.get('Content-Type') || '';
+  if (res.ok && !type.startsWith('application/json')) return { text: await res.text(), type, headers: res.headers };
+  let env = null;
+  try { env = await res.json(); } catch { /* not JSON */ }
+  if (res.ok && env && env.success) return { text: env.data.content, type: env.data.content_type, headers: res.headers };
+  const err = env && env.error;
+  throw new ApiError(res.status, err && err.code, err ? err.message : `HTTP ${res.status}`);
 }
 
 export const get = (p) => api('GET', p);
 export const post = (p, b) => api('POST', p, b === undefined ? {} : b);
 export const postEmpty = (p) => api('POST', p);
 export const patch = (p, b) => api('PATCH', p, b);
-export const put = (p, b) => api('PUT', p, b);
+export const put = (p, b, headers) => api('PUT', p, b, headers);
 export const del = (p) => api('DELETE', p);
 
 export async function login(email, password) {

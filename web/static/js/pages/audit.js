@@ -1,5 +1,5 @@
 // The audit log: filters, cursor paging (newest first), export as JSON lines, CEF or syslog.
-import { get, qs } from '../api.js';
+import { download as fetchFile, get, qs } from '../api.js';
 import { clear, download, errorBox, field, formValues, h, toast } from '../dom.js';
 
 const PAGE = 50;
@@ -60,10 +60,11 @@ export async function render({ main, org, live }) {
     ev.preventDefault();
     const format = formValues(exportForm).format;
     try {
-      const d = await get(`/api/orgs/${org.id}/audit/export${qs({ ...params(), format })}`);
+      const f = await fetchFile(`/api/orgs/${org.id}/audit/export${qs({ ...params(), format })}`);
       const [ext, type] = FORMATS[format];
-      download(`audit-${org.slug}-${new Date().toISOString().slice(0, 10)}.${ext}`, d.content_type || type, d.content);
-      toast(`Exported ${d.count} event${d.count === 1 ? '' : 's'}`);
+      download(`audit-${org.slug}-${new Date().toISOString().slice(0, 10)}.${ext}`, f.type || type, f.text);
+      const n = f.headers.get('X-Audit-Count') ?? f.text.split('\n').filter(Boolean).length;
+      toast(`Exported ${n} event${String(n) === '1' ? '' : 's'}`);
     } catch (e) { err.show(e); }
   });
 

@@ -1,5 +1,5 @@
 // First-run setup, login (password and SSO), and the CLI browser-login approval page.
-import { ApiError, get, getSession, login, postEmpty, setup } from '../api.js';
+import { ApiError, get, getSession, login, post, setup } from '../api.js';
 import { clear, errorBox, field, formValues, h } from '../dom.js';
 
 function nextHash(query) {
@@ -48,11 +48,9 @@ export async function renderLogin({ main, query, go }) {
     const org = formValues(sso).org.trim();
     location.assign(`/api/auth/oidc/start?org=${encodeURIComponent(org)}`);
   });
-  if (query.get('sso')) {
-    const code = query.get('error');
-    ssoErr.show({ message: code ? (SSO_ERRORS[code] || `Single sign-on failed: ${query.get('error_description') || code}`)
-      : 'Single sign-on did not complete: no session was created. Try again.' });
-  }
+  const code = query.get('error');
+  if (code) ssoErr.show({ message: `Single sign-on failed: ${query.get('message') || SSO_ERRORS[code] || code}` });
+  else if (query.get('sso')) ssoErr.show({ message: 'Single sign-on did not complete: no session was created. Try again.' });
   clear(main, form, sso,
     h('p', { class: 'muted center' }, 'New server? ', h('a', { href: '#/setup' }, 'Run the first-time setup')));
 }
@@ -83,8 +81,8 @@ export async function renderSetup({ main, go }) {
   clear(main, form, h('p', { class: 'muted center' }, h('a', { href: '#/login' }, 'Back to log in')));
 }
 
-const CLI_FIELDS = [['hostname', 'Machine'], ['os', 'OS'], ['source_addr', 'From'], ['created_at', 'Requested'],
-  ['expires_at', 'Expires'], ['code', 'Code']];
+const CLI_FIELDS = [['hostname', 'Device'], ['port', 'CLI port (on this computer)'], ['created_at', 'Requested'],
+  ['expires_at', 'Expires']];
 
 export async function renderCliLogin({ main, query, org }) {
   const id = query.get('req') || '';
@@ -100,9 +98,10 @@ export async function renderCliLogin({ main, query, org }) {
   try {
     info = await get(`/api/cli-login/${encodeURIComponent(id)}`);
   } catch (e) {
-    if (e.status !== 404 && e.status !== 405) err.show(e);
-    else if (e.message !== 'no such API endpoint') err.show(e);
+    err.show(e);
   }
+  const orgs = getSession().orgs;
+  const orgSel = field('Log the device into', { tag: 'select', name: 'org', value: org ? org.id : '', options: orgs.map((o) => [o.id, o.name]) });
   const dl = h('dl', { class: 'kv' });
   if (info && typeof info === 'object')
     for (const [k, label] of CLI_FIELDS)
@@ -114,7 +113,7 @@ export async function renderCliLogin({ main, query, org }) {
     err.show(null);
     approve.disabled = true;
     try {
-      const d = await postEmpty(`/api/cli-login/${encodeURIComponent(id)}/approve`);
+      const d = await post(`/api/cli-login/${encodeURIComponent(id)}/approve`, { org_id: Number(orgSel.querySelector('select').value) });
       if (!d || typeof d.redirect !== 'string' || !/^http:\/\/(127\.0\.0\.1|\[::1\]|localhost):\d+\//.test(d.redirect))
         throw new Error('the server returned no loopback redirect');
       card.append(h('p', { role: 'status' }, 'Approved. Returning to the CLI…'));
@@ -129,6 +128,11 @@ export async function renderCliLogin({ main, query, org }) {
   });
   card.append(
     h('p', {}, 'A ztna CLI asked to log in', org ? ` to ${org.name}` : '', ' as you. Approve only if you just ran ',
-      h('code', {}, 'ztna login'), ' yourself.'),
-    dl, err, h('div', { class: 'actions' }, deny, approve));
+      h('code', {}, 'ztna login'), ' yourself on this computer.'),
+    dl, orgs.length > 1 ? orgSel : null, err, h('div', { class: 'actions' }, deny, approve));
+  if (!info || info.approved || info.expires_in <= 0) {
+    approve.disabled = true;
+    if (info && info.approved) err.show({ message: 'This request was already approved.' });
+    else if (info) err.show({ message: 'This request has expired: run ztna login again.' });
+  }
 }

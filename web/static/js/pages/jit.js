@@ -36,7 +36,7 @@ export async function render({ main, org, isAdmin, live }) {
       const mine = r.requester_id === me.id || r.user_id === me.id;
       return h('tr', { 'data-id': r.id },
         h('td', { 'data-label': 'Requester' }, r.requester_email || r.requester || r.user_email || String(r.user_id ?? '—')),
-        h('td', { 'data-label': 'Destination' }, `${r.dst || r.machine_name || r.machine_id || '—'}${r.port ? `:${r.port}` : ''}`),
+        h('td', { 'data-label': 'Destination' }, `${r.machine_name || r.dst || r.machine_id || '—'}${r.port ? `:${r.port}` : ''}${r.proto && r.proto !== 'tcp' ? `/${r.proto}` : ''}`),
         h('td', { 'data-label': 'Reason' }, r.reason || '—'),
         h('td', { 'data-label': 'State' }, badge(s, STATE_KIND[s])),
         h('td', { 'data-label': 'Time left', class: 'countdown' }, s === 'active' && r.expires_at
@@ -44,7 +44,7 @@ export async function render({ main, org, isAdmin, live }) {
         h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' },
           s === 'pending' && isAdmin && h('button', { type: 'button', class: 'small primary', onclick: () => act(r, 'approve') }, 'Approve'),
           s === 'pending' && isAdmin && h('button', { type: 'button', class: 'small danger', onclick: () => act(r, 'deny') }, 'Deny'),
-          s === 'active' && (isAdmin || mine) && h('button', { type: 'button', class: 'small danger', onclick: () => act(r, 'revoke') }, 'Revoke'))));
+          (s === 'active' || (s === 'pending' && mine)) && (isAdmin || mine) && h('button', { type: 'button', class: 'small danger', onclick: () => act(r, 'revoke') }, s === 'pending' ? 'Withdraw' : 'Revoke'))));
     }) : h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No requests.')));
   }
 
@@ -60,7 +60,8 @@ export async function render({ main, org, isAdmin, live }) {
   const form = h('form', { class: 'card inline-form', 'aria-labelledby': 'jit-new-h' },
     h('h2', { id: 'jit-new-h' }, 'Request access'),
     field('Destination machine', { name: 'dst', required: true, placeholder: 'db-1' }),
-    field('Port', { type: 'number', name: 'port', min: 1, max: 65535, placeholder: '5432' }),
+    field('Port', { type: 'number', name: 'port', min: 1, max: 65535, required: true, placeholder: '5432' }),
+    field('Protocol', { tag: 'select', name: 'proto', value: 'tcp', options: [['tcp', 'TCP'], ['udp', 'UDP']] }),
     field('For', { tag: 'select', name: 'duration', value: '3600', options: DURATIONS }),
     field('Reason', { name: 'reason', required: true, maxlength: 256 }),
     err, h('button', { type: 'submit', class: 'primary' }, 'Send request'));
@@ -69,7 +70,7 @@ export async function render({ main, org, isAdmin, live }) {
     err.show(null);
     const v = formValues(form);
     try {
-      await post(base, { dst: v.dst, port: v.port ? Number(v.port) : undefined, duration: Number(v.duration), reason: v.reason });
+      await post(base, { dst: v.dst, port: Number(v.port), proto: v.proto, duration: Number(v.duration), reason: v.reason });
       toast('Request sent');
       form.reset();
       load();

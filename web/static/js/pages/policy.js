@@ -112,8 +112,8 @@ export async function render({ main, org, isAdmin, live }) {
       const ok = d && d.valid !== false && d.ok !== false && !list.length;
       showErrors(list, 'The policy has problems');
       if (ok) {
-        const n = d.tests_run ?? d.tests_passed ?? (Array.isArray(d.tests) ? d.tests.length : null);
-        status.textContent = `Valid${n !== null && n !== undefined ? `: ${n} test${n === 1 ? '' : 's'} passed` : ''}.`;
+        const n = Array.isArray(d.tests) ? d.tests.length : d.tests;
+        status.textContent = `Valid: ${d.rules ?? '?'} rule${d.rules === 1 ? '' : 's'}${typeof n === 'number' ? `, ${n} test${n === 1 ? '' : 's'} passed` : ''}.`;
         validatedText = text;
         saveBtn.disabled = !isAdmin || text === saved;
       } else status.textContent = 'Not valid: fix the errors below.';
@@ -129,7 +129,8 @@ export async function render({ main, org, isAdmin, live }) {
   async function save() {
     if (editor.value !== validatedText && !await validate()) return;
     try {
-      const d = await put(base, { policy: editor.value });
+      const d = await put(base, { policy: editor.value }, { 'If-Match': `"${current ? current.version || 0 : 0}"` });
+      current = d;
       saved = editor.value;
       saveBtn.disabled = true;
       status.textContent = `Saved as version ${d && d.version !== undefined ? d.version : 'new'}.`;
@@ -155,7 +156,7 @@ export async function render({ main, org, isAdmin, live }) {
         h('thead', {}, h('tr', {}, ['Version', 'Saved', 'By', ''].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, versions.map((v) => h('tr', {},
           h('td', {}, String(v.version ?? v.id)), h('td', {}, fmtTime(v.created_at)),
-          h('td', {}, v.author || v.created_by || v.actor || '—'),
+          h('td', {}, v.author_email || '—'),
           h('td', {}, h('button', { type: 'button', class: 'small', onclick: () => showDiff(v) }, 'Diff with editor'))))))
         : h('p', { class: 'muted' }, 'No saved versions yet.'));
     } catch (e) { clear(history, h('p', { class: 'form-error' }, e.message)); }
@@ -184,10 +185,11 @@ export async function render({ main, org, isAdmin, live }) {
     const v = formValues(explain);
     try {
       const d = await post(`${base}/explain`, { src: v.src, dst: v.dst, port: Number(v.port), proto: v.proto });
-      const allowed = d.allowed ?? d.accept ?? d.verdict === 'accept';
-      const lines = d.reasons || d.trace || d.lines || (d.reason ? [d.reason] : []);
-      clear(explainOut, h('div', { class: 'card' }, h('p', {}, badge(allowed ? 'allowed' : 'denied', allowed ? 'ok' : 'bad'), ' ', d.summary || d.message || ''),
-        lines.length ? h('ul', {}, lines.map((l) => h('li', {}, typeof l === 'string' ? l : JSON.stringify(l)))) : null));
+      const allowed = d.accepted ?? d.allowed ?? false;
+      clear(explainOut, h('div', { class: 'card', id: 'explain-result' },
+        h('p', {}, badge(allowed ? 'allowed' : 'denied', allowed ? 'ok' : 'bad'), ' ', d.reason || ''),
+        h('p', { class: 'muted small' }, [d.failed && `failed: ${d.failed}`, d.line && `line ${d.line}`,
+          d.version !== undefined && `policy version ${d.version}`].filter(Boolean).join(' · '))));
     } catch (e) { clear(explainOut, h('p', { class: 'form-error', role: 'alert' }, `${e.message} (${e.code})`)); }
   });
 
