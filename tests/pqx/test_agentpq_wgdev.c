@@ -1,11 +1,11 @@
 /* The PQ exchange on two real userspace devices (agent/pq/agentpq_wgdev.h) in a private network
- * namespace (unshare; loopback 198.18.0.1, ports 51911/51912), with rotation shortened to 1.5 s:
+ * namespace (unshare; loopback 198.18.0.1, ports 51911/51912), with rotation shortened to 2 s:
  *   - guard: a peer is blocked with a random non-zero PSK the moment wg_device_apply() creates it
  *     (no window before the exchange's first tick);
  *   - invariant, sampled every 10 ms on both sides: the device never has the peer unblocked while
  *     the exchange has no PQ PSK for it;
  *   - handshake now: with no user traffic at all, a WireGuard handshake follows each PQ PSK install
- *     within 500 ms (without the hook none would happen before REKEY_AFTER_TIME);
+ *     within 1 s (without the hook none would happen before REKEY_AFTER_TIME);
  *   - re-add: a peer removed and re-added in one `set` starts over (exchange state none, blocked),
  *     then gets a PQ PSK again; at the end both devices hold the same non-zero PSK.
  * Needs root and /dev/net/tun (exit 77 otherwise). */
@@ -22,7 +22,8 @@
 #include "common/log.h"
 #include "tests/check.h"
 
-#define ROTATE_MS 1500
+#define ROTATE_MS 2000
+#define HANDSHAKE_WINDOW_MS 1000 /* generous for loaded ASan runs; < ROTATE_MS */
 #define DEADLINE_MS 15000
 
 struct side {
@@ -40,6 +41,7 @@ struct side {
     struct timespec last_hs;
     int invariant_violations;
     bool readded, readd_restarted, readd_recovered, done;
+    uint64_t checked_after_readd;
 };
 
 static int apply_peer(struct side *s, uint32_t extra_flags)
@@ -98,27 +100,29 @@ static void on_observe(void *ctx, struct wg_device *dev)
             s->installs_checked++; /* the previous one got no handshake in time */
         s->pending_install_ms = now;
     }
-    if (s->pending_install_ms &&
+    if (s->pending_install_ms && (hs.tv_sec || hs.tv_nsec) &&
         (hs.tv_sec != s->last_hs.tv_sec || hs.tv_nsec != s->last_hs.tv_nsec)) {
         s->installs_checked++;
-        if (now - s->pending_install_ms <= 500)
+        if (now - s->pending_install_ms <= HANDSHAKE_WINDOW_MS)
             s->installs_with_handshake++;
+        if (s->readded)
+            s->checked_after_readd++;
         s->pending_install_ms = 0;
     }
     s->last_hs = hs;
     /* After three rotations, A removes and re-adds B in one set. */
-    if (s->port == 51911 && !s->readded && s->exchanges_seen >= 3) {
+    if (s->port == 51911 && !s->readded && s->exchanges_seen >= 3 && !s->pending_install_ms) {
         s->readded = true;
         CHECK(apply_peer(s, 0) == 0);
         CHECK(wg_device_peer_blocked(dev, s->other->pub) == 1);
         CHECK(agentpq_peer_status(agentpq_wgdev_pq(s->pq), s->other->pub, &st) == 0);
         s->readd_restarted = st.psk == PQX_PSK_NONE && st.exchanges == 0 && st.blocked;
         s->exchanges_seen = 0;
-        s->pending_install_ms = 0;
     } else if (s->readded && st.psk == PQX_PSK_PQ && blocked == 0) {
         s->readd_recovered = true;
     }
-    if (s->readd_recovered || now - s->start_ms > DEADLINE_MS) {
+    if ((s->readd_recovered && s->checked_after_readd && !s->pending_install_ms) ||
+        now - s->start_ms > DEADLINE_MS) {
         s->done = true;
         wg_device_stop(dev);
         wg_device_stop(s->other->dev);
@@ -200,7 +204,7 @@ int main(void)
     CHECK(pthread_create(&b.thread, NULL, run, &b) == 0);
     pthread_join(a.thread, NULL);
     pthread_join(b.thread, NULL);
-    printf("installs with a handshake within 500 ms: a %llu/%llu, b %llu/%llu; violations %d/%d; "
+    printf("installs with a handshake within 1 s: a %llu/%llu, b %llu/%llu; violations %d/%d; "
            "re-add restarted %d recovered %d; %llu ms\n",
            (unsigned long long)a.installs_with_handshake, (unsigned long long)a.installs_checked,
            (unsigned long long)b.installs_with_handshake, (unsigned long long)b.installs_checked,
@@ -210,7 +214,7 @@ int main(void)
     CHECK(a.installs_checked >= 3 && b.installs_checked >= 3);
     CHECK(a.installs_with_handshake == a.installs_checked);
     CHECK(b.installs_with_handshake == b.installs_checked);
-    CHECK(a.readded && a.readd_restarted && a.readd_recovered);
+    CHECK(a.readded && a.readd_restarted && a.readd_recovered && a.checked_after_readd >= 1);
     CHECK(peer_psk(a.dev, pa, &hs) && peer_psk(b.dev, pb, &hs));
     CHECK(memcmp(pa, zero, 32) != 0 && memcmp(pa, pb, 32) == 0);
     wg_device_destroy(a.dev);
