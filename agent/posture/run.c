@@ -91,8 +91,14 @@ int posture_run(char *const argv[], int timeout_ms, char **out)
     close(pfd[0]);
     if (ret == -ETIMEDOUT)
         kill(pid, SIGKILL); /* our own child, by pid */
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        if (waitpid(pid, &status, 0) == pid)
+            break;
+        if (errno != EINTR) { /* e.g. SIGCHLD ignored by the caller: no status to trust */
+            ret = ret ? ret : -ECHILD;
+            break;
+        }
+    }
     if (ret == 0)
         ret = WIFEXITED(status) ? WEXITSTATUS(status) : -ECHILD;
     buf[len] = '\0';

@@ -279,18 +279,30 @@ static void affect_rule(struct policy_engine *e, size_t ri, bool src, bool dst)
         e->affected[w] |= (src ? e->r[ri].dst[w] : 0) | (dst ? e->r[ri].src[w] : 0);
 }
 
-static void machine_refresh(struct policy_engine *e, size_t slot)
+/* Re-derives a machine's rule bits. Other nodes depend on a machine only through those bits, its
+ * addresses and its owner (autogroup:self, JIT grants): when moved is false (same addresses and
+ * owner) a rule whose bits for it did not change touches nobody else. So a heartbeat that changes
+ * nothing the policy looks at recompiles one node, not every peer of it. */
+static void machine_refresh(struct policy_engine *e, size_t slot, bool moved)
 {
     engine_machine_features(e, slot);
     for (size_t ri = 0; ri < e->nr; ri++) {
         bool os = bit_get(e->r[ri].src, slot), od = bit_get(e->r[ri].dst, slot), ns, nd, nn;
+        bool on = bit_get(e->r[ri].dst_ns, slot);
         engine_rule_machine(e, ri, slot, &ns, &nd, &nn);
         (ns ? bit_set : bit_clr)(e->r[ri].src, slot);
         (nd ? bit_set : bit_clr)(e->r[ri].dst, slot);
         (nn ? bit_set : bit_clr)(e->r[ri].dst_ns, slot);
-        affect_rule(e, ri, os || ns, od || nd);
+        affect_rule(e, ri, (os || ns) && (moved || os != ns),
+                    (od || nd) && (moved || od != nd || on != nn));
     }
     bit_set(e->affected, slot);
+}
+
+static bool same_place(const struct fleet_machine *a, const struct fleet_machine *b)
+{
+    return a->owner == b->owner && a->has_ip4 == b->has_ip4 && a->has_ip6 == b->has_ip6 &&
+           (!a->has_ip4 || !memcmp(a->ip4, b->ip4, 4)) && (!a->has_ip6 || !memcmp(a->ip6, b->ip6, 16));
 }
 
 static int full_recompile(struct policy_engine *e)
@@ -413,11 +425,13 @@ void policy_engine_free(struct policy_engine *e)
 int policy_engine_machine_upsert(struct policy_engine *e, const struct fleet_machine *m)
 {
     size_t slot;
+    int old = idmap_get(&e->mid, m->id);
+    bool moved = old < 0 || !e->m[old].live || !same_place(&e->m[old].v, m);
     e->nchanged = 0;
     int ret = machine_put(e, m, &slot);
     if (ret)
         return ret;
-    machine_refresh(e, slot);
+    machine_refresh(e, slot, moved);
     return recompile_affected(e);
 }
 
@@ -447,10 +461,23 @@ int policy_engine_machine_remove(struct policy_engine *e, int64_t id)
     return ret ? ret : recompile_affected(e);
 }
 
+static bool same_user(const struct fleet_user *a, const struct fleet_user *b)
+{
+    if (strcmp(a->email ? a->email : "", b->email ? b->email : "") || a->ngroups != b->ngroups)
+        return false;
+    for (size_t i = 0; i < a->ngroups; i++)
+        if (strcmp(a->groups[i], b->groups[i]))
+            return false;
+    return true;
+}
+
 int policy_engine_user_upsert(struct policy_engine *e, const struct fleet_user *u)
 {
     size_t us;
+    int old = idmap_get(&e->uid, u->id);
     e->nchanged = 0;
+    if (old >= 0 && e->u[old].live && same_user(&e->u[old].v, u))
+        return 0; /* nothing the policy reads changed (the server upserts on every heartbeat) */
     int ret = user_slot(e, u, &us);
     if (ret)
         return ret;
@@ -460,7 +487,7 @@ int policy_engine_user_upsert(struct policy_engine *e, const struct fleet_user *
         if (e->m[s].live && e->m[s].v.owner == u->id && (ret = user_machine_link(e, s, true)))
             return ret;
     for (size_t i = 0; i < e->u[us].nmachines; i++)
-        machine_refresh(e, (size_t)e->u[us].machines[i]);
+        machine_refresh(e, (size_t)e->u[us].machines[i], true);
     return recompile_affected(e);
 }
 
@@ -532,7 +559,7 @@ int policy_engine_set_now(struct policy_engine *e, int64_t now)
             flip = stale(&e->m[s].v.posture, p->postures[ps].max_age, old) !=
                    stale(&e->m[s].v.posture, p->postures[ps].max_age, now);
         if (flip)
-            machine_refresh(e, s);
+            machine_refresh(e, s, false);
     }
     for (size_t k = 0; k < e->ng; k++)
         if ((e->g[k].expires_at > old) != (e->g[k].expires_at > now))

@@ -129,9 +129,58 @@ static void test_posture_reasons(void)
     policy_free(p);
 }
 
+/* A heartbeat that changes nothing the policy reads (only the report time) reports no change,
+ * and its report time still counts for staleness; a posture change reaches the destinations of
+ * its rule. (The engine now skips recompiling a machine's peers for such heartbeats; the random
+ * incremental-vs-full comparison above checks that this skips nothing that matters.) */
+static void test_heartbeat_upsert(void)
+{
+    struct policy *p = NULL;
+    struct policy_error err;
+    struct fleet f;
+    struct fleet_user u[3];
+    struct fleet_machine m[4];
+    struct fleet_grant g[1];
+    struct policy_engine *e = NULL;
+    size_t n;
+    CHECK(policy_parse(scen_policy, strlen(scen_policy), &p, &err) == 0);
+    scen_fleet(&f, u, m, g, MON_0859 - 60);
+    m[0].posture.disk_encryption = true;
+    CHECK(p && policy_engine_new(&e, p, NULL, &f, MON_0859) == 0);
+    if (!e) {
+        policy_free(p);
+        return;
+    }
+    const uint8_t alice[4] = {100, 64, 0, 10};
+    CHECK(node_allows(e, 11, alice, 22));
+    for (int i = 1; i <= 3; i++) { /* three heartbeats, a minute apart */
+        m[0].posture.reported_at = MON_0859 + 60 * i;
+        CHECK(policy_engine_user_upsert(e, &u[0]) == 0);
+        CHECK(policy_engine_changed(e, &n) && n == 0);
+        CHECK(policy_engine_machine_upsert(e, &m[0]) == 0);
+        policy_engine_changed(e, &n);
+        CHECK(n == 0);
+    }
+    /* the last report (at +180 s) keeps it fresh past the first one's max age (1 h) */
+    CHECK(policy_engine_set_now(e, MON_0859 + 3600) == 0);
+    CHECK(node_allows(e, 11, alice, 22));
+    CHECK(policy_engine_set_now(e, MON_0859 + 3600 + 181) == 0);
+    CHECK(!node_allows(e, 11, alice, 22) && changed_has(e, 11));
+    m[0].posture.reported_at = MON_0859 + 3600 + 181;
+    m[0].posture.disk_encryption = false;
+    CHECK(policy_engine_machine_upsert(e, &m[0]) == 0);
+    CHECK(!node_allows(e, 11, alice, 22));
+    m[0].posture.disk_encryption = true;
+    CHECK(policy_engine_machine_upsert(e, &m[0]) == 0);
+    CHECK(node_allows(e, 11, alice, 22) && changed_has(e, 11));
+    policy_engine_free(e);
+    policy_free(p);
+}
+
 static void test_scenarios(void)
 {
     test_posture_reasons();
+    test_heartbeat_upsert();
     struct policy *p = NULL;
     struct policy_error err;
     struct fleet f;

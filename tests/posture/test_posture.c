@@ -3,6 +3,7 @@
  * sanitising, and the real machine's object checked against the server's posture rules. */
 #include "agent/posture/posture.h"
 
+#include <signal.h>
 #include <time.h>
 
 #include "tests/check.h"
@@ -220,10 +221,21 @@ static void test_firewall(void)
     EXPECT(&f, "firewall", "true");
     snprintf(path, sizeof(path), "%s/ip6tables", f.bin);
     CHECK(unlink(path) == 0);
-    /* A hanging tool is killed after POSTURE_CMD_TIMEOUT_MS and tells nothing. */
-    tree_put(f.root, "bin/nft", "#!/bin/sh\nexec sleep 30\n", 1);
     snprintf(path, sizeof(path), "%s/iptables", f.bin);
     CHECK(unlink(path) == 0);
+    /* Regression (sigchld_ignored): a caller that ignores SIGCHLD gets no exit status from
+     * waitpid(); a failing tool's output must not then pass for a successful run. */
+    tree_put(f.root, "bin/nft", "#!/bin/sh\nprintf 'table ip t {\\n chain c {\\n  tcp dport 22 "
+                                "accept\\n }\\n}\\n'\nexit 1\n", 1);
+    EXPECT(&f, "firewall", "unknown");
+    signal(SIGCHLD, SIG_IGN);
+    EXPECT(&f, "firewall", "unknown");
+    signal(SIGCHLD, SIG_DFL);
+    tree_put(f.root, "bin/nft", "#!/bin/sh\nprintf 'table ip t {\\n chain c {\\n  tcp dport 22 "
+                                "accept\\n }\\n}\\n'\n", 1);
+    EXPECT(&f, "firewall", "true");
+    /* A hanging tool is killed after POSTURE_CMD_TIMEOUT_MS and tells nothing. */
+    tree_put(f.root, "bin/nft", "#!/bin/sh\nexec sleep 30\n", 1);
     t0 = time(NULL);
     EXPECT(&f, "firewall", "unknown");
     CHECK(time(NULL) - t0 <= POSTURE_CMD_TIMEOUT_MS / 1000 + 2);
