@@ -2,15 +2,18 @@
  *
  * Locks, outermost first: nm->sync_lock (one applier of the change feed at a time), nm->orgs_lock
  * (the orgs array; an org, once created, lives until netmap_stop), org->lock (a read-write lock:
- * its version, slots and list), org->wait_lock (its queue of waiting polls). A poll read-locks
- * org->lock only to read the state and take references to immutable nodes; it renders, filters
- * by policy and signs outside every lock, and sleeps on its own semaphore. */
+ * its version, slots and list). A poll read-locks org->lock only to read the state and take
+ * references to immutable nodes; it renders, filters by policy and signs outside every lock, and
+ * sleeps on the org's generation word (futex), which every change wakes in one call. */
 #include "server/netmap.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <semaphore.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,14 +32,6 @@ struct nm_slot {                 /* one per machine id, live or tombstone (under
     struct nm_node *node;        /* owned reference */
     struct nm_slot *hnext;       /* hash chain */
     struct nm_slot *prev, *next; /* list ordered by node->changed_at, oldest first */
-};
-
-/* A poll waiting for its org to change: woken one by one (not a condition-variable broadcast,
- * whose herd of 10,000 threads would queue on one mutex). */
-struct nm_waiter {
-    sem_t sem;
-    struct nm_waiter *prev, *next;
-    bool queued;                 /* under org->wait_lock */
 };
 
 #define NM_KEY_BUCKETS   65536
@@ -60,8 +55,10 @@ struct nm_org {
     int64_t id;
     struct netmap *nm;
     pthread_rwlock_t lock;       /* polls read, the change feed writes */
-    pthread_mutex_t wait_lock;   /* protects waiters */
-    struct nm_waiter *waiters;
+    /* Bumped after every version bump (and at shutdown); waiting polls sleep on it with
+     * FUTEX_WAIT and are all woken by one FUTEX_WAKE: no waiter list to walk, no mutex for a
+     * herd of 10,000 woken threads to queue on. */
+    _Atomic uint32_t gen;
     int64_t version;
     int64_t floor;               /* polls with since < floor get a full map */
     int64_t reset_at;            /* every machine's map goes out whole to polls older than this */
@@ -324,7 +321,6 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
         return NULL;
     }
     pthread_rwlock_init(&o->lock, NULL);
-    pthread_mutex_init(&o->wait_lock, NULL);
     pthread_mutex_lock(&nm->orgs_lock);
     if (nm->norgs == nm->orgs_cap) {
         size_t cap = nm->orgs_cap ? nm->orgs_cap * 2 : 16;
@@ -332,7 +328,6 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
 
         if (!a) {
             pthread_mutex_unlock(&nm->orgs_lock);
-            pthread_mutex_destroy(&o->wait_lock);
             pthread_rwlock_destroy(&o->lock);
             free(o->dns);
             free(o->buckets);
@@ -353,51 +348,34 @@ static void org_free(struct nm_org *o)
         slot_free(o, o->head);
     free(o->buckets);
     free(o->dns);
-    pthread_mutex_destroy(&o->wait_lock);
     pthread_rwlock_destroy(&o->lock);
     free(o);
 }
 
-/* Wakes every poll waiting on o (after a version bump, or at shutdown). The posts happen under
- * wait_lock so that a waiter that timed out cannot free its semaphore under our feet. */
+/* Wakes every poll waiting on o (after a version bump, or at shutdown). */
 static void waiters_wake(struct nm_org *o)
 {
-    pthread_mutex_lock(&o->wait_lock);
-    for (struct nm_waiter *w = o->waiters, *next; w; w = next) {
-        next = w->next;
-        w->queued = false;
-        w->prev = w->next = NULL;
-        sem_post(&w->sem);
-    }
-    o->waiters = NULL;
-    pthread_mutex_unlock(&o->wait_lock);
+    atomic_fetch_add(&o->gen, 1);
+    syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-static void waiter_queue(struct nm_org *o, struct nm_waiter *w)
+/* Sleeps while o->gen == gen, at most until deadline (CLOCK_MONOTONIC). false once it passed. */
+static bool waiter_sleep(struct nm_org *o, uint32_t gen, const struct timespec *deadline)
 {
-    pthread_mutex_lock(&o->wait_lock);
-    w->prev = NULL;
-    w->next = o->waiters;
-    if (o->waiters)
-        o->waiters->prev = w;
-    o->waiters = w;
-    w->queued = true;
-    pthread_mutex_unlock(&o->wait_lock);
-}
+    struct timespec now, left;
 
-static void waiter_dequeue(struct nm_org *o, struct nm_waiter *w)
-{
-    pthread_mutex_lock(&o->wait_lock);
-    if (w->queued) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            o->waiters = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        w->queued = false;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    left.tv_sec = deadline->tv_sec - now.tv_sec;
+    left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+    if (left.tv_nsec < 0) {
+        left.tv_sec--;
+        left.tv_nsec += 1000000000L;
     }
-    pthread_mutex_unlock(&o->wait_lock);
+    if (left.tv_sec < 0)
+        return false;
+    /* EAGAIN (gen moved on), EINTR and ETIMEDOUT all send the caller back to look. */
+    syscall(SYS_futex, &o->gen, FUTEX_WAIT_PRIVATE, gen, &left, NULL, 0);
+    return true;
 }
 
 /* --- reading SQLite ----------------------------------------------------------------------- */
@@ -935,7 +913,6 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
     struct netmap *nm = srv->netmap;
     struct nm_org *o = nm ? org_find(nm, p->org_id) : NULL;
     struct timespec deadline;
-    struct nm_waiter w = {0};
     int64_t seen = p->since;
     bool holding = false, timed_out = false;
     int ret = 0;
@@ -943,9 +920,7 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
     *msg = NULL;
     if (!o)
         return -ENOENT;
-    if (sem_init(&w.sem, 0, 0) < 0)
-        return -errno;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += p->wait;
     for (;;) {
         struct nm_slot *me;
@@ -953,6 +928,9 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
         bool empty;
 
         pthread_rwlock_rdlock(&o->lock);
+        /* Read before looking: a writer (or the shutdown) moves gen on after its change, so a
+         * change after this point makes the sleep below return at once. */
+        uint32_t gen = atomic_load(&o->gen);
         me = slot_find(o, p->machine_id);
         if (!me || me->node->removed) {
             pthread_rwlock_unlock(&o->lock);
@@ -986,27 +964,15 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
             }
             holding = true;
         }
-        /* Queued under the read lock: a writer bumps the version after this, so it wakes us. */
-        waiter_queue(o, &w);
         pthread_rwlock_unlock(&o->lock);
-        if (atomic_load(&nm->stopping)) { /* released between the check and the queueing */
-            waiter_dequeue(o, &w);
-            continue;
-        }
-        while (sem_timedwait(&w.sem, &deadline) < 0) {
-            if (errno != EINTR) {
-                timed_out = true;
-                waiter_dequeue(o, &w);
-                break;
-            }
-        }
+        if (!waiter_sleep(o, gen, &deadline))
+            timed_out = true;
     }
     if (ret == 0) {
         *msg = keepalive(p, len);
         ret = *msg ? 0 : -ENOMEM;
     }
 out:
-    sem_destroy(&w.sem);
     if (holding)
         atomic_fetch_sub(&nm->held, 1);
     return ret;

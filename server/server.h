@@ -56,6 +56,7 @@ struct ratelimit;     /* ratelimit.h */
 struct metrics;       /* owned by server/metrics.* (server-machines engineer) */
 struct janitor;       /* owned by server/janitor.* (server-machines engineer) */
 struct dns_server;    /* owned by server/dns/ */
+struct policy_rt;     /* policy_rt.h */
 struct realtime;      /* realtime.h */
 struct netmap;        /* owned by server/netmap.c */
 struct stun_server;   /* owned by server/stun.c */
@@ -75,6 +76,7 @@ struct server {
     struct metrics *metrics;
     struct janitor *janitor;
     struct dns_server *dns;
+    struct policy_rt *policy;       /* owned by server/policy_glue.c (policy module) */
     struct realtime *realtime;      /* owned by server/realtime.* (dashboard engineer) */
     struct netmap *netmap;          /* owned by server/netmap.c (module hook) */
     struct stun_server *stun;       /* NULL with --stun-listen off */
