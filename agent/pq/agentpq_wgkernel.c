@@ -278,6 +278,34 @@ static int merge_aips(struct kpeer *kp, const struct wg_peer_config *pc)
     return 0;
 }
 
+static struct kpeer *kpeer_new(struct agentpq_wgkernel *k, const uint8_t pub[static 32])
+{
+    struct kpeer *kp;
+
+    if (k->n_peers >= AGENTPQ_MAX_PEERS)
+        return NULL;
+    if (k->n_peers == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 8;
+        struct kpeer *np = realloc(k->peers, cap * sizeof(*np));
+        if (!np)
+            return NULL;
+        k->peers = np;
+        k->cap = cap;
+    }
+    kp = &k->peers[k->n_peers++];
+    memset(kp, 0, sizeof(*kp));
+    memcpy(kp->pub, pub, 32);
+    return kp;
+}
+
+/* The kept allowed IPs of a peer after pc (replace or add, as the kernel would). */
+static int follow_aips(struct kpeer *kp, const struct wg_peer_config *pc)
+{
+    if (pc->flags & WG_PEER_REPLACE_ALLOWEDIPS)
+        return save_aips(kp, pc);
+    return merge_aips(kp, pc);
+}
+
 /* A peer of the kernel's configuration: tracked, and kept blocked until its PSK is in. */
 static void sync_peer(struct agentpq_wgkernel *k, const struct wg_peer_config *pc, uint64_t now)
 {
@@ -285,19 +313,8 @@ static void sync_peer(struct agentpq_wgkernel *k, const struct wg_peer_config *p
     int ret;
 
     if (!kp) {
-        if (k->n_peers >= AGENTPQ_MAX_PEERS)
+        if (!(kp = kpeer_new(k, pc->public_key)))
             return;
-        if (k->n_peers == k->cap) {
-            size_t cap = k->cap ? k->cap * 2 : 8;
-            struct kpeer *np = realloc(k->peers, cap * sizeof(*np));
-            if (!np)
-                return;
-            k->peers = np;
-            k->cap = cap;
-        }
-        kp = &k->peers[k->n_peers++];
-        memset(kp, 0, sizeof(*kp));
-        memcpy(kp->pub, pc->public_key, 32);
         set_ep(kp, pc);
         if (save_aips(kp, pc) || (ret = agentpq_peer_add(k->pq, pc->public_key, false, now))) {
             log_warn("pq", "cannot track kernel peer");
@@ -306,6 +323,9 @@ static void sync_peer(struct agentpq_wgkernel *k, const struct wg_peer_config *p
         return;
     }
     set_ep(kp, pc);
+    if (!agentpq_peer_known(k->pq, kp->pub) &&
+        agentpq_peer_add(k->pq, kp->pub, false, now) != 0) /* agentpq_wgkernel_apply() before a key */
+        return;
     if (!kp->blocked) {
         save_aips(kp, pc); /* follow the user's changes */
     } else if (pc->n_allowedips) {
@@ -314,6 +334,81 @@ static void sync_peer(struct agentpq_wgkernel *k, const struct wg_peer_config *p
         if (merge_aips(kp, pc) == 0)
             be_block(k, kp->pub, true);
     }
+}
+
+int agentpq_wgkernel_apply(struct agentpq_wgkernel *k, const struct wg_device_config *cfg)
+{
+    struct wg_device_config out = *cfg;
+    struct wg_peer_config *pcs = calloc(cfg->n_peers ? cfg->n_peers : 1, sizeof(*pcs));
+    bool *fresh = calloc(cfg->n_peers ? cfg->n_peers : 1, sizeof(*fresh));
+    uint64_t now = agentpq_now_ms();
+    int ret = 0;
+
+    if (!pcs || !fresh) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    if (cfg->flags & WG_DEVICE_HAS_PRIVATE_KEY)
+        agentpq_set_private_key(k->pq, cfg->private_key, now);
+    if (cfg->flags & WG_DEVICE_REPLACE_PEERS) {
+        for (size_t i = k->n_peers; i-- > 0;) {
+            agentpq_peer_remove(k->pq, k->peers[i].pub);
+            kpeer_drop(k, i);
+        }
+    }
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        struct wg_peer_config *pc = &pcs[i];
+        struct kpeer *kp = kfind(k, cfg->peers[i].public_key);
+
+        *pc = cfg->peers[i];
+        if (pc->flags & WG_PEER_REMOVE) {
+            if (kp) {
+                agentpq_peer_remove(k->pq, kp->pub);
+                kpeer_drop(k, (size_t)(kp - k->peers));
+            }
+            continue;
+        }
+        if (agentpq_classical_get(k->pq, pc->public_key))
+            continue; /* explicit classical-only: as configured */
+        if (!kp && (pc->flags & WG_PEER_UPDATE_ONLY))
+            continue;
+        if (!kp) {
+            if (!(kp = kpeer_new(k, pc->public_key))) {
+                ret = -ENOMEM;
+                goto out;
+            }
+            fresh[i] = true;
+            /* Never a window with the configured PSK: random until the exchange's. */
+            randombytes_buf(pc->preshared_key, 32);
+            pc->preshared_key[0] |= 1;
+            pc->flags |= WG_PEER_HAS_PRESHARED_KEY;
+        } else {
+            pc->flags &= ~(uint32_t)WG_PEER_HAS_PRESHARED_KEY; /* the exchange owns it */
+        }
+        if ((ret = follow_aips(kp, pc)) != 0)
+            goto out;
+        set_ep(kp, pc);
+        if (fresh[i] || kp->blocked) {
+            kp->blocked = true;
+            pc->allowedips = NULL;
+            pc->n_allowedips = 0;
+            pc->flags |= WG_PEER_REPLACE_ALLOWEDIPS;
+        }
+    }
+    out.peers = pcs;
+    ret = k->ops.device_set(k->ops.ctx, &out);
+    if (ret)
+        goto out;
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        if (fresh[i] && agentpq_peer_add(k->pq, cfg->peers[i].public_key, false, now) != 0)
+            log_warn("pq", "cannot track kernel peer");
+    }
+out:
+    if (pcs)
+        sodium_memzero(pcs, (cfg->n_peers ? cfg->n_peers : 1) * sizeof(*pcs));
+    free(pcs);
+    free(fresh);
+    return ret;
 }
 
 int agentpq_wgkernel_tick(struct agentpq_wgkernel *k)

@@ -6,8 +6,8 @@
  * it; PSKs are set with WG_CMD_SET_DEVICE. The caller polls agentpq_wgkernel_fd() and calls
  * agentpq_wgkernel_tick() every AGENTPQ_TICK_MS, all from one thread.
  * Limit: a peer added with `wg set` straight into the kernel is blocked at the next tick (up to
- * AGENTPQ_TICK_MS later), not atomically; a driver that adds peers itself (the daemon) calls
- * agentpq_wgkernel_tick() right after its set, or gives them no allowed IPs until then. */
+ * AGENTPQ_TICK_MS later), not atomically; a driver that configures the kernel itself (the daemon)
+ * goes through agentpq_wgkernel_apply(), which is. */
 #ifndef ZTNA_AGENT_PQ_AGENTPQ_WGKERNEL_H
 #define ZTNA_AGENT_PQ_AGENTPQ_WGKERNEL_H
 
@@ -39,6 +39,12 @@ void agentpq_wgkernel_receive(struct agentpq_wgkernel *k);
 /* Syncs the key, listen port and peer set from the kernel, then runs the exchange timers. 0 or
  * the -errno of the kernel get. */
 int agentpq_wgkernel_tick(struct agentpq_wgkernel *k);
+/* Applies cfg to the kernel as the exchange needs it, in the same SET: a peer without a PQ PSK
+ * (new, or still blocked) goes in with a random PSK and no allowed IPs (its allowed IPs are kept
+ * and given back once its PSK is installed); a PSK in cfg for an exchange-managed peer is ignored;
+ * classical-only peers (agentpq_classical_set) and removals pass through. New peers start their
+ * exchange at once. 0 or -errno (of the kernel set). */
+int agentpq_wgkernel_apply(struct agentpq_wgkernel *k, const struct wg_device_config *cfg);
 /* Borrowed; valid until agentpq_wgkernel_free(). */
 struct agentpq *agentpq_wgkernel_pq(struct agentpq_wgkernel *k);
 

@@ -8,6 +8,10 @@
  *     (WGPEER_F_REPLACE_ALLOWEDIPS | WGPEER_F_UPDATE_ONLY with none), a random non-zero PSK;
  *   - allowed IPs added to a blocked peer are taken away again (and remembered);
  *   - the exchange completes: equal non-zero PSKs on both "kernels", allowed IPs given back;
+ *   - agentpq_wgkernel_apply() (the path for a driver that configures the kernel itself): a new
+ *     peer goes in, in the same SET, with a random PSK instead of the configured one and no allowed
+ *     IPs (no SET ever gives it any); an explicitly classical-only peer goes in as configured; an
+ *     update of a PQ peer keeps the exchange's PSK and adds the allowed IP; removal forgets;
  *   - a peer removed from the kernel is forgotten.
  * Needs root for the namespace (exit 77 otherwise). */
 #include <arpa/inet.h>
@@ -233,6 +237,63 @@ int main(void)
     CHECK(agentpq_peer_status(agentpq_wgkernel_pq(ka), pb, &st) == 0 && st.psk == PQX_PSK_PQ &&
           !st.blocked && st.exchanges >= 1);
     CHECK(fa.nl_errors == 0 && fb.nl_errors == 0);
+
+    /* A driver's own SETs through agentpq_wgkernel_apply(). */
+    {
+        uint8_t kc[32], pc_[32], pd[32], psk_b[32], conf[32];
+        struct wg_allowedip aip[2] = {{.family = AF_INET, .cidr = 32}, {.family = AF_INET, .cidr = 32}};
+        struct wg_peer_config peers[3];
+        struct wg_device_config cfg = {.n_peers = 3};
+        bool leak = false;
+
+        randombytes_buf(kc, 32);
+        crypto_scalarmult_base(pc_, kc);
+        randombytes_buf(kc, 32);
+        crypto_scalarmult_base(pd, kc);
+        memset(conf, 0x42, 32);
+        memcpy(psk_b, fpeer(&fa, pb)->preshared_key, 32);
+        inet_pton(AF_INET, "100.64.7.9", &aip[0].ip4);
+        inet_pton(AF_INET, "100.64.7.10", &aip[1].ip4);
+        memset(peers, 0, sizeof(peers));
+        memcpy(peers[0].public_key, pc_, 32); /* new, PQ: must start blocked */
+        memcpy(peers[1].public_key, pd, 32);  /* new, explicitly classical-only */
+        memcpy(peers[2].public_key, pb, 32);  /* existing PQ peer: one more allowed IP, a PSK */
+        for (int i = 0; i < 3; i++) {
+            memcpy(peers[i].preshared_key, conf, 32);
+            peers[i].flags = WG_PEER_HAS_PRESHARED_KEY;
+            peers[i].allowedips = &aip[i == 2 ? 1 : 0];
+            peers[i].n_allowedips = 1;
+        }
+        memset(peers[1].preshared_key, 0, 32);
+        strcpy(cfg.ifname, "zkpqa");
+        cfg.peers = peers;
+        CHECK(agentpq_classical_set(agentpq_wgkernel_pq(ka), pd, true, agentpq_now_ms()) == 0);
+        nlcheck_free(&fa.last);
+        memset(&fa.last, 0, sizeof(fa.last));
+        CHECK(agentpq_wgkernel_apply(ka, &cfg) == 0);
+        CHECK(fpeer(&fa, pc_) && fpeer(&fa, pc_)->n_allowedips == 0);
+        CHECK(fpeer(&fa, pc_) && memcmp(fpeer(&fa, pc_)->preshared_key, conf, 32) != 0 &&
+              memcmp(fpeer(&fa, pc_)->preshared_key, zero, 32) != 0);
+        CHECK(agentpq_peer_status(agentpq_wgkernel_pq(ka), pc_, &st) == 0 &&
+              st.psk == PQX_PSK_NONE && st.blocked);
+        CHECK(fpeer(&fa, pd) && fpeer(&fa, pd)->n_allowedips == 1 &&
+              memcmp(fpeer(&fa, pd)->preshared_key, zero, 32) == 0);
+        CHECK(fpeer(&fa, pb)->n_allowedips == 3 && memcmp(fpeer(&fa, pb)->preshared_key, psk_b, 32) == 0);
+        agentpq_wgkernel_tick(ka); /* the classical peer is tracked and stays open */
+        CHECK(agentpq_peer_status(agentpq_wgkernel_pq(ka), pd, &st) == 0 && st.classical_only &&
+              !st.blocked && fpeer(&fa, pd)->n_allowedips == 1);
+        CHECK(fpeer(&fa, pc_)->n_allowedips == 0);
+        for (size_t i = 0; i < fa.last.n_peers; i++) /* every SET since the apply */
+            if (!memcmp(fa.last.peers[i].key, pc_, 32) && fa.last.peers[i].n_aip)
+                leak = true;
+        CHECK(!leak && fa.nl_errors == 0);
+        peers[0].flags = WG_PEER_REMOVE;
+        peers[1].flags = WG_PEER_REMOVE;
+        cfg.n_peers = 2;
+        CHECK(agentpq_wgkernel_apply(ka, &cfg) == 0);
+        CHECK(!fpeer(&fa, pc_) && !agentpq_peer_known(agentpq_wgkernel_pq(ka), pc_));
+        CHECK(!fpeer(&fa, pd) && !agentpq_peer_known(agentpq_wgkernel_pq(ka), pd));
+    }
 
     /* Removed from the kernel: forgotten. */
     {
