@@ -308,7 +308,6 @@ int64_t machine_register_reply(struct api_ctx *ctx, const struct machine_registe
     cJSON_AddNumberToObject(d, "heartbeat_interval", (double)ctx->srv->set.heartbeat_interval);
     api_reply_ok(ctx, reactivated ? 200 : 201, d);
     realtime_machine_changed(ctx->srv, ctx->db, m->org_id, m->id);
-    realtime_machine_changed(ctx->srv, ctx->db, m->org_id, m->id);
     policy_rt_machine_changed(ctx->srv, m->org_id, m->id, ctx->source_addr); /* registered */
     id = m->id;
 out:

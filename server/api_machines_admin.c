@@ -173,7 +173,6 @@ void api_machine_update(struct api_ctx *ctx)
     snprintf(detail, sizeof(detail), "{\"name\":\"%s\",\"tags\":%s}", m->name, m->tags);
     api_audit(ctx, ctx->auth.org_id, "machine.update", "machine", mid, detail);
     realtime_machine_changed(ctx->srv, ctx->db, ctx->auth.org_id, id);
-    realtime_machine_changed(ctx->srv, ctx->db, ctx->auth.org_id, id);
     policy_rt_machine_changed(ctx->srv, ctx->auth.org_id, id, NULL);
 out:
     free(m);
