@@ -61,7 +61,6 @@ struct realtime;      /* realtime.h */
 struct netmap;        /* owned by server/netmap.c */
 struct stun_server;   /* owned by server/stun.c */
 struct oidc_cache;    /* owned by server/oidc.c (module hook) */
-struct policy_rt;     /* policy_rt.h */
 
 struct server {
     struct server_settings set;
@@ -81,7 +80,6 @@ struct server {
     struct netmap *netmap;          /* owned by server/netmap.c (module hook) */
     struct stun_server *stun;       /* NULL with --stun-listen off */
     struct oidc_cache *oidc;        /* owned by server/oidc.c: discovery and JWKS cache */
-    struct policy_rt *policy;       /* owned by server/policy_glue.c (policy module) */
     void *ext[4];                   /* spare slots: document the owner next to the use */
 };
 
