@@ -58,13 +58,22 @@ static void send_text(struct mg_connection *conn, const char *text)
     mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
 }
 
+/* Error frames go through cJSON: the messages quote field names. */
 static void send_error(struct mg_connection *conn, const char *code, const char *msg)
 {
-    char buf[384];
+    cJSON *o = cJSON_CreateObject();
+    char *text;
 
-    snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}", code,
-             msg);
-    send_text(conn, buf);
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "type", "error");
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", msg);
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text)
+        send_text(conn, text);
+    free(text);
 }
 
 /* Lock held. Takes ownership of text. */
