@@ -26,9 +26,10 @@ for t in ip wg ping python3; do command -v $t >/dev/null || { echo "SKIP: $t not
 
 NA=zpxA$$; NM=zpxM$$; NB=zpxB$$; IA=zpxa$$; IB=zpxb$$
 TMP=$(mktemp -d /tmp/zpx.XXXXXX)
-PIDS=(); PROXY=
+PIDS=(); PROXY=; PING=
 cleanup() {
     [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null
+    [ -n "${PING:-}" ] && kill "$PING" 2>/dev/null
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do
         for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -81,13 +82,16 @@ proxy() {
 field() { local f=" $2 "; f=${f#* $1=}; echo "${f%% *}"; }
 status() { "$ZTNA" wireguard --pq-status $1; }
 declare -A MAXNEXT
-# sample PHASE SECONDS: status of both sides every 0.2 s into $TMP/PHASE.samples ("side psk error
-# rx_error failures exch next_in_ms blocked"), and the per-failure-count maximum of next_in_ms while
-# idle. Parsed with bash only: the machine may be loaded, and a sample must stay cheap.
+# sample PHASE MIN MAX DONE: status of both sides every 0.2 s into $TMP/PHASE.samples ("side psk
+# error rx_error failures exch next_in_ms blocked"), and the per-failure-count maximum of next_in_ms
+# while idle; for at least MIN seconds, then until the command DONE succeeds or MAX seconds passed
+# (a loaded machine, e.g. an ASan run next to other builds, slows everything down). Parsed with bash
+# only, so that a sample stays cheap.
 sample() {
-    local end=$((SECONDS + $2)) line s k v
+    local start=$SECONDS line s
     : > "$TMP/$1.samples"
-    while [ $SECONDS -lt $end ]; do
+    while [ $((SECONDS - start)) -lt $3 ]; do
+        [ $((SECONDS - start)) -ge $2 ] && $4 "$1" && break
         for s in $IA $IB; do
             line=$(status $s) || fail "--pq-status $s failed"
             declare -A F=()
@@ -100,30 +104,39 @@ sample() {
         sleep 0.2
     done
 }
+saw_bad_mac() { awk '$4 == "bad-mac" {n++} END {exit !(n > 0)}' "$TMP/$1.samples"; }
+saw_backoff() {
+    local f
+    for s in $IA $IB; do grep -q "^$s none timeout " "$TMP/$1.samples" || return 1; done
+    for f in "${!MAXNEXT[@]}"; do [ $f -ge 4 ] && [ "${MAXNEXT[$f]}" -gt 1000 ] && return 0; done
+    return 1
+}
+ping_start() { # PHASE: pings A -> B in the background until ping_stop
+    ip netns exec $NA ping -i 0.5 -W 1 -c 200 100.64.0.2 >"$TMP/ping.$1" 2>&1 & PING=$!
+}
 expect_blocked_phase() { # PHASE: no PQ PSK, always blocked, no ping
     [ "$(wc -l < "$TMP/$1.samples")" -ge 4 ] || fail "$1: too few status samples"
     awk '$2 != "none" || $8 != 1 {bad=1} END {exit bad}' "$TMP/$1.samples" ||
         fail "$1: a PSK was installed or the peer unblocked: $(awk '$2 != "none" || $8 != 1' "$TMP/$1.samples" | head -3)"
-    wait $PING
+    kill -INT $PING 2>/dev/null; wait $PING
     RECV=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$TMP/ping.$1")
     [ "${RECV:-0}" = 0 ] || fail "$1: $RECV pings got through without a PQ PSK"
 }
 
 for mode in init resp; do
     proxy $mode
-    ip netns exec $NA ping -c 8 -i 0.5 -W 1 100.64.0.2 >"$TMP/ping.$mode" 2>&1 & PING=$!
-    sample $mode 5
+    ping_start $mode
+    sample $mode 4 20 saw_bad_mac
     expect_blocked_phase $mode
     # Whoever receives the rewritten message says bad-mac (rx_error stays after its own attempt
     # then times out); the sender of a rewritten INIT sees its attempts time out.
-    awk '$4 == "bad-mac" {n++} END {exit !(n > 0)}' "$TMP/$mode.samples" ||
-        fail "$mode: status never said rx_error=bad-mac: $(tail -4 "$TMP/$mode.samples")"
+    saw_bad_mac $mode || fail "$mode: status never said rx_error=bad-mac: $(tail -4 "$TMP/$mode.samples")"
     echo "ok: $mode rewritten: no PSK, blocked, no ping, status says rx_error=bad-mac"
 done
 
 proxy drop
-ip netns exec $NA ping -c 10 -i 0.5 -W 1 100.64.0.2 >"$TMP/ping.drop" 2>&1 & PING=$!
-sample drop 6
+ping_start drop
+sample drop 4 30 saw_backoff
 expect_blocked_phase drop
 for s in $IA $IB; do
     grep -q "^$s none timeout " "$TMP/drop.samples" || fail "drop: $s never said error=timeout"
