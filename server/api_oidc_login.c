@@ -1,7 +1,7 @@
 /* The browser side of OIDC single sign-on: GET /api/auth/oidc/start and /callback.
  *
  * start:    org slug -> config -> discovery -> fresh state, nonce, PKCE verifier (state kept
- *           hashed, OIDC_STATE_TTL seconds, single use; the state also goes into the
+ *           hashed, oidc-login-ttl seconds, single use; the state also goes into the
  *           __Host-ztna_oidc_state cookie so that only the browser that started a login can
  *           finish it) -> 302 to the provider's authorization endpoint.
  * callback: state cookie == state -> take the state row (deleted: a replay finds nothing) ->
@@ -147,7 +147,7 @@ void api_oidc_start(struct api_ctx *ctx)
     }
     crypto_hash_sha256(hash, (const uint8_t *)state, strlen(state));
     ls.org_id = org_id;
-    ls.expires_at = now + OIDC_STATE_TTL;
+    ls.expires_at = now + ctx->srv->set.oidc_login_ttl;
     ret = db_oidc_state_insert(ctx->db, hash, &ls, now);
     if (ret < 0) {
         api_reply_errno(ctx, ret, "OIDC login");
@@ -156,7 +156,7 @@ void api_oidc_start(struct api_ctx *ctx)
     api_audit(ctx, org_id, "oidc.login.start", "org", NULL, NULL);
     /* SameSite=Lax: the provider brings the browser back with a top-level GET. */
     api_header_add(ctx, "Set-Cookie", STATE_COOKIE "=%s; HttpOnly; Secure; SameSite=Lax; Path=/; "
-                   "Max-Age=%d", state, OIDC_STATE_TTL);
+                   "Max-Age=%lld", state, (long long)ctx->srv->set.oidc_login_ttl);
     api_header_add(ctx, "Location", "%s", url);
     /* The envelope of a redirect is an "error" with code REDIRECT (api.c renders 2xx only as
      * success); browsers follow Location and never show it. */
@@ -247,7 +247,8 @@ static bool identity_get(struct api_ctx *ctx, struct callback *cb, const char *s
         return false;
     }
     if (cb->ls.expires_at <= server_now()) {
-        login_fail(ctx, org, 400, "login_expired", "this sign-in attempt took too long; start again");
+        login_fail(ctx, org, 400, "login_expired",
+                   "this sign-in attempt took too long; start again");
         return false;
     }
     ret = oidc_config_resolve(ctx, org, &cb->cfg);

@@ -17,7 +17,6 @@ struct db_conn;
 #define OIDC_MAX_SCOPES        255
 #define OIDC_MAX_CLAIM_NAME    64
 #define OIDC_MAX_DOMAINS_JSON  (OIDC_MAX_DOMAINS * 256)
-#define OIDC_STATE_TTL         600 /* seconds a started browser login stays valid */
 #define OIDC_SECRET_BYTES      32  /* randomness in state, nonce and PKCE verifier */
 
 struct oidc_config {

@@ -47,6 +47,7 @@ struct server_settings {
     char oidc_scopes[SRV_MAX_SETTING_BYTES];
     char oidc_allowed_domains[SRV_MAX_SETTING_BYTES]; /* comma-separated; empty = any */
     char oidc_groups_claim[64];
+    int64_t oidc_login_ttl;     /* seconds between SSO start and callback (api_oidc_login.c) */
     int64_t cli_login_ttl;      /* seconds a `ztna login` browser request lives (api_cli_login.c) */
     int64_t cli_login_code_ttl; /* seconds its one-time code lives */
 };

@@ -67,6 +67,8 @@ static const struct setting settings[] = {
     S_STR("oidc-allowed-domains", oidc_allowed_domains, "",
           "comma-separated e-mail domains allowed to sign in (empty: any)"),
     S_STR("oidc-groups-claim", oidc_groups_claim, "groups", "ID token claim holding groups"),
+    S_INT("oidc-login-ttl", oidc_login_ttl, "600", 1, 3600,
+          "seconds a user has to complete an SSO sign-in at the identity provider"),
     S_INT("cli-login-ttl", cli_login_ttl, "600", 1, 3600,
           "seconds a `ztna login` browser request waits for the user's approval"),
     S_INT("cli-login-code-ttl", cli_login_code_ttl, "120", 1, 600,

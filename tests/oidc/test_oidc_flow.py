@@ -9,10 +9,12 @@ Proves: login with RS256 (client_secret_basic) and ES256 (client_secret_post); t
 created as a member with the groups claim stored (shown by /api/me); discovery and JWKS are
 cached; a rotated key (unknown kid) is fetched once and accepted; and each of wrong audience,
 expired token, bad nonce, wrong issuer, tampered token, a key the provider does not publish,
-wrong / replayed / foreign state and a disallowed e-mail domain ends in a worded error, an audit
-entry and no session. Skips (77) without node/npm."""
+wrong / replayed / foreign / expired state, a refused code, a cancelled sign-in, a missing or
+unverified e-mail and a disallowed e-mail domain ends in a worded error, an audit entry and no
+session; a verified e-mail links to the existing account and keeps its role. Skips (77) without node/npm."""
 import os
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -91,8 +93,28 @@ def main():
         op.start(gen=1)
         with srv:
             run(srv, op)
+        expiry(op)
     finally:
         op.stop()
+
+
+def expiry(op):
+    """A sign-in left at the provider longer than oidc-login-ttl is refused (server config SSO)."""
+    srv = Server()
+    srv.port = free_port()
+    srv.args = ["--public-url", "http://127.0.0.1:%d" % srv.port, "--oidc-login-ttl", "1",
+                "--oidc-org", "acme-corp", "--oidc-issuer", op.issuer, "--oidc-client-id",
+                "ztna-rs", "--oidc-client-secret", SECRET_RS] + oidc_util.quiet_args()
+    with srv:
+        srv.setup()
+        f = Flow(srv, op)
+        b = Browser()
+        r = b.get(f.base + "/api/auth/oidc/start?org=acme-corp")
+        check(r.status == 302 and "Max-Age=1" in r.header("Set-Cookie"), repr(r.headers))
+        state = urllib.parse.parse_qs(urllib.parse.urlsplit(r.header("Location")).query)["state"][0]
+        time.sleep(2.2)
+        f.finish(b, f.base + "/api/auth/oidc/callback?code=x&state=" + state,
+                 expect_error="login_expired")
 
 
 def run(srv, op):
@@ -215,9 +237,38 @@ def run(srv, op):
     op.set_user(sub="mallory", email="owner@example.com", email_verified=False, name="M",
                 groups=[])
     f.login(slug, expect_error="email_unverified")           # would take over the owner
+    op.set_user(sub="nomail", name="No Mail", groups=[])
+    f.login(slug, expect_error="email_missing")
+    # A verified e-mail links to the existing password account, whose role is kept.
+    op.set_user(sub="owner-at-idp", email="OWNER@example.com", email_verified=True, name="O",
+                groups=["founders"])
+    o = f.login(slug)
+    check(o.user_id == owner.user_id, "linked by verified e-mail")
+    me = expect(srv.get("/api/me", o), 200).data
+    check([(x["role"], x["oidc_groups"]) for x in me["orgs"] if x["id"] == org] ==
+          [("owner", ["founders"])], repr(me))
+
+    # --- the provider refuses: wrong client secret; the user cancels ---------------------------
+    expect(srv.request("PUT", "/api/orgs/%d/oidc" % org, dict(cfg, client_secret="wrong"), owner),
+           200)
+    msg = f.login(slug, expect_error="provider_refused")
+    check("invalid_client" in msg, "the provider's reason is shown: %s" % msg)
+    expect(srv.request("PUT", "/api/orgs/%d/oidc" % org, cfg, owner), 200)
+    b = Browser()
+    r = b.get(f.base + "/api/auth/oidc/start?org=" + slug)
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(r.header("Location")).query)["state"][0]
+    r = b.get(f.base + "/api/auth/oidc/callback?error=access_denied&state=" + state)
+    check(r.status == 302 and r.header("Location").startswith("/#/login?error=access_denied"),
+          repr(r))
+    check(not any(k[1] == "__Host-ztna_oidc_state" for k in b.jar), "state cookie cleared")
+    b.jar[("127.0.0.1:%d" % srv.port, "__Host-ztna_oidc_state", "/")] = state
+    f.finish(b, f.base + "/api/auth/oidc/callback?code=x&state=" + state,
+             expect_error="state_invalid")                  # the cancelled state is spent
+
     reasons = " ".join(audit_reasons(srv, owner, org))  # (unknown states have no org)
     for code in ("invalid_audience", "token_expired", "nonce_mismatch", "invalid_issuer",
-                 "bad_signature", "unknown_key", "domain_not_allowed",
+                 "bad_signature", "unknown_key", "domain_not_allowed", "email_missing",
+                 "provider_refused", "access_denied",
                  "email_unverified"):
         check(code in reasons, "failure %s audited: %s" % (code, reasons))
 
