@@ -1,0 +1,81 @@
+"""The policy in the signed netmap (docs/control-protocol.md): with no policy every machine sees
+every other and the filter is null; with one, each machine's filter is the traffic allowed into
+it and its peers are those it may reach or be reached by; a JIT approval reaches a waiting poll as
+a delta carrying the new filter (policy -> netmap_policy_changed -> the held poll)."""
+import base64
+import json
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import policy_util as pu  # noqa: E402
+from policy_util import harness, check, expect  # noqa: E402
+
+
+def poll(srv, m, since=0, wait=1):
+    target = "/api/machine/map?since=%d&wait=%d" % (since, wait)
+    r = srv.request("GET", target, headers={"Authorization": m.auth_header("GET", target, b"")})
+    expect(r, 200)
+    return json.loads(base64.b64decode(r.data["payload"]))
+
+
+def peer_ids(msg):
+    return sorted(p["id"] for p in msg.get("peers") or [])
+
+
+def entries(msg):
+    return sorted((msg.get("filter") or {}).get("entries") or [])
+
+
+def main():
+    srv = pu.start_server()
+    try:
+        with srv:
+            f = pu.make_fleet(srv)
+            everyone = sorted([f.web.id, f.db.id, f.alice_laptop.id, f.dana_laptop.id])
+            msg = poll(srv, f.web)
+            if msg.get("type") != "full":
+                raise harness.Skip("netmap without full maps: %r" % msg)
+            check(msg["filter"] is None, "no policy: filter null: %r" % msg.get("filter"))
+            check(peer_ids(msg) == sorted(set(everyone) - {f.web.id}), "no policy: all peers")
+
+            expect(f.alice_laptop.heartbeat(srv, {"os": "linux", "os_version": "6.1",
+                                                  "disk_encryption": True}), 200)
+            pu.put_policy(srv, f, pu.policy_text(f.emails), 0)
+            web = poll(srv, f.web)
+            a = f.alice_laptop.ip
+            check(entries(web) == sorted(["tcp %s/32 22-22" % a, "tcp %s/32 80-80" % a]),
+                  "web lets alice in on 22 (posture ok) and 80: %r" % entries(web))
+            check(peer_ids(web) == [f.alice_laptop.id], "web's peers: %r" % peer_ids(web))
+            alice = poll(srv, f.alice_laptop)
+            check(entries(alice) == [] and alice["filter"] is not None, "nothing into alice")
+            check(peer_ids(alice) == [f.web.id], "alice sees web only: %r" % peer_ids(alice))
+            dana = poll(srv, f.dana_laptop)
+            check(peer_ids(dana) == [], "dana: geo fails, JIT not granted: %r" % peer_ids(dana))
+            db = poll(srv, f.db)
+            check(entries(db) == [] and peer_ids(db) == [], "db: nobody yet: %r" % db)
+
+            # a JIT approval wakes db's waiting poll with a delta carrying the new filter
+            rid = expect(srv.post("/api/orgs/%d/jit-requests" % f.org,
+                                  {"dst": f.db.name, "port": 5432, "duration": 600,
+                                   "reason": "netmap test"}, f.dana_s), 201).data["id"]
+            t0 = time.monotonic()
+            expect(srv.post("/api/orgs/%d/jit-requests/%d/approve" % (f.org, rid), None,
+                            f.owner_s), 200)
+            delta = poll(srv, f.db, since=db["version"], wait=10)
+            check(time.monotonic() - t0 < 8, "delivered promptly")
+            check(delta["type"] in ("delta", "full") and entries(delta) ==
+                  ["tcp %s/32 5432-5432" % f.dana_laptop.ip], "db's new filter: %r" % delta)
+            dana = poll(srv, f.dana_laptop)
+            check(peer_ids(dana) == [f.db.id], "dana now sees db: %r" % peer_ids(dana))
+            expect(srv.post("/api/orgs/%d/jit-requests/%d/revoke" % (f.org, rid), None,
+                            f.owner_s), 200)
+            db2 = poll(srv, f.db)
+            check(entries(db2) == [], "revoked: db's filter empty again: %r" % entries(db2))
+    finally:
+        shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
+
+
+harness.run(main)
