@@ -59,6 +59,10 @@ class Skip(Exception):
     pass
 
 
+class Downgrade(Exception):
+    """Never retried by wait_for: fails the test at once."""
+
+
 def log(msg):
     print("[mesh %5.1fs] %s" % (time.monotonic() - T0, msg), flush=True)
 
@@ -127,7 +131,14 @@ def ztna(k, *args, check=True, timeout=30):
 
 
 def status(k):
-    return json.loads(ztna(k, "status", "--json").stdout)
+    """`ztna status --json`, checking on every call that no peer runs without its PQ PSK unblocked
+    (no silent downgrade: a peer without a PQ or explicitly classical PSK must be blocked)."""
+    s = json.loads(ztna(k, "status", "--json").stdout)
+    for p in s["peers"]:
+        pq = p["pq"]
+        if pq.get("psk") not in ("pq", "classical-only") and not pq.get("blocked"):
+            raise Downgrade("%s: peer %s is unblocked without a PQ PSK: %s" % (k, p["name"], pq))
+    return s
 
 
 def setup_net():
@@ -187,7 +198,7 @@ def start_agent(k):
 def peers_ready(k, n):
     s = status(k)
     ps = s["peers"]
-    return len(ps) == n and all(p["pq"].get("psk") in ("pq", "classical") for p in ps) and s
+    return len(ps) == n and all(p["pq"].get("psk") in ("pq", "classical-only") for p in ps) and s
 
 
 def ping_ok(k, name):
