@@ -215,6 +215,9 @@ void ctl_posture_ready(struct agent *a, cJSON *p)
     cJSON_AddItemToObject(body, "posture", p);
     if (d)
         cJSON_AddItemToObject(body, "denials", d);
+    cJSON *stats = engine_stats(a);
+    if (stats)
+        cJSON_AddItemToObject(body, "stats", stats);
     char *txt = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     if (!txt)

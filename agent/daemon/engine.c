@@ -13,6 +13,7 @@
 #include "agent/pq/agentpq_wgdev.h"
 #include "agent/wg/device.h"
 #include "common/log.h"
+#include <cjson/cJSON.h>
 
 int engine_init(struct agent *a)
 {
@@ -178,4 +179,35 @@ void engine_clear(struct agent *a)
     char err[256];
     dnsio_system_sync(a, NULL, err, sizeof(err));
     pktpath_set_filter(a, NULL);
+}
+
+cJSON *engine_stats(struct agent *a)
+{
+    struct wg_device_config *cfg = NULL;
+    struct agentpq *pq = agentpq_wgdev_pq(a->pq);
+    uint64_t rx = 0, tx = 0, denied = 0;
+    size_t with_pq = 0;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (wg_device_get(a->dev, &cfg) == 0 && cfg) {
+        for (size_t i = 0; i < cfg->n_peers; i++) {
+            struct pqx_status st;
+            rx += cfg->peers[i].rx_bytes;
+            tx += cfg->peers[i].tx_bytes;
+            if (agentpq_peer_status(pq, cfg->peers[i].public_key, &st) == 0 && st.psk == PQX_PSK_PQ)
+                with_pq++;
+        }
+    }
+    for (size_t i = 0; i < a->n_denials; i++)
+        denied += a->denials[i].packets;
+    cJSON_AddNumberToObject(o, "peers", cfg ? (double)cfg->n_peers : 0);
+    cJSON_AddNumberToObject(o, "peers_pq", (double)with_pq);
+    cJSON_AddNumberToObject(o, "rx_bytes", (double)rx);
+    cJSON_AddNumberToObject(o, "tx_bytes", (double)tx);
+    cJSON_AddNumberToObject(o, "map_version", a->nm ? (double)a->nm->version : 0);
+    cJSON_AddNumberToObject(o, "maps_refused", (double)a->maps_refused);
+    cJSON_AddNumberToObject(o, "denied_packets", (double)denied);
+    wg_device_config_free(cfg);
+    return o;
 }

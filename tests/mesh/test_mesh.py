@@ -338,10 +338,12 @@ def main():
                                                        and d["dport"] == 22 and d["count"] >= 1], 10)
     human = ztna("B", "status").stdout
     assert "denied by policy: from %s to tcp port 22" % me["A"]["tailnet_ip"] in human, human
-    wait_for("the server to receive the denial in beta's heartbeat",
-             lambda: any(d.get("src") == me["A"]["tailnet_ip"] and d.get("dport") == 22
-                         for d in api("GET", "/api/orgs/%d/machines/%d" % (org, me["B"]["id"]), None,
-                                      token).get("denials", [])), 20, 1)
+    view = wait_for("the server to receive the denial in beta's heartbeat",
+                    lambda: (lambda v: any(d.get("src") == me["A"]["tailnet_ip"] and d.get("dport") == 22
+                                           for d in v.get("denials", [])) and v)(
+                        api("GET", "/api/orgs/%d/machines/%d" % (org, me["B"]["id"]), None, token)), 20, 1)
+    stats = view.get("stats") or {}
+    assert stats.get("peers") == 2 and stats.get("peers_pq") == 2 and stats.get("denied_packets", 0) >= 1, stats
     stop("listener", expect_clean=False)
     log("policy enforced: tcp/5432 allowed, tcp/22 denied (%d packets), denial reported" % den[0]["count"])
 
