@@ -154,6 +154,8 @@ def setup_net():
         run(["ip", "-n", NS[k], "link", "set", v, "up"])
         run(["ip", "-n", NS[k], "link", "set", "lo", "up"])
         if k in AGENTS:
+            if not os.path.isdir("/etc/netns"):
+                made_netns_etc.append("/etc/netns")  # removed last, if left empty
             d = "/etc/netns/" + NS[k]
             os.makedirs(d, exist_ok=True)
             made_netns_etc.append(d)
@@ -172,7 +174,14 @@ def cleanup():
     for k in NS:
         subprocess.run(["ip", "netns", "del", NS[k]], capture_output=True)
     for d in made_netns_etc:
+        if d == "/etc/netns":
+            continue
         shutil.rmtree(d, ignore_errors=True)
+    if "/etc/netns" in made_netns_etc:
+        try:
+            os.rmdir("/etc/netns")
+        except OSError:
+            pass
     for k in "ABCF":
         try:
             os.unlink("/var/run/wireguard/zt%s%d.sock" % (k.lower(), PID))
