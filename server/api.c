@@ -52,6 +52,7 @@ const char *api_auth_name(enum api_auth a)
     case API_AUTH_ORG:
         return "org";
     case API_AUTH_CUSTOM:
+    case API_AUTH_CUSTOM_NODB:
         return "custom";
     }
     return "none";

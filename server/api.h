@@ -30,8 +30,10 @@ enum api_auth {
     API_AUTH_USER,   /* Authorization: Bearer <access token> */
     API_AUTH_ORG,    /* user token + membership of {org} with role >= min_role */
     API_AUTH_CUSTOM, /* the handler authenticates (e.g. machine-signed requests) */
+    API_AUTH_CUSTOM_NODB, /* the same, and ctx->db starts NULL: the handler calls db_conn_get()
+                           * only if it needs SQLite (held map polls mostly do not) */
 };
-const char *api_auth_name(enum api_auth a); /* "none", "user", "org", "custom" */
+const char *api_auth_name(enum api_auth a); /* "none", "user", "org", "custom" (both) */
 
 struct auth_ctx {
     int64_t user_id;   /* 0 if not a user request */

@@ -142,6 +142,12 @@ void api_machine_map(struct api_ctx *ctx)
         goto out;
     }
     if (ret < 0) {
+        /* The route is API_AUTH_CUSTOM_NODB: the connection is only taken here. */
+        ctx->db = db_conn_get(ctx->srv->db);
+        if (!ctx->db) {
+            api_reply_error(ctx, 503, "BUSY", "database busy, retry");
+            goto out;
+        }
         /* The nonce insert is the only write: serialise it with the module's other writers. */
         machines_write_lock(ctx->srv);
         bool ok = machine_auth_request(ctx, ctx->raw_body, ctx->raw_body_len, m);
@@ -156,10 +162,12 @@ void api_machine_map(struct api_ctx *ctx)
     if (!query_number(ctx, "since", 0, (1LL << 53), 0, &since) ||
         !query_number(ctx, "wait", NM_WAIT_MIN, NM_WAIT_MAX, NM_WAIT_DEFAULT, &wait))
         goto out;
-    /* Nothing below touches SQLite: give the connection back before waiting. */
-    db_conn_idle(ctx->db);
-    db_conn_release(ctx->srv->db);
-    ctx->db = NULL;
+    /* Nothing below touches SQLite: give the connection (if any) back before waiting. */
+    if (ctx->db) {
+        db_conn_idle(ctx->db);
+        db_conn_release(ctx->srv->db);
+        ctx->db = NULL;
+    }
     p.since = since;
     p.wait = (int)wait;
     ret = netmap_poll(ctx->srv, &p, &msg, &len);

@@ -152,7 +152,7 @@ const struct api_route api_routes[] = {
     {"GET", "/api/orgs/{org}/audit/export", api_audit_export, API_AUTH_ORG, ROLE_ADMIN, NULL,
      "Export the audit log as jsonl, cef or syslog (format=...)"},
     /* control protocol (docs/control-protocol.md) */
-    {"GET", "/api/machine/map", api_machine_map, API_AUTH_CUSTOM, ROLE_NONE, NULL,
+    {"GET", "/api/machine/map", api_machine_map, API_AUTH_CUSTOM_NODB, ROLE_NONE, NULL,
      "The machine's signed netmap, long-polled (since=V, wait=S; machine-key signature)"},
     {"POST", "/api/machine/endpoints", api_machine_endpoints, API_AUTH_CUSTOM, ROLE_NONE,
      &machine_endpoints_body, "Report the machine's WireGuard endpoints (machine-key signature)"},

@@ -433,6 +433,22 @@ int main(int argc, char **argv)
     printf("  full map of %d peers: %zu bytes in %.1f ms (signature verified)\n", nagents - 1,
            strlen(body), (t1 - t0) * 1e3);
     free(body);
+    /* Quiescence: the server may still be applying the last registrations; follow the deltas
+     * until a keepalive says org_version is current. */
+    for (int i = 0; i < 30; i++) {
+        int64_t v = org_version;
+
+        n = map_request(&agents[0], org_version, 1, req, sizeof(req));
+        body = roundtrip(fd, req, (size_t)n, &status);
+        if (!body || status != 200 || !map_verify(body, agents[0].id, type, sizeof(type), &v, 0)) {
+            fprintf(stderr, "settling poll: HTTP %d\n", status);
+            return 1;
+        }
+        free(body);
+        if (!strcmp(type, "keepalive"))
+            break;
+        org_version = v;
+    }
     close(fd);
 
     /* 3. the floor: N concurrent GET /healthz */
