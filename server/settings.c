@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/oidc.h"
 
 enum setting_type { SET_STR, SET_INT, SET_BOOL, SET_ADDR };
 
@@ -355,6 +356,22 @@ int settings_load(struct server_settings *set, int argc, char **argv, const char
                 set->stun_listen);
         return -EINVAL;
     }
+    /* oidc-* (docs/oidc.md): catch a typo at start, not at the first user's sign-in. */
+    if (strcmp(set->oidc_token_auth, "client_secret_basic") != 0 &&
+        strcmp(set->oidc_token_auth, "client_secret_post") != 0) {
+        fprintf(stderr, "ztna-server: oidc-token-auth must be client_secret_basic or "
+                "client_secret_post, not '%s'\n", set->oidc_token_auth);
+        return -EINVAL;
+    }
+    if (set->oidc_org[0] && (!set->oidc_issuer[0] || !set->oidc_client_id[0])) {
+        fprintf(stderr, "ztna-server: oidc-org needs oidc-issuer and oidc-client-id\n");
+        return -EINVAL;
+    }
+    if (set->oidc_issuer[0] && !oidc_url_allowed(set->oidc_issuer)) {
+        fprintf(stderr, "ztna-server: oidc-issuer must be https:// (http:// only on a loopback "
+                "address), not '%s'\n", set->oidc_issuer);
+        return -EINVAL;
+    } /* end of the oidc-* checks */
     if (!!set->tls_cert[0] != !!set->tls_key[0]) {
         fprintf(stderr, "ztna-server: --tls-cert and --tls-key go together\n");
         return -EINVAL;

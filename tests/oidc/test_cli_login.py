@@ -9,7 +9,8 @@
 Proves the happy path (machine registered, owned by the approving user, able to heartbeat with
 its key), and that a wrong code, a wrong verifier, a reused code, a second approval, another org,
 tags asked by a member, an unauthenticated look-up, an expired code and an expired request each
-fail with a clear error, and that the unauthenticated calls (and SSO starts) are rate limited."""
+fail with a clear error, that the unauthenticated calls (and SSO starts) are rate limited, and
+that bad oidc-* server settings stop the start with a message."""
 import base64
 import hashlib
 import http.server
@@ -100,7 +101,22 @@ def approve(srv, cli, session, org):
     return url
 
 
+def config_errors():
+    """Bad oidc-* server settings stop the start with exit 2 and a message naming them."""
+    import subprocess
+    cases = [(["--oidc-token-auth", "secret_jwt"], "oidc-token-auth"),
+             (["--oidc-org", "acme"], "oidc-org needs"),
+             (["--oidc-org", "acme", "--oidc-client-id", "c", "--oidc-issuer",
+               "http://idp.example.com"], "oidc-issuer must be https://")]
+    for args, want in cases:
+        r = subprocess.run([harness.BINARY, "--data-dir", "/nonexistent/ztna-oidc-test"] + args,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        err = r.stderr.decode()
+        check(r.returncode == 2 and want in err, "%s: exit %d, %s" % (args, r.returncode, err))
+
+
 def main():
+    config_errors()
     with Server(args=quiet_args()) as srv:
         owner = srv.setup()
         org = owner.org_id
