@@ -2,8 +2,10 @@
  *
  *   POST   .../jit-requests {dst, port, proto?, duration, reason}   any member, for themselves
  *   GET    .../jit-requests[/{request}]       admins see all, members their own
- *   POST   .../jit-requests/{request}/approve admin: the grant runs from now for `duration`
- *   POST   .../jit-requests/{request}/deny    admin
+ *   POST   .../jit-requests/{request}/approve an admin, or an approver named by a requireJit rule
+ *                                             covering the access (never the requester): the
+ *                                             grant runs from now for `duration`
+ *   POST   .../jit-requests/{request}/deny    the same deciders
  *   POST   .../jit-requests/{request}/revoke  the requester or an admin, pending or approved */
 #include <errno.h>
 #include <inttypes.h>
@@ -150,11 +152,22 @@ void api_jit_list(struct api_ctx *ctx)
     api_reply_ok(ctx, 200, d);
 }
 
-/* The request in the path, if the caller may see it (admins: all; members: their own). */
-static bool load(struct api_ctx *ctx, struct jit_row *r)
+/* The request in the path, if the caller may see it (admins: all; members: their own, and for a
+ * decision those whose rule names them as approver). */
+static bool load(struct api_ctx *ctx, struct jit_row *r, bool decide)
 {
     int64_t id = api_param_id(ctx, "request");
     int ret = id > 0 ? jit_db_get(ctx->db, ctx->auth.org_id, id, r) : -ENOENT;
+    if (!ret && decide && ctx->auth.role < ROLE_ADMIN) {
+        if (r->requester_id == ctx->auth.user_id ||
+            !policy_rt_may_approve(ctx->srv, ctx->db, ctx->auth.org_id, ctx->auth.user_id,
+                                   r->machine_id, r->port, r->proto)) {
+            api_reply_error(ctx, 403, "FORBIDDEN", "only an admin, or an approver the policy names "
+                            "for this access (not the requester), may decide this request");
+            return false;
+        }
+        return true;
+    }
     if (!ret && ctx->auth.role < ROLE_ADMIN && r->requester_id != ctx->auth.user_id)
         ret = -ENOENT;
     if (ret == -ENOENT)
@@ -167,7 +180,7 @@ static bool load(struct api_ctx *ctx, struct jit_row *r)
 void api_jit_get(struct api_ctx *ctx)
 {
     struct jit_row r;
-    if (load(ctx, &r))
+    if (load(ctx, &r, false))
         api_reply_ok(ctx, 200, jit_json(&r));
 }
 
@@ -176,7 +189,7 @@ static void move(struct api_ctx *ctx, const char *from, const char *from2, const
 {
     struct jit_row r;
     int64_t now = server_now();
-    if (!load(ctx, &r))
+    if (!load(ctx, &r, strcmp(to, "revoked") != 0))
         return;
     bool was_active = !strcmp(r.state, "approved");
     int ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from, to, ctx->auth.user_id, now);

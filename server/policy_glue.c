@@ -414,6 +414,24 @@ int policy_rt_check(struct server *srv, struct db_conn *db, int64_t org_id, cons
     return ret;
 }
 
+bool policy_rt_may_approve(struct server *srv, struct db_conn *db, int64_t org_id, int64_t user_id,
+                           int64_t machine_id, uint16_t port, uint8_t proto)
+{
+    struct policy_rt *rt = srv->policy;
+    struct fleet_store fs = {0};
+    bool fresh, ok = false;
+    if (!rt)
+        return false;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_get(rt, org_id, &fresh);
+    /* the fleet from the database: a member added since the engine was built counts too */
+    if (po && po->p && pfleet_load(db, org_id, server_now(), NULL, NULL, &fs) == 0)
+        ok = policy_jit_approver(po->p, &fs.f, user_id, machine_id, port, proto);
+    pthread_mutex_unlock(&rt->lock);
+    pfleet_free(&fs);
+    return ok;
+}
+
 /* --- explain -------------------------------------------------------------------------------- */
 
 static bool all_digits(const char *s)

@@ -37,6 +37,11 @@ void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_i
 int policy_rt_check(struct server *srv, struct db_conn *db, int64_t org_id, const struct policy *p,
                     int64_t now, struct policy_error *err);
 
+/* Does the policy in force name user as an approver of a requireJit rule covering
+ * machine_id port/proto? (Admins may decide regardless; the caller checks that.) */
+bool policy_rt_may_approve(struct server *srv, struct db_conn *db, int64_t org_id, int64_t user_id,
+                           int64_t machine_id, uint16_t port, uint8_t proto);
+
 struct policy_explain_req {
     const char *src;   /* machine id, name or tailnet IP; user email; or an address */
     const char *dst;   /* machine id, name or tailnet IP */

@@ -178,9 +178,10 @@ const struct api_route api_routes[] = {
     {"GET", "/api/orgs/{org}/jit-requests/{request}", api_jit_get, API_AUTH_ORG, ROLE_MEMBER, NULL,
      "One JIT request"},
     {"POST", "/api/orgs/{org}/jit-requests/{request}/approve", api_jit_approve, API_AUTH_ORG,
-     ROLE_ADMIN, NULL, "Approve a pending JIT request: the grant runs from now for its duration"},
-    {"POST", "/api/orgs/{org}/jit-requests/{request}/deny", api_jit_deny, API_AUTH_ORG, ROLE_ADMIN,
-     NULL, "Deny a pending JIT request"},
+     ROLE_MEMBER, NULL, "Approve a pending JIT request (admin or a named approver): the grant "
+     "runs from now for its duration"},
+    {"POST", "/api/orgs/{org}/jit-requests/{request}/deny", api_jit_deny, API_AUTH_ORG, ROLE_MEMBER,
+     NULL, "Deny a pending JIT request (admin or a named approver)"},
     {"POST", "/api/orgs/{org}/jit-requests/{request}/revoke", api_jit_revoke, API_AUTH_ORG,
      ROLE_MEMBER, NULL, "Revoke a JIT request or grant (the requester or an admin)"},
     /* dashboard */

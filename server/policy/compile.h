@@ -32,6 +32,12 @@ struct policy_verdict {
 int policy_explain(const struct policy *p, const struct fleet *f, const struct policy_geo *geo,
                    int64_t now, const struct policy_query *q, struct policy_verdict *v);
 
+/* May `user` decide a JIT request for dst_machine port/proto (proto 0: any)? True when a
+ * requireJit rule whose destination covers it names the user in "approvers" (directly or through
+ * a group). */
+bool policy_jit_approver(const struct policy *p, const struct fleet *f, int64_t user,
+                         int64_t dst_machine, uint16_t port, uint8_t proto);
+
 struct policy_node {
     int64_t machine_id;
     struct filter_entry *entries; /* sorted, unique */

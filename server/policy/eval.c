@@ -369,3 +369,31 @@ int policy_explain(const struct policy *p, const struct fleet *f, const struct p
     *v = first;
     return 0;
 }
+
+bool policy_jit_approver(const struct policy *p, const struct fleet *f, int64_t user,
+                         int64_t dst_machine, uint16_t port, uint8_t proto)
+{
+    const struct eval_ctx c = {.p = p, .f = f};
+    const struct fleet_user *u = eval_user(f, user);
+    const struct fleet_machine *dst = eval_machine(f, dst_machine);
+    if (!u || !dst)
+        return false;
+    for (size_t ri = 0; ri < p->nrules; ri++) {
+        const struct policy_rule *r = &p->rules[ri];
+        bool covers = false, named = false;
+        if (!r->require_jit || (proto && !eval_proto_ok(r->proto, proto)))
+            continue;
+        for (size_t i = 0; i < r->ndst && !covers; i++)
+            covers = r->dst[i].sel.kind != SEL_SELF && port >= r->dst[i].port_lo &&
+                     port <= r->dst[i].port_hi && eval_sel_matches(&c, &r->dst[i].sel, dst);
+        for (size_t i = 0; covers && i < r->napprovers && !named; i++) {
+            const struct policy_sel *a = &r->approvers[i];
+            named = a->kind == SEL_USER ? !strcmp(a->name, u->email)
+                                        : a->kind == SEL_GROUP &&
+                                              eval_user_in_group(p, a->idx, a->name, u);
+        }
+        if (named)
+            return true;
+    }
+    return false;
+}

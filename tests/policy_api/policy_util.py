@@ -1,6 +1,6 @@
 """Shared set-up for the policy API tests: a server with a geo database and short JIT grants, an
-org with an owner, an admin (alice, in group:eng), an admin (dana, in group:dba), a member (bob),
-and machines registered through pre-auth keys."""
+org with an owner, an admin (alice, in group:eng), an admin (dana, in group:dba), a member (bob), a
+member named as JIT approver (sam), and machines registered through pre-auth keys."""
 import os
 import sys
 import tempfile
@@ -31,7 +31,7 @@ def policy_text(f):
     {"action": "accept", "src": ["group:eng"], "dst": ["tag:prod:443"], "proto": "tcp",
      "schedule": "business-hours"},
     {"action": "accept", "src": ["group:dba"], "dst": ["tag:db:5432"], "proto": "tcp",
-     "requireJit": true},
+     "requireJit": true, "approvers": ["%(sam)s"]},
     {"action": "accept", "src": ["group:dba"], "dst": ["tag:db:9000"], "geo": {"countries": ["DE"]}},
     {"action": "accept", "src": ["group:eng"], "dst": ["tag:prod:80"], "proto": "tcp"},
   ],
@@ -63,7 +63,9 @@ def make_fleet(srv):
     f.alice_s = srv.member(f.owner_s, "admin")
     f.dana_s = srv.member(f.owner_s, "admin")
     f.bob_s = srv.member(f.owner_s, "member")
-    f.emails = {"owner": f.owner_s.email, "alice": f.alice_s.email, "dana": f.dana_s.email}
+    f.sam_s = srv.member(f.owner_s, "member")  # a JIT approver named in the policy
+    f.emails = {"owner": f.owner_s.email, "alice": f.alice_s.email, "dana": f.dana_s.email,
+                "sam": f.sam_s.email}
     prod_key = mu.create_key(srv, f.owner_s, reusable=True, tags=["tag:prod"])["key"]
     db_key = mu.create_key(srv, f.owner_s, reusable=True, tags=["tag:db"])["key"]
     alice_key = mu.create_key(srv, f.alice_s)["key"]

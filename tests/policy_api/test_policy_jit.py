@@ -1,6 +1,7 @@
 """JIT access through the API: a member's request, an admin's approval that makes the requireJit
-rule accept, automatic expiry (audited, the rule denies again), revoke and deny, who may do what
-(member 403 on approve, another member 404 on someone else's request, another org 404)."""
+rule accept, automatic expiry (audited, the rule denies again), revoke and deny, grants across a
+restart, who may do what (member 403 on approve unless the policy names them as approver, never
+on their own request; another member 404 on someone else's request; another org 404)."""
 import os
 import shutil
 import sys
@@ -104,6 +105,24 @@ def test_restart(srv, f):
     check(not dba_may_reach_db(srv, f), "revoked by an admin")
 
 
+def test_policy_approver(srv, f):
+    """A member the requireJit rule names as approver may decide; another member may not, nor the
+    approver on a request of their own or one the rule does not cover."""
+    rid = expect(request(srv, f, f.dana_s, duration=600), 201).data["id"]
+    r = expect(srv.post(jit(f, "/%d/approve" % rid), None, f.bob_s), 403, "FORBIDDEN")
+    check("approver" in r.message, r.message)
+    r = expect(srv.post(jit(f, "/%d/approve" % rid), None, f.sam_s), 200)
+    check(r.data["decided_by"] == f.sam_s.user_id, r.data)
+    check(dba_may_reach_db(srv, f), "approved by the named approver")
+    expect(srv.post(jit(f, "/%d/revoke" % rid), None, f.dana_s), 200)
+    other = expect(request(srv, f, f.dana_s, port=22), 201).data["id"]  # no requireJit rule for 22
+    expect(srv.post(jit(f, "/%d/deny" % other), None, f.sam_s), 403, "FORBIDDEN")
+    own = expect(request(srv, f, f.sam_s), 201).data["id"]
+    expect(srv.post(jit(f, "/%d/approve" % own), None, f.sam_s), 403, "FORBIDDEN")
+    r = expect(srv.post(jit(f, "/%d/deny" % own), None, f.dana_s), 200)  # an admin may
+    check(r.data["state"] == "denied", r.data)
+
+
 def test_bad_input(srv, f):
     for kw, what in (({"dst": "nope"}, "dst"), ({"port": 0}, "port"), ({"proto": "sctp"}, "proto"),
                      ({"duration": 8 * 86400}, "duration"), ({"reason": ""}, "reason")):
@@ -128,6 +147,7 @@ def main():
             test_grant_and_expiry(srv, f)
             test_revoke_and_deny(srv, f)
             test_restart(srv, f)
+            test_policy_approver(srv, f)
             test_bad_input(srv, f)
     finally:
         shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
