@@ -156,6 +156,8 @@ void api_cli_login_get(struct api_ctx *ctx)
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "request_id", r.id);
     cJSON_AddStringToObject(d, "hostname", r.hostname);
+    /* Shown on the confirm page: a request the user did not start comes from elsewhere. */
+    cJSON_AddStringToObject(d, "source_addr", r.source_addr);
     cJSON_AddNumberToObject(d, "port", (double)r.port);
     cJSON_AddNumberToObject(d, "created_at", (double)r.created_at);
     cJSON_AddNumberToObject(d, "expires_at", (double)r.expires_at);

@@ -11,7 +11,8 @@ static const char SQL_INSERT[] =
     "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_GET[] =
     "SELECT id, code_challenge, port, hostname, created_at, expires_at, approved_by, org_id, "
-    "approved_at, code_hash, code_expires_at, used_at, machine_id FROM cli_login_requests "
+    "approved_at, code_hash, code_expires_at, used_at, machine_id, source_addr "
+    "FROM cli_login_requests "
     "WHERE id = ?";
 static const char SQL_APPROVE[] =
     "UPDATE cli_login_requests SET approved_by = ?, org_id = ?, approved_at = ?, code_hash = ?, "
@@ -64,6 +65,7 @@ int db_cli_login_get(struct db_conn *db, const char *id, struct cli_login_row *o
         out->code_expires_at = sqlite3_column_int64(st, 10);
         out->used_at = sqlite3_column_int64(st, 11);
         out->machine_id = sqlite3_column_int64(st, 12);
+        db_column_text_copy(st, 13, out->source_addr, sizeof(out->source_addr));
     }
     sqlite3_reset(st);
     return ret;

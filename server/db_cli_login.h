@@ -18,6 +18,7 @@ struct cli_login_row {
     char code_challenge[CLI_LOGIN_CHALLENGE_LEN + 1];
     int64_t port;
     char hostname[MACH_HOSTNAME_MAX + 1];
+    char source_addr[48];                     /* the CLI's address as the server saw it */
     int64_t created_at, expires_at;
     int64_t approved_by, org_id, approved_at; /* 0 until approved */
     uint8_t code_hash[32];

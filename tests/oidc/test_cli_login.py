@@ -129,6 +129,7 @@ def main():
         expect(srv.get("/api/cli-login/" + cli.id), 401, "UNAUTHORIZED")
         r = expect(srv.get("/api/cli-login/" + cli.id, alice), 200)
         check(r.data["hostname"] == "laptop-cli" and r.data["approved"] is False and
+              r.data["source_addr"] == "127.0.0.1" and
               0 < r.data["expires_in"] <= 600, repr(r.data))
         expect(srv.get("/api/cli-login/" + "0" * 32, alice), 404)
         expect(srv.get("/api/cli-login/nothex", alice), 404)
