@@ -142,7 +142,8 @@ def netcheck_cases(port):
     mute.close()
     j = json.loads(out)
     check(rc == 1 and "no STUN answer from 127.0.0.1:" in err and "within 800 ms" in err, err)
-    check(j["requests"] == 3 and took < 5, "requests %d in %.1fs" % (j["requests"], took))
+    # Sent at 0, 250 and 750 ms within 800 ms (a loaded machine may squeeze out the last).
+    check(2 <= j["requests"] <= 3 and took < 5, "requests %d in %.1fs" % (j["requests"], took))
     # Usage errors and the sources of the target.
     with tempfile.TemporaryDirectory() as d:
         rc, out, err = netcheck("--state-dir", d)
