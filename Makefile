@@ -9,10 +9,10 @@ CTEST_ARGS ?= --output-on-failure
 all: build
 
 deps:
-	@contrib/install-deps.sh build
+	@bash contrib/install-deps.sh build
 
 test-deps:
-	@contrib/install-deps.sh test
+	@bash contrib/install-deps.sh test
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
