@@ -291,6 +291,8 @@ def main():
         assert q == "%s (%s)" % (me["B"]["tailnet_ip"], me["B"]["fqdn"]), q
     missing = run(["dig", "+time=2", "+tries=1", "@100.100.100.100", "nosuch." + suffix], ns="A").stdout
     assert "NXDOMAIN" in missing, missing
+    missing = run(["dig", "+time=2", "+tries=1", "@100.100.100.100", "nosuchhost"], ns="A").stdout
+    assert "NXDOMAIN" in missing, missing
     ext = run(["dig", "+short", "+time=2", "+tries=2", "@100.100.100.100", "www.example.test"], ns="A").stdout.split()
     assert ext == ["198.18.0.77"], ("forwarded upstream", ext)
     q = ztna("A", "dns", "query", "www.example.test").stdout.strip()
@@ -298,7 +300,7 @@ def main():
     with open(os.path.join(TMP, "upstream.names")) as f:
         asked = f.read().split()
     assert "www.example.test" in asked, asked
-    leaked = [n for n in asked if n.endswith(suffix) or n in [m["name"] for m in me.values()]]
+    leaked = [n for n in asked if n.endswith(suffix) or n in [m["name"] for m in me.values()] + ["nosuchhost"]]
     assert not leaked, "tailnet names reached the upstream resolver: %s" % leaked
     log("DNS: stub == authority == ztna dns query; upstream forwarding, no leak")
 
