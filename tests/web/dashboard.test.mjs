@@ -6,10 +6,11 @@
 //   (10 s) expires under the open socket: "reauth", refresh, events keep flowing -> audit export
 //   -> policy: an error shown at its line and column, then a valid version saved, history diff,
 //   explain -> logout (cookie gone) -> a member sees no admin actions and cannot open admin pages
+//   -> DNS names; SSO settings saved; SSO login against a dead identity provider shows the error
 //   -> JIT: the member requests, the owner (second tab) sees it live and approves, the member sees
 //   the countdown -> phone-sized layout has no horizontal scroll. No uncaught error and no CSP violation anywhere.
 // Screenshots of the main pages go to $ZTNA_BUILD_DIR/web-screenshots/.
-import { check, instrument, launch, Machine, PASSWORD, run, Server, shot } from './lib.mjs';
+import { check, freePort, instrument, launch, Machine, PASSWORD, run, Server, shot } from './lib.mjs';
 
 const OWNER = 'owner@example.com';
 const MEMBER = 'member@example.com';
@@ -27,6 +28,7 @@ const POLICY = `{
 
 run('web_dashboard', async () => {
   const srv = await new Server(['--access-token-ttl', '10']).start();
+  const idpPort = await freePort(); // nothing listens there: an identity provider that is down
   const browser = await launch();
   let page;
   try {
@@ -210,15 +212,32 @@ run('web_dashboard', async () => {
     await page.locator('#policy-text').fill(POLICY.replace('"tag:web:80"', '"tag:web:443"'));
     await page.getByRole('button', { name: 'Diff with editor' }).first().click();
     const diff = await page.locator('pre.diff').textContent();
-    check(diff.includes('- ') && diff.includes('tag:web:80') && diff.includes('+ ') && diff.includes('tag:web:443'), `diff: ${diff}`);
+    check(/^- .*tag:web:80.*\n\+ .*tag:web:443/m.test(diff), `diff: ${diff}`);
+    check((await page.locator('#policy-version').textContent()).startsWith('Current version 1'), 'version line updated');
     await page.getByLabel('Source (machine, user or address)').fill('owner@example.com');
     await page.getByLabel('Destination machine').fill(dev3.label);
     await page.getByLabel('Port').fill('80');
     await page.getByRole('button', { name: 'Explain' }).click();
     await page.locator('#explain-result').waitFor(t());
-    check((await page.locator('#explain-result').textContent()).includes('denied'), 'explain: port 80 is denied');
+    const why = await page.locator('#explain-result').textContent();
+    check(why.includes('denied') && /failed: \w+/.test(why), `explain says why it is denied: ${why}`);
     await shot(page, 'policy');
     await page.locator('#policy-text').fill(POLICY);
+
+    // --- DNS names and SSO settings ------------------------------------------------------------
+    await page.getByRole('link', { name: 'DNS' }).click();
+    await page.getByRole('cell', { name: `${dev3.label}.acme-corp.` }).or(page.getByText(`${dev3.label}.acme-corp.`)).first().waitFor(t());
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Single sign-on (OIDC)' }).waitFor(t());
+    await page.getByLabel('Issuer URL').fill(`http://127.0.0.1:${idpPort}`);
+    await page.getByLabel('Client id').fill('ztna-web');
+    await page.getByLabel('Allowed email domains').fill('example.com');
+    await page.getByRole('button', { name: 'Save SSO settings' }).click();
+    await page.getByText('/api/auth/oidc/start?org=acme-corp').waitFor(t());
+    const oidc = await owner('GET', `/api/orgs/${org}/oidc`);
+    check(oidc.data.issuer === `http://127.0.0.1:${idpPort}` && oidc.data.client_id === 'ztna-web' &&
+      JSON.stringify(oidc.data.allowed_domains) === '["example.com"]', `oidc saved: ${JSON.stringify(oidc.data)}`);
+    await shot(page, 'settings');
 
     // --- a member sees no admin actions -------------------------------------------------------
     const add = await owner('POST', `/api/orgs/${org}/users`, { email: MEMBER, role: 'member', password: PASSWORD });
@@ -228,6 +247,11 @@ run('web_dashboard', async () => {
     check(!(await ctx.cookies(srv.base)).some((c) => c.name === '__Host-refresh_token' && c.value), 'logout clears the refresh cookie');
     await page.reload();
     await page.getByRole('heading', { name: 'Log in' }).waitFor(t());
+    // SSO against an identity provider that is down: the error comes back in words.
+    await page.getByRole('textbox', { name: 'Organisation' }).fill('acme-corp');
+    await page.getByRole('button', { name: 'Continue with single sign-on' }).click();
+    await page.getByText(/^Single sign-on failed: .+/).waitFor(t(20000));
+    check(/#\/login\?error=/.test(page.url()), `back on the login page: ${page.url()}`);
     await page.getByLabel('Email').fill(MEMBER);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Password').press('Enter');

@@ -58,8 +58,8 @@ export function lineDiff(a, b) {
   let i = 0, j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && x[i] === y[j]) { out.push({ op: ' ', text: x[i] }); i++; j++; }
-    else if (j < m && (i === n || L[i][j + 1] >= L[i + 1][j])) { out.push({ op: '+', text: y[j] }); j++; }
-    else { out.push({ op: '-', text: x[i] }); i++; }
+    else if (i < n && (j === m || L[i + 1][j] >= L[i][j + 1])) { out.push({ op: '-', text: x[i] }); i++; }
+    else { out.push({ op: '+', text: y[j] }); j++; }
   }
   return out;
 }
@@ -70,6 +70,9 @@ export async function render({ main, org, isAdmin, live }) {
   let current = null, saved = '';
   try { current = await get(base); saved = docText(current); } catch (e) { loadErr.show(e); }
 
+  const versionLine = h('p', { class: 'muted', id: 'policy-version' }, current ? (current.version
+    ? `Current version ${current.version}, saved ${fmtTime(current.created_at)}${current.author_email ? ` by ${current.author_email}` : ''}`
+    : 'No policy saved yet: every machine may reach every other (allow all).') : '');
   const editor = h('textarea', {
     id: 'policy-text', class: 'code', spellcheck: 'false', rows: 24, readonly: !isAdmin,
     'aria-describedby': 'policy-pos policy-errors', autocapitalize: 'off', autocomplete: 'off',
@@ -132,6 +135,7 @@ export async function render({ main, org, isAdmin, live }) {
       const d = await put(base, { policy: editor.value }, { 'If-Match': `"${current ? current.version || 0 : 0}"` });
       current = d;
       saved = editor.value;
+      versionLine.textContent = `Current version ${d.version}, saved ${fmtTime(d.created_at)}`;
       saveBtn.disabled = true;
       status.textContent = `Saved as version ${d && d.version !== undefined ? d.version : 'new'}.`;
       toast('Policy saved');
@@ -194,7 +198,7 @@ export async function render({ main, org, isAdmin, live }) {
   });
 
   clear(main, h('h1', {}, 'Policy'), loadErr,
-    current && current.version !== undefined ? h('p', { class: 'muted' }, `Current version ${current.version}${current.updated_at ? `, saved ${fmtTime(current.updated_at)}` : ''}`) : null,
+    versionLine,
     h('label', { for: 'policy-text' }, 'Policy document (JSON with comments)'),
     editor, pos, errors, status,
     h('div', { class: 'actions' }, validateBtn, isAdmin ? saveBtn : h('span', { class: 'muted' }, 'Only admins can change the policy.')),
