@@ -65,6 +65,10 @@ static void print_human(const cJSON *s)
     const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(s, "control");
     const cJSON *p, *d;
     char t[256], h[32], rx[32], tx[32];
+    if (!strcmp(str(ctl, "state"), "logged-out")) {
+        printf("Logged out: run 'ztna login --server URL --auth-key KEY'.\n");
+        return;
+    }
     tags(self, t, sizeof(t));
     printf("%-15s %-20s %-32s %s (this machine)\n", str(self, "tailnet_ip"), str(self, "name"),
            str(self, "fqdn"), t);

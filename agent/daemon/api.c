@@ -482,7 +482,16 @@ int api_init(struct agent *a)
     api->listen.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (api->listen.fd < 0)
         return -errno;
-    unlink(a->socket_path); /* a stale socket from a previous run */
+    /* a socket left by a previous run is replaced; one a live daemon answers on is not */
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+        close(probe);
+        log_error("daemon", "another ztna daemon is running on %s", a->socket_path);
+        return -EADDRINUSE;
+    }
+    if (probe >= 0)
+        close(probe);
+    unlink(a->socket_path);
     mode_t old = umask(077);
     ret = bind(api->listen.fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
