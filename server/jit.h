@@ -47,4 +47,14 @@ int jit_db_active(struct db_conn *db, int64_t org_id, int64_t now,
 int jit_db_due(struct db_conn *db, int64_t now, int (*cb)(const struct jit_row *r, void *arg),
                void *arg);
 
+/* jit_webhook.c: notifications to the admin's webhook (setting jit-webhook). */
+#define JIT_WEBHOOK_MAX_URL 512
+struct jit_webhook;
+/* url "" or NULL: none (*out NULL, 0). *out new: jit_webhook_stop(). 0, -EINVAL, -ENOMEM. */
+int jit_webhook_start(const char *url, struct jit_webhook **out);
+void jit_webhook_stop(struct jit_webhook *w); /* sends what is queued, then frees; accepts NULL */
+/* Queues {"event", "org_id", "time", "request": {...}}; never blocks on the network. */
+void jit_webhook_event(struct jit_webhook *w, const char *event, const struct jit_row *r,
+                       int64_t now);
+
 #endif

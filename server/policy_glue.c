@@ -52,6 +52,7 @@ struct policy_rt {
     struct seen *seen;
     size_t nseen, capseen;
     struct policy_geo *geo;    /* set at start, read-only after */
+    struct jit_webhook *wh;    /* NULL without --jit-webhook; thread-safe */
     pthread_t thread;
     pthread_mutex_t tlock;     /* protects stop */
     pthread_cond_t wake;
@@ -612,6 +613,12 @@ static int due_one(const struct jit_row *r, void *arg)
     return 0;
 }
 
+void policy_rt_jit_event(struct server *srv, const char *event, const struct jit_row *r)
+{
+    if (srv->policy)
+        jit_webhook_event(srv->policy->wh, event, r, server_now());
+}
+
 /* Grants whose time is up: marked expired, audited, removed from the engine. */
 static void expire_grants(struct policy_rt *rt, struct db_conn *db, int64_t now)
 {
@@ -633,6 +640,9 @@ static void expire_grants(struct policy_rt *rt, struct db_conn *db, int64_t now)
                                  .target_id = id, .detail_json = detail};
         audit_record(rt->srv, &ev);
         policy_rt_grant_removed(rt->srv, r->org_id, r->id);
+        struct jit_row done = *r;
+        snprintf(done.state, sizeof(done.state), "expired");
+        jit_webhook_event(rt->wh, "jit.expire", &done, now);
     }
     free(d.r);
 }
@@ -706,6 +716,12 @@ int policy_rt_start(struct server *srv)
             return ret;
         }
     }
+    ret = jit_webhook_start(srv->set.jit_webhook, &rt->wh);
+    if (ret) {
+        policy_geo_free(rt->geo);
+        free(rt);
+        return ret;
+    }
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->tlock, NULL);
     pthread_condattr_init(&ca);
@@ -719,6 +735,7 @@ int policy_rt_start(struct server *srv)
         pthread_cond_destroy(&rt->wake);
         pthread_mutex_destroy(&rt->tlock);
         pthread_mutex_destroy(&rt->lock);
+        jit_webhook_stop(rt->wh);
         policy_geo_free(rt->geo);
         free(rt);
     }
@@ -743,6 +760,7 @@ void policy_rt_stop(struct server *srv)
         free(o);
     }
     free(rt->seen);
+    jit_webhook_stop(rt->wh);
     policy_geo_free(rt->geo);
     pthread_cond_destroy(&rt->wake);
     pthread_mutex_destroy(&rt->tlock);

@@ -32,6 +32,9 @@ void policy_rt_policy_changed(struct server *srv, int64_t org_id);
 void policy_rt_grant_added(struct server *srv, const struct jit_row *grant);
 void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_id);
 
+/* A JIT event for the webhook (setting jit-webhook), if one is configured. */
+void policy_rt_jit_event(struct server *srv, const char *event, const struct jit_row *r);
+
 /* Checks a candidate document against the org's current fleet (tag owners) and runs its embedded
  * tests at now. 0, or -EINVAL with err (line and column), or -errno. */
 int policy_rt_check(struct server *srv, struct db_conn *db, int64_t org_id, const struct policy *p,

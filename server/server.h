@@ -36,6 +36,7 @@ struct server_settings {
     int64_t heartbeat_interval; /* seconds, for the machines module */
     char geo_db[SRV_MAX_SETTING_BYTES];     /* country CSV for policy geo rules; "" none */
     int64_t jit_min_duration;   /* shortest JIT grant, seconds (policy module) */
+    char jit_webhook[SRV_MAX_SETTING_BYTES]; /* URL POSTed on JIT events; "" none */
     char public_url[SRV_MAX_SETTING_BYTES]; /* allowed Origin for cookie calls; empty = derive */
     char stun_listen[SRV_MAX_SETTING_BYTES]; /* ADDR:PORT or "off" (server/stun.c) */
     /* OIDC from the server config for the org oidc_org (slug); an org's own row wins (oidc.h) */

@@ -78,6 +78,8 @@ static const struct setting settings[] = {
           "country database for policy geo rules: CSV lines cidr,country (docs/policy.md)"),
     S_INT("jit-min-duration", jit_min_duration, "300", 1, 86400,
           "shortest just-in-time grant a member may request, seconds"),
+    S_STR("jit-webhook", jit_webhook, "",
+          "URL that receives a JSON POST for every JIT request, decision, revocation and expiry"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

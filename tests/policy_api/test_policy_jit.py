@@ -1,10 +1,13 @@
 """JIT access through the API: a member's request, an admin's approval that makes the requireJit
 rule accept, automatic expiry (audited, the rule denies again), revoke and deny, grants across a
-restart, who may do what (member 403 on approve unless the policy names them as approver, never
+restart, the webhook's events, who may do what (member 403 on approve unless the policy names them as approver, never
 on their own request; another member 404 on someone else's request; another org 404)."""
+import http.server
+import json
 import os
 import shutil
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -12,6 +15,42 @@ import policy_util as pu  # noqa: E402
 from policy_util import harness, check, expect  # noqa: E402
 
 GRANT_SECONDS = 3
+
+
+class Hook:
+    """A webhook receiver on loopback: collects the JSON bodies POSTed to it."""
+
+    def __init__(self):
+        events = self.events = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                events.append(json.loads(self.rfile.read(n)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def of(self, rid, n, seconds=10):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            got = [e for e in list(self.events) if e["request"]["id"] == rid]
+            if len(got) >= n:
+                return got
+            time.sleep(0.1)
+        raise harness.Failure("webhook: %d events for request %d, want %d: %r"
+                              % (len(got), rid, n, self.events))
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def jit(f, rest=""):
@@ -66,6 +105,12 @@ def test_grant_and_expiry(srv, f):
     acts = [(e["action"], e["actor_type"]) for e in r.data["events"] if e["target_id"] == str(rid)]
     check(acts == [("jit.expire", "system"), ("jit.approve", "user"), ("jit.request", "user")],
           "request, approval and expiry audited: %r" % acts)
+    got = srv.hook.of(rid, 3)
+    check([e["event"] for e in got] == ["jit.request", "jit.approve", "jit.expire"],
+          "webhook told of request, approval, expiry: %r" % got)
+    check(got[0]["org_id"] == f.org and got[0]["request"]["reason"] == "incident 42" and
+          got[0]["request"]["requester_email"] == f.dana_s.email and
+          got[2]["request"]["state"] == "expired", "webhook bodies: %r" % got)
 
 
 def test_revoke_and_deny(srv, f):
@@ -139,7 +184,9 @@ def test_bad_input(srv, f):
 
 
 def main():
-    srv = pu.start_server()
+    hook = Hook()
+    srv = pu.start_server(extra_args=["--jit-webhook", hook.url])
+    srv.hook = hook
     try:
         with srv:
             f = pu.make_fleet(srv)
@@ -150,6 +197,7 @@ def main():
             test_policy_approver(srv, f)
             test_bad_input(srv, f)
     finally:
+        hook.close()
         shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
 
 
