@@ -139,7 +139,7 @@ static cJSON *interfaces(void)
     if (!arr || getifaddrs(&ifa) < 0)
         return arr;
     for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-        char ip[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
+        char ip[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 16];
         cJSON *entry = NULL, *it, *addrs;
 
         if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
