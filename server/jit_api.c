@@ -125,8 +125,8 @@ void api_jit_create(struct api_ctx *ctx)
     }
     api_reply_ok(ctx, 201, jit_json(&r));
     audit_jit(ctx, "jit.request", &r);
-    policy_rt_jit_event(ctx->srv, "jit.request", &r);
     realtime_notice(ctx->srv, ctx->auth.org_id, "jit", "request", r.id);
+    policy_rt_jit_event(ctx->srv, "jit.request", &r);
 }
 
 static int list_one(const struct jit_row *r, void *arg)
@@ -214,8 +214,8 @@ static void move(struct api_ctx *ctx, const char *from, const char *from2, const
         policy_rt_grant_removed(ctx->srv, r.org_id, r.id);
     api_reply_ok(ctx, 200, jit_json(&r));
     audit_jit(ctx, action, &r);
-    policy_rt_jit_event(ctx->srv, action, &r);
     realtime_notice(ctx->srv, ctx->auth.org_id, "jit", to, r.id);
+    policy_rt_jit_event(ctx->srv, action, &r);
 }
 
 void api_jit_approve(struct api_ctx *ctx) { move(ctx, "pending", NULL, "approved", "jit.approve"); }

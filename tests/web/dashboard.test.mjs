@@ -125,8 +125,14 @@ run('web_dashboard', async () => {
     const confirm = page.locator('dialog#confirm');
     await confirm.waitFor({ state: 'visible', ...t() });
     check((await confirm.textContent()).includes('cannot be undone'), 'confirmation explains');
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden', ...t() });
+    check(await row.count() === 1, 'Escape cancels and keeps the machine');
+    await page.getByRole('button', { name: 'Delete build-box' }).click();
+    await confirm.waitFor({ state: 'visible', ...t() });
+    check(await page.evaluate(() => document.activeElement.id) === 'confirm-cancel', 'the safe choice has the focus');
     await confirm.getByRole('button', { name: 'Cancel' }).click();
-    check(await row.count() === 1, 'cancel keeps the machine');
+    check(await row.count() === 1, 'Cancel keeps the machine');
     check((await owner('GET', `/api/orgs/${org}/machines/${dev.id}`)).status === 200, 'still on the server');
     await page.getByRole('button', { name: 'Delete build-box' }).click();
     await confirm.getByRole('button', { name: 'Delete machine' }).click();

@@ -8,6 +8,7 @@
   org's id is NOT_FOUND (nothing leaks);
 - fan-out: a machine registered, renamed and deleted in org A reaches org A's sockets as
   upsert/upsert/delete with the machine's data, and never org B's socket;
+- the janitor marking a machine offline reaches the socket;
 - JIT notices carry only an id (members may not see each other's requests);
 - at most http-threads/2 sockets are accepted; closing one frees a slot."""
 import base64
@@ -158,7 +159,8 @@ def quiet_args():
 
 
 def main():
-    with Server(args=quiet_args() + ["--http-threads", "8"]) as srv:
+    # Machines go offline 3 s after their last sign of life (the janitor ticks every second).
+    with Server(args=quiet_args() + ["--http-threads", "8"], env={"ZTNA_OFFLINE_TIMEOUT": "3"}) as srv:
         owner = srv.setup()
         idle = WS(srv.port)                          # never authenticates
         opened = time.monotonic()
@@ -215,22 +217,28 @@ def main():
         key = create_key(srv, owner, reusable=True)["key"]
         dev = Machine("rt-laptop")
         dev.register(srv, key)
+        upsert = lambda f: f.get("type") == "event" and f["data"]["event"] == "upsert"  # noqa: E731
         for sock, who in ((ws, "owner"), (mws, "member")):
-            m = sock.until(lambda f: f.get("type") == "event")
+            m = sock.until(upsert)
             check(m and m["channel"] == "machines" and m["org"] == owner.org_id and m["data"]["event"] == "upsert"
                   and m["data"]["machine"]["name"] == "rt-laptop" and m["data"]["machine"]["tailnet_ip"] == dev.ip,
                   "%s gets the registration: %r" % (who, m))
         expect(srv.patch("/api/orgs/%d/machines/%d" % (owner.org_id, dev.id), {"name": "renamed"}, owner), 200)
-        m = ws.until(lambda f: f.get("type") == "event")
+        m = ws.until(upsert)
         check(m and m["data"]["machine"]["name"] == "renamed", "rename: %r" % m)
         expect(srv.delete("/api/orgs/%d/machines/%d" % (owner.org_id, dev.id), owner), 200)
-        m = ws.until(lambda f: f.get("type") == "event" and f["data"]["event"] != "upsert")
+        m = ws.until(lambda f: f.get("type") == "event" and f["data"]["event"] == "delete")
         check(m and m["data"] == {"event": "delete", "id": dev.id}, "delete: %r" % m)
         check(qws.until(lambda f: f.get("type") == "event", timeout=1.0) is None, "org B saw nothing of org A")
 
-        # JIT notices: an id, no details.
+        # The janitor's offline marking reaches the socket.
         dev2 = Machine("rt-db")
         dev2.register(srv, key)
+        m = ws.until(lambda f: f.get("type") == "event" and f["data"] == {"event": "offline", "id": dev2.id},
+                     timeout=10.0)
+        check(m is not None, "offline event from the janitor")
+
+        # JIT notices: an id, no details.
         r = srv.post("/api/orgs/%d/jit-requests" % owner.org_id,
                      {"dst": "rt-db", "port": 5432, "duration": 900, "reason": "secret reason"}, member)
         if r.status == 404 and r.code == "NOT_FOUND" and "endpoint" in (r.message or ""):
