@@ -32,6 +32,8 @@ struct rt_client {
     int64_t opened_at;
     int64_t user_id;   /* 0 until authenticated */
     int64_t auth_until; /* the access token's lifetime, as far as we know it */
+    int64_t checked_at; /* last re-validation of token by the sender thread */
+    char token[SRV_TOKEN_TEXT_BYTES]; /* wiped on close */
     int64_t org_id;     /* 0 until subscribed */
     uint32_t wanted;    /* channels asked for */
     uint32_t channels;  /* of those, the ones the role may see (re-checked at every auth) */
@@ -208,7 +210,7 @@ static struct rt_client *next_work(struct realtime *rt, int64_t now, char **text
             *action = 1; /* never authenticated */
         } else if (c->user_id && c->reauth_sent && now > c->auth_until + RT_REAUTH_GRACE_S) {
             *action = 1;
-        } else if (c->user_id && !c->reauth_sent && now > c->auth_until) {
+        } else if (c->user_id && !c->reauth_sent && now >= c->auth_until) {
             c->reauth_sent = true;
             *text = strdup("{\"type\":\"reauth\"}");
             *action = 0;
@@ -234,15 +236,57 @@ static struct rt_client *next_work(struct realtime *rt, int64_t now, char **text
     return NULL;
 }
 
+/* Lock held on entry and exit. Re-validates every socket's token each RT_RECHECK_S, so that
+ * a logout (its tokens revoked) or an expiry stops the events within seconds: a token that no
+ * longer checks out gets "reauth" at once (events held, closed after the grace period). */
+static void sweep(struct realtime *rt, int64_t now)
+{
+    for (;;) {
+        char tok[SRV_TOKEN_TEXT_BYTES];
+        struct auth_ctx a = {0};
+        struct rt_client *c;
+        struct db_conn *db;
+        int ret;
+
+        for (c = rt->clients; c; c = c->next)
+            if (c->user_id && !c->reauth_sent && !c->closing && c->checked_at + RT_RECHECK_S <= now)
+                break;
+        if (!c)
+            return;
+        c->checked_at = now;
+        c->refs++;
+        memcpy(tok, c->token, sizeof(tok));
+        pthread_mutex_unlock(&rt->lock);
+        db = db_conn_get(rt->srv->db);
+        ret = db ? auth_access_check(db, tok, &a) : -EIO;
+        if (db)
+            db_conn_idle(db);
+        sodium_memzero(tok, sizeof(tok));
+        pthread_mutex_lock(&rt->lock);
+        c->refs--;
+        pthread_cond_broadcast(&rt->idle);
+        if (ret == -ENOENT && c->auth_until > now)
+            c->auth_until = now; /* next_work sends "reauth" */
+    }
+}
+
 static void *sender_main(void *arg)
 {
     struct realtime *rt = arg;
+    int64_t swept = 0;
 
     pthread_mutex_lock(&rt->lock);
     while (!rt->stop) {
         char *text = NULL;
         int action = 0;
-        struct rt_client *c = next_work(rt, server_now(), &text, &action);
+        int64_t now = server_now();
+        struct rt_client *c;
+
+        if (now != swept) {
+            sweep(rt, now);
+            swept = now;
+        }
+        c = next_work(rt, now, &text, &action);
 
         if (!c) {
             struct timespec dl;
@@ -324,6 +368,8 @@ static int authenticate(struct realtime *rt, struct mg_connection *conn, struct 
     }
     c->user_id = a.user_id;
     c->auth_until = server_now() + token_ttl(rt);
+    c->checked_at = server_now();
+    memcpy(c->token, token, sizeof(c->token));
     pthread_mutex_unlock(&rt->lock);
     /* A re-auth re-checks the subscription: the role may have changed or been removed. */
     if (c->org_id)
@@ -482,6 +528,7 @@ static void close_handler(const struct mg_connection *conn, void *cbdata)
     pthread_mutex_unlock(&rt->lock);
     for (; c->qlen; c->qlen--, c->qhead = (c->qhead + 1) % RT_QUEUE_MAX)
         free(c->queue[c->qhead]);
+    sodium_memzero(c->token, sizeof(c->token));
     mg_set_user_connection_data(conn, NULL);
     free(c);
 }

@@ -7,8 +7,9 @@
  *   client -> {"type":"subscribe","org":N,"channels":["machines","jit",...]}
  *   server <- {"type":"subscribed","org":N,"channels":[...]}   (channels the role may see)
  *   server <- {"type":"event","org":N,"channel":"machines","data":{...}}
- *   server <- {"type":"reauth"}  the access token expired: send a fresh "auth" (events pause,
- *             the socket closes RT_REAUTH_GRACE_S later without one)
+ *   server <- {"type":"reauth"}  the access token expired or was revoked (checked every
+ *             RT_RECHECK_S): send a fresh "auth" (events pause, the socket closes
+ *             RT_REAUTH_GRACE_S later without one)
  *   server <- {"type":"resync"}  events were dropped (slow client): reload what is shown
  *   client -> {"type":"ping"}  server <- {"type":"pong"}  (at least every 30 s, or civetweb's
  *             request timeout closes an idle socket)
@@ -37,6 +38,7 @@ struct server;
 #define RT_QUEUE_MAX        256
 #define RT_AUTH_TIMEOUT_S   10
 #define RT_REAUTH_GRACE_S   60
+#define RT_RECHECK_S        5   /* tokens of open sockets re-validated this often */
 #define RT_TICK_MS          1000
 #define RT_MAX_CLIENTS(threads) ((threads) / 2 > 0 ? (threads) / 2 : 1)
 

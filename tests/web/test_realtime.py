@@ -10,7 +10,8 @@
   upsert/upsert/delete with the machine's data, and never org B's socket;
 - the janitor marking a machine offline reaches the socket;
 - JIT notices carry only an id (members may not see each other's requests);
-- at most http-threads/2 sockets are accepted; closing one frees a slot."""
+- at most http-threads/2 sockets are accepted; closing one frees a slot;
+- a logout elsewhere makes the server ask the socket to re-authenticate and hold its events."""
 import base64
 import hashlib
 import json
@@ -262,11 +263,25 @@ def main():
         check(again.status == 101, "a slot is free again after a close")
         again.close()
 
+        # A logout elsewhere stops the events: the socket's token is re-checked (every 5 s) and
+        # the tab is asked to re-authenticate; events are held meanwhile.
+        again_owner = srv.login(owner.email, org_id=owner.org_id)
+        lws = session(srv, again_owner)
+        check(subscribe(lws, owner.org_id, ["machines"])["type"] == "subscribed", "second owner socket")
+        expect(srv.post("/api/auth/logout", None, again_owner), 200)
+        m = lws.until(lambda f: f.get("type") == "reauth", timeout=8.0)
+        check(m is not None, "reauth after the session's logout")
+        dev3 = Machine("rt-after-logout")
+        dev3.register(srv, key)
+        check(ws.until(upsert, timeout=5.0) is not None, "a live session still gets events")
+        check(lws.until(lambda f: f.get("type") == "event", timeout=1.0) is None,
+              "the logged-out socket gets none")
+
         # The idle socket is closed after RT_AUTH_TIMEOUT_S (10 s) + a tick.
         left = 10 + 3 - (time.monotonic() - opened)
         m = idle.recv_json(timeout=max(left, 0.5))
         check(m == "closed", "unauthenticated socket closed: %r" % m)
-        for s in (ws, qws):
+        for s in (ws, qws, lws):
             s.close()
 
 
