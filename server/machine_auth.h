@@ -2,11 +2,10 @@
  * common/ctl/ctl_auth.h: window +-CTL_AUTH_WINDOW_SECONDS, and every nonce accepted at most once
  * (machine_nonces, pruned by the janitor once out of the window).
  *
- * Body bytes: the signature covers SHA-256 of the request body. The dispatcher does not hand
- * handlers the raw bytes yet, so a handler passes the CANONICAL encoding of what it parsed
- * (cJSON unformatted; for the heartbeat: {"posture":<object as received>}); a client that sends
- * its body in that canonical form (e.g. json.dumps(obj, separators=(",", ":")) for ASCII
- * content) verifies both now and once the raw bytes are hashed instead. */
+ * Body bytes: the signature covers SHA-256 of the request body exactly as received: handlers pass
+ * ctx->raw_body / ctx->raw_body_len (api.h), so any JSON formatting a client signed verifies.
+ * Map polls are first checked from memory (netmap_auth() in netmap.h) and come here only when
+ * memory cannot decide. */
 #ifndef ZTNA_SERVER_MACHINE_AUTH_H
 #define ZTNA_SERVER_MACHINE_AUTH_H
 
