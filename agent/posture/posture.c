@@ -82,6 +82,15 @@ static void os_release(const struct roots *r, char name[static POSTURE_STR_MAX +
     }
 }
 
+/* Copies src into dst[cap], truncating (what snprintf "%s" did, without -Wformat-truncation). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void kernel(const struct roots *r, char os[static 32], char release[static POSTURE_STR_MAX + 1],
                    char version[static 32])
 {
@@ -96,12 +105,12 @@ static void kernel(const struct roots *r, char os[static 32], char release[stati
         for (char *c = buf; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         if (buf[0] && strlen(buf) < 32)
-            snprintf(os, 32, "%s", buf);
+            copy_str(os, 32, buf);
     }
     if (posture_read(r->proc, "sys/kernel/osrelease", buf, sizeof(buf)) > 0) {
         trim_newline(buf);
         if (buf[0])
-            snprintf(release, POSTURE_STR_MAX + 1, "%s", buf);
+            copy_str(release, POSTURE_STR_MAX + 1, buf);
     }
     sanitize(release);
     /* The policy compares dotted numbers: keep the leading "6.1.0" of "6.1.0-18-amd64". */
