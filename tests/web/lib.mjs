@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,13 +63,29 @@ export class Server {
 
   cleanup() { if (this.dir) rmSync(this.dir, { recursive: true, force: true }); }
 
-  async api(method, p, body, token, headers = {}) {
-    const h = { Accept: 'application/json', ...headers };
-    if (body !== undefined) h['Content-Type'] = 'application/json';
+  // One request per connection (Connection: close): a kept-alive socket the server closes
+  // while idle would fail the next request ("fetch failed") when the machine is busy.
+  api(method, p, body, token, headers = {}) {
+    const h = { Accept: 'application/json', Connection: 'close', ...headers };
+    const data = body === undefined ? null : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    if (data) { h['Content-Type'] = 'application/json'; h['Content-Length'] = data.length; }
     if (token) h.Authorization = `Bearer ${token}`;
-    const res = await fetch(this.base + p, { method, headers: h, body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)) });
-    const env = await res.json().catch(() => null);
-    return { status: res.status, env, data: env && env.data, headers: res.headers };
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: this.port, method, path: p, headers: h, agent: false,
+        timeout: 30000 }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          let env = null;
+          try { env = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* not JSON */ }
+          resolve({ status: res.statusCode, env, data: env && env.data, headers: res.headers });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${p}: no reply in 30 s`)));
+      req.on('error', reject);
+      if (data) req.write(data);
+      req.end();
+    });
   }
 
   async login(email, password = PASSWORD) {
