@@ -23,6 +23,7 @@
 #include "server/machine_auth.h"
 #include "server/netmap.h"
 #include "server/netmap_parse.h"
+#include "server/policy_rt.h"
 
 #define NM_BUSY_RETRY_SECONDS 5
 
@@ -297,6 +298,8 @@ void api_machine_logout(struct api_ctx *ctx)
         api_reply_ok(ctx, 200, cJSON_CreateObject());
     }
     signed_end(ctx);
+    if (ctx->status == 200) /* committed: the machine leaves every filter (its IP may be reused) */
+        policy_rt_machine_removed(ctx->srv, m->org_id, m->id);
 out:
     free(m);
 }

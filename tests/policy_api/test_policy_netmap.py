@@ -74,6 +74,14 @@ def main():
                             f.owner_s), 200)
             db2 = poll(srv, f.db)
             check(entries(db2) == [], "revoked: db's filter empty again: %r" % entries(db2))
+            # a machine that logs out leaves every filter at once (its IP may be given again)
+            body = b"{}"
+            h = f.alice_laptop.auth_header("POST", "/api/machine/logout", body)
+            expect(srv.request("POST", "/api/machine/logout", raw_body=body,
+                               headers={"Authorization": h}), 200)
+            web = poll(srv, f.web)
+            check(entries(web) == [] and f.alice_laptop.id not in peer_ids(web),
+                  "alice's laptop gone from web's filter and peers: %r" % web)
     finally:
         shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
 
