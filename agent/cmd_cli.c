@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include <cjson/cJSON.h>
 
+#include "agent/cmd_login_browser.h"
 #include "agent/commands.h"
 #include "agent/daemon/agent_limits.h"
 #include "agent/daemon/client.h"
@@ -39,40 +43,83 @@ static cJSON *request(const char *cmd)
     return r;
 }
 
+/* The login reply: "Logged in to SERVER as NAME (IP)". */
+static int logged_in(const char *server, cJSON *data)
+{
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(data, "tailnet_ip");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(data, "name");
+    printf("Logged in to %s as %s (%s)\n", server, cJSON_IsString(name) ? name->valuestring : "?",
+           cJSON_IsString(ip) ? ip->valuestring : "?");
+    cJSON_Delete(data);
+    return 0;
+}
+
 int cmd_login(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
         {"--server", true, "URL of ztna-server (https://..., or http:// on a trusted network)"},
-        {"--auth-key", true, "pre-auth key from the dashboard"},
+        {"--auth-key", true, "pre-auth key from the dashboard (without it: log in through the browser)"},
         {"--hostname", true, "name of this machine in the tailnet (default: the host name)"},
         {"--advertise-tags", true, "tags to request, comma separated (tag:a,tag:b)"},
+        {"--timeout", true, "browser login: seconds to wait for the approval (default 300)"},
     };
     struct cli_opts o;
     cJSON *data = NULL;
-    int ret = cli_parse(&o, "login", "--server URL --auth-key KEY [--hostname H] [--advertise-tags tag:a,tag:b]",
-                        "Registers this machine with the server and brings the tunnel up.", opts,
-                        4, argc, argv, 0);
+    int ret = cli_parse(&o, "login", "--server URL [--auth-key KEY] [--hostname H] "
+                        "[--advertise-tags tag:a,tag:b] [--timeout S]",
+                        "Registers this machine with the server and brings the tunnel up. Without\n"
+                        "--auth-key, prints a URL to open (and opens it under a desktop session): a\n"
+                        "user of the server approves there, and the machine is theirs.", opts,
+                        5, argc, argv, 0);
     if (ret >= 0)
         return ret;
-    if (!o.val[0] || !o.val[1]) {
-        fprintf(stderr, "ztna login: --server and --auth-key are required (see ztna login --help)\n");
+    if (!o.val[0]) {
+        fprintf(stderr, "ztna login: --server is required (see ztna login --help)\n");
         return 2;
     }
-    cJSON *r = request("login");
-    cJSON_AddStringToObject(r, "server", o.val[0]);
-    cJSON_AddStringToObject(r, "auth_key", o.val[1]);
-    if (o.val[2])
-        cJSON_AddStringToObject(r, "hostname", o.val[2]);
-    if (o.val[3] && !cli_add_list(r, "tags", o.val[3]))
+    if (strncmp(o.val[0], "http://", 7) && strncmp(o.val[0], "https://", 8)) {
+        fprintf(stderr, "ztna login: --server: expected an http:// or https:// URL\n");
         return 2;
+    }
+    char *end = NULL;
+    long timeout = o.val[4] ? strtol(o.val[4], &end, 10) : 300;
+    if (o.val[4] && (*end || timeout < 1 || timeout > 3600)) {
+        fprintf(stderr, "ztna login: --timeout: expected seconds, 1..3600\n");
+        return 2;
+    }
+    cJSON *r = request(o.val[1] ? "login" : "login-code");
+    if (o.val[3] && !cli_add_list(r, "tags", o.val[3])) {
+        cJSON_Delete(r);
+        return 2;
+    }
+    char server[AGENT_URL_MAX];
+    snprintf(server, sizeof(server), "%s", o.val[0]);
+    for (size_t n = strlen(server); n && server[n - 1] == '/';)
+        server[--n] = 0;
+    cJSON_AddStringToObject(r, "server", server);
+    char host[AGENT_NAME_MAX] = "";
+    if (o.val[2])
+        snprintf(host, sizeof(host), "%s", o.val[2]);
+    else if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        snprintf(host, sizeof(host), "linux");
+    if (o.val[2] || !o.val[1]) /* with a key and no --hostname the daemon picks its host name */
+        cJSON_AddStringToObject(r, "hostname", host);
+    if (o.val[1]) {
+        cJSON_AddStringToObject(r, "auth_key", o.val[1]);
+    } else {
+        struct browser_login bl;
+        if (browser_login_wait(server, host, (int)timeout, &bl)) {
+            cJSON_Delete(r);
+            return 1;
+        }
+        cJSON_AddStringToObject(r, "request_id", bl.request_id);
+        cJSON_AddStringToObject(r, "code", bl.code);
+        cJSON_AddStringToObject(r, "code_verifier", bl.verifier);
+        sodium_memzero(&bl, sizeof(bl));
+    }
     if (call(&o, r, 30000, &data))
         return 1;
-    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(data, "tailnet_ip");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(data, "name");
-    printf("Logged in to %s as %s (%s)\n", o.val[0], cJSON_IsString(name) ? name->valuestring : "?",
-           cJSON_IsString(ip) ? ip->valuestring : "?");
-    cJSON_Delete(data);
-    return 0;
+    return logged_in(server, data);
 }
 
 static int simple(int argc, char **argv, const char *cmd, const char *help, const char *done)

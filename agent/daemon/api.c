@@ -344,11 +344,15 @@ static void dispatch(struct agent *a, struct api_conn *c)
         ctl_set_up(a, r.cmd == API_UP);
         queue_reply(a, c, cJSON_CreateObject(), NULL);
         return;
-    case API_LOGIN: {
+    case API_LOGIN:
+    case API_LOGIN_CODE: {
         struct ctl_login l;
         memset(&l, 0, sizeof(l));
         snprintf(l.server, sizeof(l.server), "%s", r.server);
         snprintf(l.auth_key, sizeof(l.auth_key), "%s", r.auth_key);
+        snprintf(l.request_id, sizeof(l.request_id), "%s", r.request_id);
+        snprintf(l.code, sizeof(l.code), "%s", r.code);
+        snprintf(l.code_verifier, sizeof(l.code_verifier), "%s", r.code_verifier);
         if (r.hostname[0])
             snprintf(l.hostname, sizeof(l.hostname), "%s", r.hostname);
         else if (gethostname(l.hostname, sizeof(l.hostname) - 1) < 0)

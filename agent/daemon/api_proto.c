@@ -25,8 +25,11 @@ static const struct jfield req_fields[] = {
     RF("name", JF_STR, r.name, AGENT_FQDN_MAX, 0, 0),
     RF("tags", JF_STRARR, r.tags, AGENT_NAME_MAX, AGENT_MAX_TAGS, offsetof(struct req_in, r.n_tags)),
     RF("accept_dns", JF_BOOL, r.accept_dns, 0, 0, 0),
+    RF("request_id", JF_STR, r.request_id, 33, 0, 0),
+    RF("code", JF_STR, r.code, 129, 0, 0),
+    RF("code_verifier", JF_STR, r.code_verifier, 129, 0, 0),
 };
-enum { BIT_SERVER = 1, BIT_KEY = 2, BIT_NAME = 4, BIT_TAGS = 5 };
+enum { BIT_SERVER = 1, BIT_KEY = 2, BIT_NAME = 4, BIT_TAGS = 5, BIT_REQ = 7, BIT_CODE = 8, BIT_VERIFIER = 9 };
 
 static const struct {
     const char *name;
@@ -39,6 +42,7 @@ static const struct {
     {"down", API_DOWN, 0},
     {"logout", API_LOGOUT, 0},
     {"login", API_LOGIN, 1u << BIT_SERVER | 1u << BIT_KEY},
+    {"login-code", API_LOGIN_CODE, 1u << BIT_SERVER | 1u << BIT_REQ | 1u << BIT_CODE | 1u << BIT_VERIFIER},
     {"set", API_SET, 1u << BIT_TAGS},
     {"resolve", API_RESOLVE, 1u << BIT_NAME},
     {"dns-query", API_DNS_QUERY, 1u << BIT_NAME},
@@ -88,7 +92,9 @@ int api_request_parse(const char *line, size_t len, struct api_request *out, cha
     if ((seen & cmds[i].needs) != cmds[i].needs) {
         snprintf(why, why_len, "%s: missing argument (%s)", in.cmd,
                  cmds[i].needs & (1u << BIT_TAGS) ? "tags"
-                 : cmds[i].needs & (1u << BIT_NAME) ? "name" : "server and auth_key");
+                 : cmds[i].needs & (1u << BIT_NAME) ? "name"
+                 : cmds[i].needs & (1u << BIT_CODE) ? "server, request_id, code and code_verifier"
+                                                     : "server and auth_key");
         goto out;
     }
     for (size_t t = 0; t < in.r.n_tags; t++) {
@@ -97,7 +103,7 @@ int api_request_parse(const char *line, size_t len, struct api_request *out, cha
             goto out;
         }
     }
-    if (in.cmd[0] == 'l' && !strcmp(in.cmd, "login") && strncmp(in.r.server, "http://", 7) &&
+    if ((cmds[i].cmd == API_LOGIN || cmds[i].cmd == API_LOGIN_CODE) && strncmp(in.r.server, "http://", 7) &&
         strncmp(in.r.server, "https://", 8)) {
         snprintf(why, why_len, "server: expected an http:// or https:// URL");
         goto out;

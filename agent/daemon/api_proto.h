@@ -1,6 +1,6 @@
 /* The local API protocol between the CLI and `ztna daemon` (docs/agent.md): over the Unix
  * socket, one request line of JSON, one reply line, then the daemon closes.
- *   request  {"cmd": "status" | "ip" | "up" | "down" | "logout" | "login" | "set" | "resolve"
+ *   request  {"cmd": "status" | "ip" | "up" | "down" | "logout" | "login" | "login-code" | "set" | "resolve"
  *                    | "dns-query", ...arguments}
  *   reply    {"ok": true, "data": {...}}  or  {"ok": false, "error": "what went wrong"}
  * This file parses requests (untrusted: any local user who can open the socket). */
@@ -20,6 +20,8 @@ enum api_cmd {
     API_LOGOUT,
     API_LOGIN,     /* server, auth_key, hostname?, tags? */
     API_SET,       /* tags */
+    API_LOGIN_CODE, /* server, request_id, code, code_verifier, hostname?, tags?: the browser
+                     * login's exchange (docs/control-protocol.md, CLI browser login) */
     API_RESOLVE,   /* name: a peer by short name, full name or tailnet IP (for `ztna ping`) */
     API_DNS_QUERY, /* name */
 };
@@ -28,6 +30,7 @@ struct api_request {
     enum api_cmd cmd;
     char server[AGENT_URL_MAX];
     char auth_key[256];
+    char request_id[33], code[129], code_verifier[129];
     char hostname[AGENT_NAME_MAX];
     char name[AGENT_FQDN_MAX];
     char tags[AGENT_MAX_TAGS][AGENT_NAME_MAX];

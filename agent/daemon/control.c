@@ -348,6 +348,9 @@ static void describe_failure(const struct http_result *res, char *out, size_t ca
         {"MACHINE_EXPIRED", "machine key expired: log in again"},
         {"MACHINE_UNKNOWN", "the server does not know this machine (deleted?): log in again"},
     };
+    /* the browser login's exchange (docs/control-protocol.md, CLI browser login) */
+    static const char *const code_refusals[] = {"INVALID_CODE", "CODE_USED", "INVALID_VERIFIER",
+                                                "NOT_APPROVED", "EXPIRED"};
     if (res->err[0]) {
         snprintf(out, cap, "%s", res->err);
         return;
@@ -355,6 +358,13 @@ static void describe_failure(const struct http_result *res, char *out, size_t ca
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (!strcmp(res->code, known[i].code)) {
             snprintf(out, cap, "%s", known[i].text);
+            return;
+        }
+    }
+    for (size_t i = 0; i < sizeof(code_refusals) / sizeof(code_refusals[0]); i++) {
+        if (!strcmp(res->code, code_refusals[i])) {
+            snprintf(out, cap, "login code rejected: %s (%s)",
+                     res->message[0] ? res->message : "refused", res->code);
             return;
         }
     }
@@ -458,18 +468,29 @@ int ctl_login(struct agent *a, const struct ctl_login *req, uint64_t conn_id)
     if (req->n_tags && (tags = cJSON_AddArrayToObject(b, "tags")))
         for (size_t i = 0; i < req->n_tags; i++)
             cJSON_AddItemToArray(tags, cJSON_CreateString(req->tags[i]));
+    bool by_code = req->code[0] != 0;
+    if (by_code) {
+        cJSON_AddStringToObject(b, "request_id", req->request_id);
+        cJSON_AddStringToObject(b, "code", req->code);
+        cJSON_AddStringToObject(b, "code_verifier", req->code_verifier);
+    }
     char *txt = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
     if (!txt)
         return -ENOMEM;
     /* The pre-auth key goes as a Bearer token (server/api_machines.c; the body has no auth_key). */
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->auth_key);
-    c->op = http_start(a, c->login.server, "POST", "/api/register-machine", txt, false, auth,
-                       AGENT_HTTP_TIMEOUT_S, AGENT_HTTP_MAX_BYTES, register_done, NULL);
+    /* The browser login: the code and its verifier in the body stand for the key. */
+    c->op = http_start(a, c->login.server, "POST",
+                       by_code ? "/api/cli-login/exchange" : "/api/register-machine", txt, false,
+                       by_code ? NULL : auth, AGENT_HTTP_TIMEOUT_S, AGENT_HTTP_MAX_BYTES,
+                       register_done, NULL);
     sodium_memzero(auth, sizeof(auth));
     sodium_memzero(txt, strlen(txt));
     free(txt);
     sodium_memzero(c->login.auth_key, sizeof(c->login.auth_key));
+    sodium_memzero(c->login.code, sizeof(c->login.code));
+    sodium_memzero(c->login.code_verifier, sizeof(c->login.code_verifier));
     if (!c->op)
         return -ENOMEM;
     c->op_conn = conn_id;

@@ -18,7 +18,8 @@ typedef void (*ctl_reply_fn)(struct agent *a, uint64_t conn_id, cJSON *data, con
 
 struct ctl_login {
     char server[AGENT_URL_MAX];
-    char auth_key[256];
+    char auth_key[256];                                  /* a pre-auth key, or: */
+    char request_id[33], code[129], code_verifier[129]; /* the browser login's exchange */
     char hostname[AGENT_NAME_MAX];
     char tags[AGENT_MAX_TAGS][AGENT_NAME_MAX];
     size_t n_tags;

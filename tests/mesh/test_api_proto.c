@@ -25,6 +25,17 @@ int main(void)
                 "\"hostname\":\"db\",\"tags\":[\"tag:a\",\"tag:b-2\"]}", &r, why) == 0);
     CHECK(r.cmd == API_LOGIN && !strcmp(r.server, "https://z.example") && !strcmp(r.auth_key, "k") &&
           !strcmp(r.hostname, "db") && r.n_tags == 2 && !strcmp(r.tags[1], "tag:b-2") && r.has_tags);
+    /* the browser login's exchange, done by the daemon */
+    CHECK(parse("{\"cmd\":\"login-code\",\"server\":\"http://z\",\"request_id\":\"0123abcd\","
+                "\"code\":\"c0de\",\"code_verifier\":\"v-_1\",\"hostname\":\"db\"}", &r, why) == 0);
+    CHECK(r.cmd == API_LOGIN_CODE && !strcmp(r.request_id, "0123abcd") && !strcmp(r.code, "c0de") &&
+          !strcmp(r.code_verifier, "v-_1") && !strcmp(r.hostname, "db") && !r.auth_key[0]);
+    CHECK(parse("{\"cmd\":\"login-code\",\"server\":\"http://z\",\"request_id\":\"1\","
+                "\"code\":\"c\"}", &r, why) == -EINVAL && strstr(why, "code_verifier"));
+    CHECK(parse("{\"cmd\":\"login-code\",\"server\":\"file:///x\",\"request_id\":\"1\","
+                "\"code\":\"c\",\"code_verifier\":\"v\"}", &r, why) == -EINVAL && strstr(why, "http"));
+    CHECK(parse("{\"cmd\":\"login-code\",\"server\":\"http://z\",\"request_id\":\"\","
+                "\"code\":\"c\",\"code_verifier\":\"v\"}", &r, why) == -EINVAL && strstr(why, "request_id"));
     CHECK(parse("{\"cmd\":\"set\",\"tags\":[]}", &r, why) == 0 && r.cmd == API_SET && r.n_tags == 0 &&
           r.has_tags);
     CHECK(parse("{\"cmd\":\"resolve\",\"name\":\"db\"}", &r, why) == 0 && r.cmd == API_RESOLVE &&

@@ -33,4 +33,5 @@ if [ ! -d "$NODE_DIR/node_modules/playwright-core" ] ||
 fi
 flock -u 9
 export ZTNA_WEB_NODE_DIR="$NODE_DIR" ZTNA_CHROMIUM="$CHROMIUM" ZTNA_SOURCE_DIR="$SRC" ZTNA_BUILD_DIR="$BUILD"
-exec node "$SRC/tests/web/${1:-dashboard.test.mjs}"
+# ZTNA_WEB_NETNS (run-cli-login-agent.sh): the test runs inside that network namespace.
+exec ${ZTNA_WEB_NETNS:+ip netns exec "$ZTNA_WEB_NETNS"} node "$SRC/tests/web/${1:-dashboard.test.mjs}"

@@ -1,0 +1,18 @@
+/* `ztna login --server URL` without an auth key: the CLI half of the browser login
+ * (docs/control-protocol.md, "CLI browser login"). The daemon does the exchange (it holds the keys). */
+#ifndef ZTNA_AGENT_CMD_LOGIN_BROWSER_H
+#define ZTNA_AGENT_CMD_LOGIN_BROWSER_H
+
+struct browser_login {
+    char request_id[33];
+    char code[129];
+    char verifier[64];
+};
+
+/* Makes a PKCE pair, listens on 127.0.0.1 (random port), calls POST /api/cli-login/start, prints
+ * the URL to open (and runs xdg-open under a desktop session), then waits up to timeout_s for the
+ * browser's GET /callback?code=C&state=ID. 0 with out filled, or 1 after printing the problem. */
+int browser_login_wait(const char *server, const char *hostname, int timeout_s,
+                       struct browser_login *out);
+
+#endif
