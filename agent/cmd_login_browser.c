@@ -176,28 +176,45 @@ static void answer(int fd, int status, const char *text)
         (void)!write(fd, page, (size_t)n < sizeof(page) ? (size_t)n : sizeof(page) - 1);
 }
 
-/* Reads one request's head from fd (bounded: 8 KB, until deadline). The request target, or NULL. */
-static char *read_target(int fd, char *req, size_t cap, int64_t deadline)
+/* Reads one request's head from fd into req (bounded: cap bytes, until deadline). false on
+ * timeout, EOF or error before the end of the head. */
+static bool read_head(int fd, char *req, size_t cap, int64_t deadline)
 {
     size_t n = 0;
-    while (n + 1 < cap && !strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
+    req[0] = 0;
+    while (!strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
         struct pollfd p = {fd, POLLIN, 0};
         int64_t left = deadline - now_ms();
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            return NULL;
+        if (n + 1 >= cap || left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return false;
         ssize_t r = read(fd, req + n, cap - 1 - n);
         if (r <= 0)
-            return NULL;
+            return false;
         n += (size_t)r;
         req[n] = 0;
     }
-    if (strncmp(req, "GET ", 4))
-        return NULL;
-    char *t = req + 4, *sp = strchr(t, ' ');
-    if (!sp)
-        return NULL;
-    *sp = 0;
-    return t;
+    return true;
+}
+
+int login_callback_parse(const char *head, size_t len, const char *rid, char *code, size_t cap)
+{
+    char line[2048];
+    size_t n = 0;
+    while (n < len && n + 1 < sizeof(line) && head[n] && head[n] != '\r' && head[n] != '\n') {
+        line[n] = head[n];
+        n++;
+    }
+    line[n] = 0;
+    if (strncmp(line, "GET /callback?", 14))
+        return -ENOENT;
+    char *q = line + 14, *sp = strchr(q, ' '), state[64];
+    if (sp)
+        *sp = 0;
+    if (!query_get(q, "state", state, sizeof(state)) || strcmp(state, rid))
+        return -EPERM;
+    if (!query_get(q, "code", code, cap))
+        return -EINVAL;
+    return 0;
 }
 
 /* Serves the loopback listener until the callback arrives or the deadline. 0, or 1 (printed). */
@@ -207,7 +224,10 @@ static int wait_callback(int lfd, const char *rid, int timeout_s, struct browser
     for (;;) {
         int64_t left = deadline - now_ms();
         struct pollfd p = {lfd, POLLIN, 0};
-        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+        int pn = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (pn < 0)
+            continue; /* EINTR: the deadline still bounds the wait */
+        if (pn == 0) {
             fprintf(stderr, "ztna login: timed out after %d s waiting for the browser to approve "
                             "the login (run 'ztna login' again)\n", timeout_s);
             return 1;
@@ -215,23 +235,24 @@ static int wait_callback(int lfd, const char *rid, int timeout_s, struct browser
         int fd = accept(lfd, NULL, NULL);
         if (fd < 0)
             continue;
-        char req[8192] = "", state[64];
-        int64_t conn_deadline = now_ms() + 5000 < deadline ? now_ms() + 5000 : deadline;
-        char *t = read_target(fd, req, sizeof(req), conn_deadline);
-        if (!t || strncmp(t, "/callback?", 10)) {
+        char req[8192];
+        int64_t conn_deadline = now_ms() + 3000 < deadline ? now_ms() + 3000 : deadline;
+        int pr = read_head(fd, req, sizeof(req), conn_deadline)
+                     ? login_callback_parse(req, strlen(req), rid, out->code, sizeof(out->code))
+                     : -ENOENT;
+        if (pr == -ENOENT) {
             answer(fd, 404, "nothing here");
             close(fd);
             continue;
         }
-        const char *q = t + 10;
-        if (!query_get(q, "state", state, sizeof(state)) || strcmp(state, rid)) {
+        if (pr == -EPERM) {
             answer(fd, 400, "this login does not match the one the CLI started (state mismatch).");
             close(fd);
             fprintf(stderr, "ztna login: state mismatch: the browser came back for a different login "
                             "request than this one (%s); not logging in\n", rid);
             return 1;
         }
-        if (!query_get(q, "code", out->code, sizeof(out->code))) {
+        if (pr) {
             answer(fd, 400, "the login came back without a code.");
             close(fd);
             fprintf(stderr, "ztna login: the browser came back without a login code\n");

@@ -3,6 +3,8 @@
 #ifndef ZTNA_AGENT_CMD_LOGIN_BROWSER_H
 #define ZTNA_AGENT_CMD_LOGIN_BROWSER_H
 
+#include <stddef.h>
+
 struct browser_login {
     char request_id[33];
     char code[129];
@@ -14,5 +16,11 @@ struct browser_login {
  * browser's GET /callback?code=C&state=ID. 0 with out filled, or 1 after printing the problem. */
 int browser_login_wait(const char *server, const char *hostname, int timeout_s,
                        struct browser_login *out);
+
+/* Parses the head of one HTTP request to the loopback listener (untrusted: any local process or
+ * web page can send it): 0 with the code (percent-decoded, printable ASCII, < cap bytes) for
+ * "GET /callback?...state=RID...code=C...", -ENOENT for any other request, -EPERM when state is
+ * missing or not rid, -EINVAL when the code is missing or unusable. */
+int login_callback_parse(const char *head, size_t len, const char *rid, char *code, size_t cap);
 
 #endif
