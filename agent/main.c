@@ -26,7 +26,7 @@ static const struct command {
     {"debug", cmd_debug, "developer tools (debug mlkem keygen|encaps|decaps)"},
     {"wireguard", cmd_wireguard, "run a userspace WireGuard interface (like wireguard-go)"},
     {"daemon", cmd_daemon, "run the agent (tunnel, control session, DNS stub, local API)"},
-    {"login", cmd_login, "register this machine with a server (--server URL --auth-key KEY)"},
+    {"login", cmd_login, "register this machine with a server (--server URL [--auth-key KEY]; no key: browser)"},
     {"logout", cmd_logout, "log out: the server deletes this machine"},
     {"up", cmd_up, "connect to the tailnet"},
     {"down", cmd_down, "disconnect from the tailnet (keeps the login)"},
