@@ -107,6 +107,13 @@ int cmd_login(int argc, char **argv)
     if (o.val[1]) {
         cJSON_AddStringToObject(r, "auth_key", o.val[1]);
     } else {
+        /* the daemon first: no point in having the user approve in the browser for nothing */
+        if (call(&o, request("status"), 10000, &data)) {
+            cJSON_Delete(r);
+            return 1;
+        }
+        cJSON_Delete(data);
+        data = NULL;
         struct browser_login bl;
         if (browser_login_wait(server, host, (int)timeout, &bl)) {
             cJSON_Delete(r);

@@ -5,7 +5,7 @@
 // its own keys and comes up: `ztna status --json` shows it connected as the machine the server
 // gives to the approving user. Then the named failures, each exiting non-zero: a callback with a
 // wrong state, a callback with the right state and a code the server does not know (the server's
-// refusal in the message), and no approval before --timeout.
+// refusal in the message), no approval before --timeout, and no daemon (found before the URL).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, openSync } from 'node:fs';
 import http from 'node:http';
@@ -134,6 +134,9 @@ run('web_cli_login_agent', async () => {
     // 4. Nobody approves: the named timeout.
     const slow = await ztna(['login', '--server', srv.base, '--socket', sock, '--timeout', '2']);
     check(slow.code === 1 && /timed out after 2 s/.test(slow.err), `timeout: exit ${slow.code}: ${slow.err}`);
+    const nodaemon = await ztna(['login', '--server', srv.base, '--socket', path.join(dir, 'none.sock'), '--timeout', '2']);
+    check(nodaemon.code === 1 && /cannot reach the ztna daemon/.test(nodaemon.err) && !/To log in/.test(nodaemon.out),
+      `no daemon: checked before the user is sent to the browser: ${nodaemon.err}`);
     const usage = await ztna(['login', '--socket', sock]);
     check(usage.code === 2 && /--server is required/.test(usage.err), `usage: ${usage.err}`);
   } catch (e) {
