@@ -5,11 +5,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <civetweb.h>
 
@@ -103,6 +105,11 @@ static void raw_path(const struct mg_request_info *ri, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* API requests between entry and the end of their reply. http_stop() lets them finish before
+ * mg_stop(): once civetweb's stop flag is set it drops what a handler writes, and a client (a
+ * held map poll released for the shutdown, typically) would get a torn reply. */
+static atomic_int api_in_flight;
+
 static int api_handler(struct mg_connection *conn, void *cbdata)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -112,6 +119,7 @@ static int api_handler(struct mg_connection *conn, void *cbdata)
     bool complete;
     char *body;
 
+    atomic_fetch_add(&api_in_flight, 1);
     ctx.srv = cbdata;
     ctx.header_get = header_get;
     ctx.transport = conn;
@@ -125,6 +133,7 @@ static int api_handler(struct mg_connection *conn, void *cbdata)
     write_reply(conn, &ctx, !complete);
     api_ctx_release(&ctx);
     free(body);
+    atomic_fetch_sub(&api_in_flight, 1);
     return ctx.status;
 }
 
@@ -351,5 +360,8 @@ void http_stop(struct mg_context *ctx)
         return;
     /* Held map streams answer at once, so that mg_stop() does not wait out their long-poll. */
     netmap_streams_release(mg_get_user_data(ctx));
+    /* ... and every request in progress finishes its reply first (bounded: 2 s). */
+    for (int i = 0; i < 2000 && atomic_load(&api_in_flight) > 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     mg_stop(ctx);
 }
