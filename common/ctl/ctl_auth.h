@@ -18,9 +18,8 @@
  *   <nonce hex>           lower case
  *   <SHA-256(body) hex>   lower case; the hash of the empty string when there is no body
  *
- * Send JSON bodies in compact canonical form (as cJSON_PrintUnformatted prints them, e.g. the
- * heartbeat's {"posture":{...}}): until the server's dispatcher hands handlers the raw bytes, the
- * server hashes its canonical re-encoding of the parsed body (server/machine_auth.h).
+ * The hash covers the body bytes exactly as sent: the server hashes the raw request body it
+ * received (server/machine_auth.h), so any JSON formatting the agent signed verifies.
  *
  * The server accepts a request when the key belongs to a live machine, |now - ts| <= 60 s and the
  * (machine, nonce) pair was never accepted before within the window (replay protection, the server
