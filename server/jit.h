@@ -7,11 +7,13 @@
 #ifndef ZTNA_SERVER_JIT_H
 #define ZTNA_SERVER_JIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "server/limits.h"
 
 struct db_conn;
+struct api_ctx;
 
 #define JIT_MAX_DURATION   (7 * 86400) /* seconds */
 #define JIT_MAX_REASON     200         /* bytes */
@@ -27,6 +29,27 @@ struct jit_row {
     char requester_email[SRV_MAX_EMAIL_BYTES + 1];
     char machine_name[64];
 };
+
+/* A request's body (jit_request_body in jit_api.c): POST .../jit-requests, and the machine-signed
+ * POST /api/machine/jit-requests (api_control_jit.c). */
+struct jit_request_in {
+    const char *dst, *proto, *reason;
+    int64_t port, duration;
+};
+
+/* jit_api.c, shared by the user routes and the machine-signed ones (the machine acts for its
+ * owner). In ctx->auth.org_id:
+ * jit_request_create: validates b (proto, minimum duration, reason text), resolves dst (id, name,
+ *   MagicDNS name, hostname or tailnet IP), inserts a pending request of requester_id, replies
+ *   201 with it, audits jit.request, sends the realtime notice and the webhook event; on a bad
+ *   input the 4xx reply is set. */
+void jit_request_create(struct api_ctx *ctx, int64_t requester_id, const struct jit_request_in *b);
+/* jit_reply_list: 200 {"requests": [...]}, newest first; requester 0: everyone's. */
+void jit_reply_list(struct api_ctx *ctx, int64_t requester);
+/* jit_request_revoke: r (loaded by the caller, who checked the right to) pending or approved ->
+ * revoked by user `by`; replies 200 with it (409 when it is neither), audits jit.revoke, drops
+ * the grant, notices, webhook. */
+void jit_request_revoke(struct api_ctx *ctx, struct jit_row *r, int64_t by);
 
 /* A machine of the org by id, name, hostname or tailnet IP. -ENOENT. */
 int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *text, int64_t *id);

@@ -6,7 +6,9 @@
  *                                             covering the access (never the requester): the
  *                                             grant runs from now for `duration`
  *   POST   .../jit-requests/{request}/deny    the same deciders
- *   POST   .../jit-requests/{request}/revoke  the requester or an admin, pending or approved */
+ *   POST   .../jit-requests/{request}/revoke  the requester or an admin, pending or approved
+ * The core of create, list and revoke (jit.h) also serves the machine-signed routes a machine
+ * calls for its owner (api_control_jit.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -19,18 +21,14 @@
 #include "server/policy_rt.h"
 #include "server/validate.h"
 
-struct jit_body {
-    const char *dst, *proto, *reason;
-    int64_t port, duration;
-};
 static const struct field_spec jit_fields[] = {
-    {"dst", FIELD_STRING, true, offsetof(struct jit_body, dst), 1, SRV_MAX_NAME_BYTES, 0},
-    {"port", FIELD_INT, true, offsetof(struct jit_body, port), 1, 65535, 0},
-    {"proto", FIELD_STRING, false, offsetof(struct jit_body, proto), 1, 8, 0},
-    {"duration", FIELD_INT, true, offsetof(struct jit_body, duration), 1, JIT_MAX_DURATION, 0},
-    {"reason", FIELD_STRING, true, offsetof(struct jit_body, reason), 1, JIT_MAX_REASON, 0},
+    {"dst", FIELD_STRING, true, offsetof(struct jit_request_in, dst), 1, SRV_MAX_NAME_BYTES, 0},
+    {"port", FIELD_INT, true, offsetof(struct jit_request_in, port), 1, 65535, 0},
+    {"proto", FIELD_STRING, false, offsetof(struct jit_request_in, proto), 1, 8, 0},
+    {"duration", FIELD_INT, true, offsetof(struct jit_request_in, duration), 1, JIT_MAX_DURATION, 0},
+    {"reason", FIELD_STRING, true, offsetof(struct jit_request_in, reason), 1, JIT_MAX_REASON, 0},
 };
-const struct body_spec jit_request_body = BODY_SPEC(struct jit_body, jit_fields);
+const struct body_spec jit_request_body = BODY_SPEC(struct jit_request_in, jit_fields);
 
 static void add_time(cJSON *o, const char *k, int64_t t)
 {
@@ -86,10 +84,9 @@ static void audit_jit(struct api_ctx *ctx, const char *action, const struct jit_
     cJSON_Delete(d);
 }
 
-void api_jit_create(struct api_ctx *ctx)
+void jit_request_create(struct api_ctx *ctx, int64_t requester_id, const struct jit_request_in *b)
 {
-    const struct jit_body *b = ctx->body;
-    struct jit_row r = {.org_id = ctx->auth.org_id, .requester_id = ctx->auth.user_id,
+    struct jit_row r = {.org_id = ctx->auth.org_id, .requester_id = requester_id,
                         .port = (uint16_t)b->port, .proto = 6, .duration = b->duration,
                         .created_at = server_now()};
     if (b->proto && !strcmp(b->proto, "udp"))
@@ -129,6 +126,11 @@ void api_jit_create(struct api_ctx *ctx)
     policy_rt_jit_event(ctx->srv, "jit.request", &r);
 }
 
+void api_jit_create(struct api_ctx *ctx)
+{
+    jit_request_create(ctx, ctx->auth.user_id, ctx->body);
+}
+
 static int list_one(const struct jit_row *r, void *arg)
 {
     cJSON *o = jit_json(r);
@@ -138,11 +140,10 @@ static int list_one(const struct jit_row *r, void *arg)
     return 0;
 }
 
-void api_jit_list(struct api_ctx *ctx)
+void jit_reply_list(struct api_ctx *ctx, int64_t requester)
 {
     cJSON *arr = cJSON_CreateArray();
-    int64_t who = ctx->auth.role >= ROLE_ADMIN ? 0 : ctx->auth.user_id;
-    int ret = arr ? jit_db_list(ctx->db, ctx->auth.org_id, who, list_one, arr) : -ENOMEM;
+    int ret = arr ? jit_db_list(ctx->db, ctx->auth.org_id, requester, list_one, arr) : -ENOMEM;
     if (ret) {
         cJSON_Delete(arr);
         api_reply_errno(ctx, ret, "jit requests");
@@ -151,6 +152,11 @@ void api_jit_list(struct api_ctx *ctx)
     cJSON *d = cJSON_CreateObject();
     cJSON_AddItemToObject(d, "requests", arr);
     api_reply_ok(ctx, 200, d);
+}
+
+void api_jit_list(struct api_ctx *ctx)
+{
+    jit_reply_list(ctx, ctx->auth.role >= ROLE_ADMIN ? 0 : ctx->auth.user_id);
 }
 
 /* The request in the path, if the caller may see it (admins: all; members: their own, and for a
@@ -185,18 +191,17 @@ void api_jit_get(struct api_ctx *ctx)
         api_reply_ok(ctx, 200, jit_json(&r));
 }
 
-static void move(struct api_ctx *ctx, const char *from, const char *from2, const char *to,
-                 const char *action)
+/* Moves the loaded request r from `from` (or from2) to `to`, by user `by`. */
+static void move_row(struct api_ctx *ctx, struct jit_row *rp, const char *from, const char *from2,
+                     const char *to, const char *action, int64_t by)
 {
-    struct jit_row r;
+    struct jit_row r = *rp;
     int64_t now = server_now();
-    if (!load(ctx, &r, strcmp(to, "revoked") != 0))
-        return;
     bool was_active = !strcmp(r.state, "approved");
-    int ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from, to, ctx->auth.user_id, now);
+    int ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from, to, by, now);
     if (ret == -EALREADY && from2) {
         was_active = !strcmp(from2, "approved");
-        ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from2, to, ctx->auth.user_id, now);
+        ret = jit_db_transition(ctx->db, ctx->auth.org_id, r.id, from2, to, by, now);
     }
     if (!ret)
         ret = jit_db_get(ctx->db, ctx->auth.org_id, r.id, &r);
@@ -216,6 +221,20 @@ static void move(struct api_ctx *ctx, const char *from, const char *from2, const
     audit_jit(ctx, action, &r);
     realtime_notice(ctx->srv, ctx->auth.org_id, "jit", to, r.id);
     policy_rt_jit_event(ctx->srv, action, &r);
+    *rp = r;
+}
+
+static void move(struct api_ctx *ctx, const char *from, const char *from2, const char *to,
+                 const char *action)
+{
+    struct jit_row r;
+    if (load(ctx, &r, strcmp(to, "revoked") != 0))
+        move_row(ctx, &r, from, from2, to, action, ctx->auth.user_id);
+}
+
+void jit_request_revoke(struct api_ctx *ctx, struct jit_row *r, int64_t by)
+{
+    move_row(ctx, r, "approved", "pending", "revoked", "jit.revoke", by);
 }
 
 void api_jit_approve(struct api_ctx *ctx) { move(ctx, "pending", NULL, "approved", "jit.approve"); }

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/db_policy.h"
+#include "server/policy/policy.h"
+#include "server/policy_fleet.h"
+
 bool machine_tag_valid(const char *t)
 {
     if (!t || strncmp(t, "tag:", 4) != 0)
@@ -80,4 +84,56 @@ bool machine_tags_subset(const char *want_json, const char *allowed_json, const 
     cJSON_Delete(want);
     cJSON_Delete(allowed);
     return ok;
+}
+
+int machine_tags_owner_check(struct db_conn *db, int64_t org_id, int64_t machine_id,
+                             const char *tags_json, char *why, size_t why_len)
+{
+    struct policy_version pv = {0};
+    struct fleet_store fs = {0};
+    struct policy *p = NULL;
+    struct policy_error err;
+    cJSON *want = machine_tags_parse(tags_json);
+    const char **v = NULL;
+    size_t n = want ? (size_t)cJSON_GetArraySize(want) : 0;
+    int ret = want ? 0 : -ENOMEM;
+
+    if (!ret && n == 0) /* removing every tag needs no owner */
+        goto out;
+    if (!ret)
+        ret = db_policy_current(db, org_id, &pv);
+    if (ret == -ENOENT) {
+        snprintf(why, why_len, "tag \"%s\": the org has no policy, so no tagOwners entry lets "
+                 "anyone apply it", cJSON_GetArrayItem(want, 0)->valuestring);
+        ret = -EPERM;
+        goto out;
+    }
+    if (!ret)
+        ret = policy_parse(pv.text, strlen(pv.text), &p, &err);
+    if (ret == -EINVAL) /* a stored version always parsed: only a newer server could refuse it */
+        ret = -EIO;
+    if (!ret)
+        ret = pfleet_machine(db, org_id, machine_id, NULL, NULL, &fs);
+    if (!ret && fs.f.nmachines != 1)
+        ret = -ENOENT;
+    if (!ret && !(v = calloc(n, sizeof(*v))))
+        ret = -ENOMEM;
+    if (ret)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        v[i] = cJSON_GetArrayItem(want, (int)i)->valuestring;
+    fs.machines[0].tags = v;
+    fs.machines[0].ntags = n;
+    if (policy_fleet_check(p, &fs.f, &err) != 0) {
+        snprintf(why, why_len, "%s (tagOwners of policy version %lld)", err.msg,
+                 (long long)pv.version);
+        ret = -EPERM;
+    }
+out:
+    free(v);
+    policy_free(p);
+    pfleet_free(&fs);
+    free(pv.text);
+    cJSON_Delete(want);
+    return ret;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 #include "server/json_body.h"
@@ -20,6 +21,13 @@ int machine_tags_to_json(const struct json_strv *tags, char out[static MACH_TAGS
  * missing one in *missing (borrowed from a static buffer, valid until the next call in the
  * thread). */
 bool machine_tags_subset(const char *want_json, const char *allowed_json, const char **missing);
+/* May the owner of machine machine_id apply every tag of tags_json (a JSON array) under the
+ * tagOwners of the org's policy in force? The check is policy_fleet_check() on the machine as it
+ * would be with those tags, so a tag counts exactly as the compiler will count it. 0; -EPERM with
+ * why naming the tag (unknown tag, owner may not apply it, or no policy at all); -errno. */
+struct db_conn;
+int machine_tags_owner_check(struct db_conn *db, int64_t org_id, int64_t machine_id,
+                             const char *tags_json, char *why, size_t why_len);
 /* The stored JSON text parsed into a new array (free with cJSON_Delete); empty array on junk. */
 cJSON *machine_tags_parse(const char *json);
 

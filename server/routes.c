@@ -61,6 +61,12 @@ void api_machine_map(struct api_ctx *ctx);
 void api_machine_endpoints(struct api_ctx *ctx);
 void api_machine_logout(struct api_ctx *ctx);
 extern const struct body_spec machine_endpoints_body;
+/* machine-signed calls for the machine's owner: JIT access, own tags (api_control_jit.c) */
+void api_machine_jit_create(struct api_ctx *ctx);
+void api_machine_jit_list(struct api_ctx *ctx);
+void api_machine_jit_revoke(struct api_ctx *ctx);
+void api_machine_set_tags(struct api_ctx *ctx);
+extern const struct body_spec machine_tags_body;
 
 /* --- dashboard: realtime WebSocket (realtime.c); a plain GET explains the upgrade ----------- */
 void api_ws_info(struct api_ctx *ctx);
@@ -158,6 +164,15 @@ const struct api_route api_routes[] = {
      &machine_endpoints_body, "Report the machine's WireGuard endpoints (machine-key signature)"},
     {"POST", "/api/machine/logout", api_machine_logout, API_AUTH_CUSTOM, ROLE_NONE, NULL,
      "The machine deletes itself, freeing its IP (machine-key signature)"},
+    {"POST", "/api/machine/jit-requests", api_machine_jit_create, API_AUTH_CUSTOM, ROLE_NONE,
+     &jit_request_body, "Request JIT access for the machine's owner (machine-key signature)"},
+    {"GET", "/api/machine/jit-requests", api_machine_jit_list, API_AUTH_CUSTOM, ROLE_NONE, NULL,
+     "The JIT requests of the machine's owner (machine-key signature)"},
+    {"POST", "/api/machine/jit-requests/{request}/revoke", api_machine_jit_revoke, API_AUTH_CUSTOM,
+     ROLE_NONE, NULL, "Revoke one of the owner's JIT requests (machine-key signature)"},
+    {"POST", "/api/machine/tags", api_machine_set_tags, API_AUTH_CUSTOM, ROLE_NONE,
+     &machine_tags_body, "Set the machine's own tags, within the owner's tagOwners (machine-key "
+     "signature)"},
     /* policy */
     {"GET", "/api/orgs/{org}/policy", api_policy_get, API_AUTH_ORG, ROLE_MEMBER, NULL,
      "The policy version in force (text, version, author; ETag is the version)"},
