@@ -12,6 +12,7 @@
 #include "server/api.h"
 #include "server/db_auth_keys.h"
 #include "server/machine_tags.h"
+#include "server/realtime.h"
 
 struct key_create_body {
     const char *description;
@@ -114,6 +115,7 @@ void api_auth_key_create(struct api_ctx *ctx)
     snprintf(detail, sizeof(detail), "{\"reusable\":%s,\"ephemeral\":%s,\"tags\":%s}",
              row.reusable ? "true" : "false", row.ephemeral ? "true" : "false", row.tags);
     api_audit(ctx, ctx->auth.org_id, "auth_key.create", "auth_key", id, detail);
+    realtime_notice(ctx->srv, ctx->auth.org_id, "keys", "created", row.id);
 out:
     sodium_memzero(key, sizeof(key));
     sodium_memzero(hexpart, sizeof(hexpart));
@@ -172,4 +174,5 @@ void api_auth_key_revoke(struct api_ctx *ctx)
     api_reply_ok(ctx, 200, key_json(&k, server_now()));
     snprintf(id, sizeof(id), "%" PRId64, kid);
     api_audit(ctx, ctx->auth.org_id, "auth_key.revoke", "auth_key", id, NULL);
+    realtime_notice(ctx->srv, ctx->auth.org_id, "keys", "revoked", kid);
 }

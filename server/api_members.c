@@ -8,6 +8,7 @@
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/db_users.h"
+#include "server/realtime.h"
 #include "server/validate.h"
 
 struct member_add {
@@ -98,6 +99,7 @@ void api_members_add(struct api_ctx *ctx)
     }
     snprintf(id, sizeof(id), "%lld", (long long)u.id);
     api_audit(ctx, ctx->auth.org_id, "member.add", "user", id, NULL);
+    realtime_member_changed(ctx->srv, ctx->db, ctx->auth.org_id, u.id, "invited");
     member_reply(ctx, 201, u.id, role);
 }
 
@@ -155,6 +157,7 @@ out:
     }
     snprintf(id, sizeof(id), "%lld", (long long)uid);
     api_audit(ctx, ctx->auth.org_id, remove ? "member.remove" : "member.update", "user", id, NULL);
+    realtime_member_changed(ctx->srv, ctx->db, ctx->auth.org_id, uid, remove ? "removed" : "role");
     if (remove)
         api_reply_ok(ctx, 200, cJSON_CreateObject());
     else

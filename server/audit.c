@@ -11,6 +11,7 @@
 #include "server/db.h"
 #include "server/db_audit.h"
 #include "server/metrics.h"
+#include "server/realtime.h"
 #include "server/server.h"
 
 static const char *bounded(const char *s, char buf[static AUDIT_MAX_FIELD_BYTES])
@@ -23,6 +24,32 @@ static const char *bounded(const char *s, char buf[static AUDIT_MAX_FIELD_BYTES]
     memcpy(buf, s, n);
     buf[n] = '\0';
     return buf;
+}
+
+/* The new entry on the org's admin-only "audit" channel (realtime.h), so an open audit page
+ * refreshes. Source address and detail stay in the log. */
+static void audit_publish(struct server *srv, const struct audit_event *e)
+{
+    cJSON *d;
+
+    if (e->org_id <= 0 || !realtime_wants(srv, e->org_id, "audit"))
+        return;
+    d = cJSON_CreateObject();
+    if (!d)
+        return;
+    cJSON_AddStringToObject(d, "event", "new");
+    cJSON_AddStringToObject(d, "action", e->action);
+    cJSON_AddStringToObject(d, "actor_type", e->actor_type);
+    if (e->actor_name)
+        cJSON_AddStringToObject(d, "actor", e->actor_name);
+    else
+        cJSON_AddNullToObject(d, "actor");
+    if (e->target_type)
+        cJSON_AddStringToObject(d, "target_type", e->target_type);
+    if (e->target_id)
+        cJSON_AddStringToObject(d, "target_id", e->target_id);
+    realtime_publish(srv, e->org_id, "audit", d);
+    cJSON_Delete(d);
 }
 
 int audit_record(struct server *srv, const struct audit_event *ev)
@@ -41,6 +68,8 @@ int audit_record(struct server *srv, const struct audit_event *ev)
     if (ret) {
         metrics_db_error(srv);
         log_error("audit", "cannot record %s: %d", e.action, ret);
+    } else {
+        audit_publish(srv, &e);
     }
     return ret;
 }

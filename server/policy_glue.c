@@ -29,6 +29,7 @@
 #include "server/policy/geo.h"
 #include "server/policy_fleet.h"
 #include "server/policy_rt.h"
+#include "server/realtime.h"
 #include "server/server.h"
 
 struct porg {
@@ -643,6 +644,7 @@ static void expire_grants(struct policy_rt *rt, struct db_conn *db, int64_t now)
         struct jit_row done = *r;
         snprintf(done.state, sizeof(done.state), "expired");
         jit_webhook_event(rt->wh, "jit.expire", &done, now);
+        realtime_notice(rt->srv, r->org_id, "jit", "expired", r->id); /* JIT page countdowns */
     }
     free(d.r);
 }

@@ -317,6 +317,72 @@ static int64_t token_ttl(struct realtime *rt)
     return rt->srv->set.access_token_ttl;
 }
 
+/* The channels of wanted that role may see. */
+static uint32_t channels_allowed(enum org_role role, uint32_t wanted)
+{
+    uint32_t allowed = 0;
+
+    for (size_t i = 0; role != ROLE_NONE && i < rt_channels_count; i++)
+        if ((wanted & (1u << i)) && (int)role >= rt_channels[i].min_role)
+            allowed |= 1u << i;
+    return allowed;
+}
+
+/* {"type":"subscribed","org","role","channels"} as new text, or NULL. */
+static char *subscribed_text(int64_t org, enum org_role role, uint32_t allowed)
+{
+    cJSON *o = cJSON_CreateObject(), *arr;
+    char *text;
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "type", "subscribed");
+    cJSON_AddNumberToObject(o, "org", (double)org);
+    cJSON_AddStringToObject(o, "role", org_role_name(role));
+    arr = cJSON_AddArrayToObject(o, "channels");
+    for (size_t i = 0; arr && i < rt_channels_count; i++)
+        if (allowed & (1u << i))
+            cJSON_AddItemToArray(arr, cJSON_CreateString(rt_channels[i].name));
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+void realtime_member_changed(struct server *srv, struct db_conn *db, int64_t org_id,
+                             int64_t user_id, const char *event)
+{
+    struct realtime *rt = srv->realtime;
+    enum org_role role = ROLE_NONE;
+
+    if (!rt || org_id <= 0)
+        return;
+    if (db_member_role(db, org_id, user_id, &role) < 0)
+        role = ROLE_NONE; /* removed (or unreadable: fail closed) */
+    pthread_mutex_lock(&rt->lock);
+    for (struct rt_client *c = rt->clients; c; c = c->next) {
+        char *text;
+
+        if (c->user_id != user_id || c->org_id != org_id)
+            continue;
+        /* The user's own sockets follow the new role at once (no admin channel after a
+         * demotion, nothing of the org after a removal) and are told what they now get. */
+        c->channels = channels_allowed(role, c->wanted);
+        if (role == ROLE_NONE) {
+            c->org_id = 0;
+            text = strdup("{\"type\":\"error\",\"code\":\"NOT_FOUND\","
+                          "\"message\":\"you are no longer a member of this org\"}");
+        } else {
+            text = subscribed_text(org_id, role, c->channels);
+        }
+        if (text)
+            enqueue(rt, c, text);
+        else
+            c->overflow = true;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    realtime_notice(srv, org_id, "members", event, user_id);
+}
+
 /* Sets c's org and the channels of wanted its role may see; the role, or ROLE_NONE (then the
  * subscription is dropped) when the user is not a member. */
 static enum org_role channels_grant(struct realtime *rt, struct rt_client *c, int64_t org,
@@ -324,7 +390,7 @@ static enum org_role channels_grant(struct realtime *rt, struct rt_client *c, in
 {
     struct db_conn *db = db_conn_get(rt->srv->db);
     enum org_role role = ROLE_NONE;
-    uint32_t allowed = 0;
+    uint32_t allowed;
     int64_t user;
 
     pthread_mutex_lock(&rt->lock);
@@ -334,9 +400,7 @@ static enum org_role channels_grant(struct realtime *rt, struct rt_client *c, in
         role = ROLE_NONE;
     if (db)
         db_conn_idle(db);
-    for (size_t i = 0; role != ROLE_NONE && i < rt_channels_count; i++)
-        if ((wanted & (1u << i)) && (int)role >= rt_channels[i].min_role)
-            allowed |= 1u << i;
+    allowed = channels_allowed(role, wanted);
     pthread_mutex_lock(&rt->lock);
     c->org_id = role != ROLE_NONE ? org : 0;
     c->wanted = wanted;
@@ -388,7 +452,6 @@ static int subscribe(struct realtime *rt, struct mg_connection *conn, struct rt_
                      const struct rt_msg *m)
 {
     enum org_role role = channels_grant(rt, c, m->org, m->channels);
-    cJSON *o, *arr;
     uint32_t allowed;
     char *text;
 
@@ -399,20 +462,10 @@ static int subscribe(struct realtime *rt, struct mg_connection *conn, struct rt_
     pthread_mutex_lock(&rt->lock);
     allowed = c->channels;
     pthread_mutex_unlock(&rt->lock);
-    o = cJSON_CreateObject();
-    if (!o)
+    text = subscribed_text(m->org, role, allowed);
+    if (!text)
         return -ENOMEM;
-    cJSON_AddStringToObject(o, "type", "subscribed");
-    cJSON_AddNumberToObject(o, "org", (double)m->org);
-    cJSON_AddStringToObject(o, "role", org_role_name(role));
-    arr = cJSON_AddArrayToObject(o, "channels");
-    for (size_t i = 0; arr && i < rt_channels_count; i++)
-        if (allowed & (1u << i))
-            cJSON_AddItemToArray(arr, cJSON_CreateString(rt_channels[i].name));
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text)
-        send_text(conn, text);
+    send_text(conn, text);
     free(text);
     return 0;
 }

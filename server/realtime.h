@@ -18,6 +18,13 @@
  * Channels and who may subscribe: machines, jit, policy, members (member); keys, audit (admin).
  * Data on "machines": {"event":"upsert","machine":{...}} | {"event":"delete","id":N} |
  * {"event":"offline","id":N}.
+ * Data on "jit": {"event":"request"|"approved"|"denied"|"revoked"|"expired","id":N} (notices:
+ * members may read only their own requests). On "policy": {"event":"update","id":version}.
+ * On "members": {"event":"invited"|"role"|"removed","id":user_id}; the changed user's own
+ * sockets first get a fresh "subscribed" (channels of the new role) or, when removed, an error
+ * NOT_FOUND and no further events of the org. On "keys": {"event":"created"|"revoked","id":N}.
+ * On "audit": {"event":"new","action","actor_type","actor","target_type","target_id"} for every
+ * entry of the org (the channel is admin-only, enforced at subscribe and at every role change).
  *
  * Threads: civetweb gives each socket a worker thread (so at most RT_MAX_CLIENTS(threads)
  * sockets are accepted, leaving workers for the API); events are queued per client (at most
@@ -63,10 +70,16 @@ void realtime_notice(struct server *srv, int64_t org_id, const char *channel, co
 /* True if some socket listens to org_id's channel (skip building events nobody reads). */
 bool realtime_wants(struct server *srv, int64_t org_id, const char *channel);
 
+/* After a membership change of user_id in org_id (committed; db: the calling thread's
+ * connection): re-grants that user's sockets from their role now, then publishes
+ * {"event":event,"id":user_id} on "members". */
+struct db_conn;
+void realtime_member_changed(struct server *srv, struct db_conn *db, int64_t org_id,
+                             int64_t user_id, const char *event);
+
 /* For the machines module, on "machines": machine_changed re-reads the row through db (the
  * calling thread's connection, outside a transaction or inside one that wrote it) and sends
  * {"event":"upsert","machine":{...}}; machine_gone sends {"event":"delete"|"offline","id":N}. */
-struct db_conn;
 void realtime_machine_changed(struct server *srv, struct db_conn *db, int64_t org_id, int64_t id);
 void realtime_machine_gone(struct server *srv, const char *event, int64_t org_id, int64_t id);
 

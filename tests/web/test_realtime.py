@@ -11,7 +11,16 @@
 - the janitor marking a machine offline reaches the socket;
 - JIT notices carry only an id (members may not see each other's requests);
 - at most http-threads/2 sockets are accepted; closing one frees a slot;
-- a logout elsewhere makes the server ask the socket to re-authenticate and hold its events."""
+- a logout elsewhere makes the server ask the socket to re-authenticate and hold its events.
+Second server (channels()): the other publishers:
+- "keys": created / revoked notices with the key id, to admins; a member asking for "keys" or
+  "audit" is not granted them and receives none of their events;
+- "audit": every new entry of the org (action, actor, target) reaches admins only;
+- "members": invited / role / removed with the user id, to every member; a demoted admin's own
+  socket is re-granted at once (fresh "subscribed" without the admin channels, then no audit or
+  keys events); a removed member's socket gets NOT_FOUND and nothing of the org afterwards;
+- "jit": approved, revoked, and expired when the janitor ends a short grant
+  (--jit-min-duration 1), so the JIT page's countdown updates without reload."""
 import base64
 import hashlib
 import json
@@ -159,7 +168,7 @@ def quiet_args():
     return ["--stun-listen", "off"] if "--stun-listen" in out else []
 
 
-def main():
+def protocol():
     # Machines go offline 3 s after their last sign of life (the janitor ticks every second).
     with Server(args=quiet_args() + ["--http-threads", "8"], env={"ZTNA_OFFLINE_TIMEOUT": "3"}) as srv:
         owner = srv.setup()
@@ -283,6 +292,136 @@ def main():
         check(m == "closed", "unauthenticated socket closed: %r" % m)
         for s in (ws, qws, lws):
             s.close()
+
+
+def event_on(channel, event=None):
+    return lambda f: (f.get("type") == "event" and f.get("channel") == channel
+                      and (event is None or f["data"].get("event") == event))
+
+
+def frames_until(ws, pred, timeout=5.0):
+    """Every frame read up to and including the first one matching pred ([] on timeout)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = ws.recv_json(deadline - time.monotonic())
+        if m is None or m == "closed":
+            return []
+        seen.append(m)
+        if pred(m):
+            return seen
+    return []
+
+
+def find(ws, pred, seen, timeout=5.0):
+    """The first frame of seen (already read) matching pred, else the next one read."""
+    return next((f for f in seen if pred(f)), None) or ws.until(pred, timeout)
+
+
+def channels():
+    with Server(args=quiet_args() + ["--http-threads", "16", "--jit-min-duration", "1"]) as srv:
+        owner = srv.setup()
+        admin = srv.member(owner, "admin")
+        member = srv.member(owner, "member")
+        ows, aws, mws = session(srv, owner), session(srv, admin), session(srv, member)
+        want = ["members", "keys", "audit", "jit"]
+        m = subscribe(ows, owner.org_id, want)
+        check(m["type"] == "subscribed" and sorted(m["channels"]) == sorted(want), "owner channels: %r" % m)
+        m = subscribe(aws, owner.org_id, want)
+        check(m["type"] == "subscribed" and m["role"] == "admin" and sorted(m["channels"]) == sorted(want),
+              "admin channels: %r" % m)
+        m = subscribe(mws, owner.org_id, want)
+        check(m["type"] == "subscribed" and sorted(m["channels"]) == ["jit", "members"],
+              "a member may not subscribe to keys or audit: %r" % m)
+
+        # keys + audit: to admins only.
+        k = create_key(srv, owner, reusable=True, description="rt key")
+        seen = frames_until(ows, event_on("keys"))
+        m = seen[-1] if seen else None
+        check(m and m["org"] == owner.org_id and m["data"] == {"event": "created", "id": k["id"]},
+              "key created: %r" % m)
+        check(k["key"] not in json.dumps(seen), "the key's secret is not on the socket")
+        m = find(ows, event_on("audit"), seen)  # the entry is written before the keys notice
+        check(m and m["data"]["event"] == "new" and m["data"]["action"] == "auth_key.create"
+              and m["data"]["actor"] == owner.email and m["data"]["target_type"] == "auth_key"
+              and m["data"]["target_id"] == str(k["id"]), "audit entry of the key: %r" % m)
+        check(aws.until(event_on("keys", "created")) is not None, "admin gets the key event")
+        expect(srv.delete("/api/orgs/%d/auth-keys/%d" % (owner.org_id, k["id"]), owner), 200)
+        seen = frames_until(ows, event_on("keys", "revoked"))
+        check(seen and seen[-1]["data"]["id"] == k["id"], "key revoked: %r" % seen)
+        m = find(ows, lambda f: event_on("audit")(f) and f["data"]["action"] == "auth_key.revoke", seen)
+        check(m and m["data"]["action"] == "auth_key.revoke", "audit entry of the revocation: %r" % m)
+
+        # members: invited reaches every member; the member's socket saw no keys/audit frame.
+        new_email = srv.unique("invitee") + "@example.com"
+        r = expect(srv.post("/api/orgs/%d/users" % owner.org_id,
+                            {"email": new_email, "role": "member", "password": PASSWORD}, owner), 201)
+        invitee = r.data["id"]
+        seen = frames_until(mws, event_on("members", "invited"))
+        check(seen and seen[-1]["data"] == {"event": "invited", "id": invitee}, "member sees the invite: %r" % seen)
+        check(all(f.get("channel") not in ("keys", "audit") for f in seen),
+              "the member received no admin-only event: %r" % seen)
+        seen = frames_until(ows, event_on("members", "invited"))
+        check(seen and seen[-1]["data"]["id"] == invitee, "owner sees the invite: %r" % seen)
+        m = find(ows, lambda f: event_on("audit")(f) and f["data"]["action"] == "member.add", seen)
+        check(m and m["data"]["target_id"] == str(invitee), "audit entry of the invite: %r" % m)
+
+        # Demoting the admin: their socket drops the admin channels at once.
+        expect(srv.patch("/api/orgs/%d/users/%d" % (owner.org_id, admin.user_id), {"role": "member"}, owner), 200)
+        m = aws.until(lambda f: f.get("type") == "subscribed")
+        check(m and m["role"] == "member" and sorted(m["channels"]) == ["jit", "members"],
+              "demoted admin re-granted: %r" % m)
+        m = ows.until(event_on("members", "role"))
+        check(m and m["data"] == {"event": "role", "id": admin.user_id}, "role change: %r" % m)
+        k2 = create_key(srv, owner, description="after demotion")
+        check(ows.until(event_on("keys", "created")) is not None, "owner still gets keys")
+        expect(srv.patch("/api/orgs/%d/users/%d" % (owner.org_id, invitee), {"role": "admin"}, owner), 200)
+        seen = frames_until(aws, lambda f: event_on("members", "role")(f) and f["data"]["id"] == invitee)
+        check(seen and seen[-1]["data"]["id"] == invitee, "demoted admin still gets members: %r" % seen)
+        check(all(f.get("channel") not in ("keys", "audit") for f in seen),
+              "demoted admin gets no keys/audit events (key %d): %r" % (k2["id"], seen))
+
+        # Removing the member: NOT_FOUND on their socket, the event to the others, then silence.
+        expect(srv.delete("/api/orgs/%d/users/%d" % (owner.org_id, member.user_id), owner), 200)
+        m = mws.until(lambda f: f.get("type") == "error")
+        check(m and m["code"] == "NOT_FOUND", "removed member told: %r" % m)
+        m = ows.until(event_on("members", "removed"))
+        check(m and m["data"] == {"event": "removed", "id": member.user_id}, "removal: %r" % m)
+        check(aws.until(event_on("members", "removed")) is not None, "remaining members see the removal")
+
+        # JIT: approved, revoked, and expired by the janitor.
+        dev = Machine("rt-jit-db")
+        dev.register(srv, create_key(srv, owner)["key"])
+        jit = "/api/orgs/%d/jit-requests" % owner.org_id
+        req = lambda d: expect(srv.post(jit, {"dst": "rt-jit-db", "port": 5432, "duration": d,  # noqa: E731
+                                              "reason": "rt"}, admin), 201).data["id"]
+        r1 = req(600)
+        check(aws.until(event_on("jit", "request")) is not None, "request notice")
+        expect(srv.post("%s/%d/approve" % (jit, r1), None, owner), 200)
+        m = aws.until(event_on("jit", "approved"))
+        check(m and m["data"] == {"event": "approved", "id": r1}, "approved: %r" % m)
+        expect(srv.post("%s/%d/revoke" % (jit, r1), None, owner), 200)
+        m = aws.until(event_on("jit", "revoked"))
+        check(m and m["data"] == {"event": "revoked", "id": r1}, "revoked: %r" % m)
+        r2 = req(2)
+        expect(srv.post("%s/%d/approve" % (jit, r2), None, owner), 200)
+        check(aws.until(event_on("jit", "approved")) is not None, "short grant approved")
+        m = aws.until(event_on("jit", "expired"), timeout=8.0)
+        check(m and m["data"] == {"event": "expired", "id": r2}, "expiry notice: %r" % m)
+        m = ows.until(lambda f: event_on("audit")(f) and f["data"]["action"] == "jit.expire", timeout=3.0)
+        check(m and m["data"]["actor_type"] == "system" and m["data"]["target_id"] == str(r2),
+              "audit entry of the expiry: %r" % m)
+        st = expect(srv.get("%s/%d" % (jit, r2), admin), 200).data
+        check(st["state"] == "expired", "the request is expired: %r" % st)
+        check(mws.until(lambda f: f.get("type") == "event", timeout=1.0) is None,
+              "the removed member's socket received nothing more")
+        for s in (ows, aws, mws):
+            s.close()
+
+
+def main():
+    protocol()
+    channels()
 
 
 harness.run(main)

@@ -73,5 +73,8 @@ export async function render({ main, org, live }) {
       h('thead', {}, h('tr', {}, ['Time', 'Action', 'Actor', 'Target', 'Source', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))), tbody)),
     pager);
   await load();
-  return live.on('audit', () => { if (page === 0) load(); });
+  // every new entry of the org arrives on "audit": the first page shows it at once.
+  const offs = [live.on('audit', () => { if (page === 0) load(); }),
+    live.on('*', (m) => { if (m.type === 'resync' && page === 0) load(); })];
+  return () => offs.forEach((off) => off());
 }

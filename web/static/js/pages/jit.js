@@ -93,6 +93,8 @@ export async function render({ main, org, isAdmin, live }) {
     }
     if (expired) draw();
   }, 1000);
-  const off = live.on('jit', () => load());
-  return () => { clearInterval(tick); off(); };
+  // request / approved / denied / revoked / expired (the server's expiry timer): reload, so a
+  // countdown ends with the server's state, not only the browser clock's.
+  const offs = [live.on('jit', () => load()), live.on('*', (m) => { if (m.type === 'resync') load(); })];
+  return () => { clearInterval(tick); offs.forEach((off) => off()); };
 }

@@ -77,5 +77,7 @@ export async function render({ main, org, live }) {
     h('div', { class: 'table-wrap' }, h('table', { class: 'list' },
       h('thead', {}, h('tr', {}, ['Key', 'Type', 'Tags', 'State', 'Used', 'Expires', ''].map((t) => h('th', { scope: 'col' }, t)))), tbody)));
   await load();
-  return live.on('keys', () => load());
+  // created / revoked in another tab or by another admin: reload; after resync too.
+  const offs = [live.on('keys', () => load()), live.on('*', (m) => { if (m.type === 'resync') load(); })];
+  return () => offs.forEach((off) => off());
 }

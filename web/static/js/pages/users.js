@@ -61,5 +61,7 @@ export async function render(ctx) {
       h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'Joined', ''].map((t) => h('th', { scope: 'col' }, t)))), tbody)),
     add);
   await load();
-  return live.on('members', () => load());
+  // invited / role / removed by anyone: reload; after dropped events (resync) too.
+  const offs = [live.on('members', () => load()), live.on('*', (m) => { if (m.type === 'resync') load(); })];
+  return () => offs.forEach((off) => off());
 }
