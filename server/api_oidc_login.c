@@ -27,6 +27,7 @@
 #include "server/jose.h"
 #include "server/oidc.h"
 #include "server/oidc_claims.h"
+#include "server/policy_rt.h"
 #include "server/ratelimit.h"
 #include "server/validate.h"
 
@@ -379,6 +380,8 @@ void api_oidc_callback(struct api_ctx *ctx)
         login_fail(ctx, cb->ls.org_id, 403, fcode, fwhy);
         goto out;
     }
+    if (ret == 0) /* groups replaced: the policy's group:oidc:<name> members follow */
+        policy_rt_user_changed(ctx->srv, cb->ls.org_id, user_id);
     ret = ret ?: db_user_by_id(ctx->db, user_id, &u) ?:
           auth_session_create(ctx->srv, ctx->db, user_id, &t);
     if (ret < 0) {

@@ -18,6 +18,9 @@ static const char SQL_USERS[] =
     "SELECT id, lower(email) FROM users WHERE id IN (SELECT user_id FROM org_members WHERE "
     "org_id = ?1) OR id IN (SELECT " OWNER " FROM machines m WHERE m.org_id = ?1)";
 static const char SQL_USER[] = "SELECT id, lower(email) FROM users WHERE id = ?";
+/* The identity provider's groups of a user in the org (stored at each SSO login, db_oidc.c). */
+static const char SQL_OIDC_GROUPS[] =
+    "SELECT group_name FROM oidc_user_groups WHERE org_id = ? AND user_id = ? ORDER BY group_name";
 /* ?2 = 0: every machine of the org */
 static const char SQL_MACHINES[] =
     "SELECT m.id, " OWNER ", m.name, m.tailnet_ip, m.tags, m.os, m.os_version, m.posture, "
@@ -80,6 +83,65 @@ static int users_read(sqlite3_stmt *st, struct fleet_store *s)
         ret = db_rc_errno(rc);
     sqlite3_reset(st);
     s->f.users = s->users;
+    return ret;
+}
+
+/* u->groups: the user's OIDC groups in the org as "group:oidc:<name>" (fleet.h). */
+static int user_groups_read(struct db_conn *db, int64_t org_id, struct fleet_store *s,
+                            struct fleet_user *u)
+{
+    const char **gv = NULL;
+    size_t n = 0, cap = 0;
+    int rc = SQLITE_DONE, ret;
+    sqlite3_stmt *st = db_stmt(db, SQL_OIDC_GROUPS);
+
+    ret = st ? db_bind_int64(st, 1, org_id) ?: db_bind_int64(st, 2, u->id) : -EIO;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *g = (const char *)sqlite3_column_text(st, 0);
+        size_t len = g ? strlen(g) : 0;
+        char *name;
+        if (!len)
+            continue;
+        if (n + 1 >= cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            const char **p = realloc(gv, nc * sizeof(*p));
+            if (!p) {
+                ret = -ENOMEM;
+                break;
+            }
+            gv = p;
+            cap = nc;
+        }
+        name = keep(s, malloc(len + sizeof("group:oidc:")));
+        if (!name) {
+            ret = -ENOMEM;
+            break;
+        }
+        memcpy(name, "group:oidc:", sizeof("group:oidc:") - 1);
+        memcpy(name + sizeof("group:oidc:") - 1, g, len + 1);
+        gv[n++] = name;
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = db_rc_errno(rc);
+    if (st)
+        sqlite3_reset(st);
+    if (ret || !gv) {
+        free(gv);
+        return ret;
+    }
+    if (!keep(s, gv))
+        return -ENOMEM;
+    u->groups = gv;
+    u->ngroups = n;
+    return 0;
+}
+
+/* Every user read so far gets their OIDC groups in org_id. */
+static int users_groups(struct db_conn *db, int64_t org_id, struct fleet_store *s)
+{
+    int ret = 0;
+    for (size_t i = 0; !ret && i < s->f.nusers; i++)
+        ret = user_groups_read(db, org_id, s, &s->users[i]);
     return ret;
 }
 
@@ -187,6 +249,8 @@ int pfleet_load(struct db_conn *db, int64_t org_id, int64_t now, pfleet_seen_fn 
     if (!ret)
         ret = users_read(st, s);
     if (!ret)
+        ret = users_groups(db, org_id, s);
+    if (!ret)
         ret = machines_read(db, org_id, 0, seen, arg, s);
     if (!ret)
         ret = pfleet_grants(db, org_id, now, s);
@@ -199,9 +263,19 @@ int pfleet_machine(struct db_conn *db, int64_t org_id, int64_t machine_id, pflee
     int ret = machines_read(db, org_id, machine_id, seen, arg, s);
     if (ret || s->f.nmachines == 0 || s->machines[0].owner == 0)
         return ret;
+    return pfleet_user(db, org_id, s->machines[0].owner, s);
+}
+
+int pfleet_user(struct db_conn *db, int64_t org_id, int64_t user_id, struct fleet_store *s)
+{
     sqlite3_stmt *st = db_stmt(db, SQL_USER);
-    ret = st ? db_bind_int64(st, 1, s->machines[0].owner) : -EIO;
-    return ret ? ret : users_read(st, s);
+    size_t first = s->f.nusers;
+    int ret = st ? db_bind_int64(st, 1, user_id) : -EIO;
+    if (!ret)
+        ret = users_read(st, s);
+    for (size_t i = first; !ret && i < s->f.nusers; i++)
+        ret = user_groups_read(db, org_id, s, &s->users[i]);
+    return ret;
 }
 
 void pfleet_free(struct fleet_store *s)

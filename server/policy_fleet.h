@@ -3,7 +3,9 @@
  * (the machine's user, else the admin whose pre-auth key registered it),
  * posture from the latest heartbeat and the source address the server last saw, and the JIT
  * grants in force. Posture keys read from the heartbeat's object: os, os_version,
- * disk_encryption, firewall, screen_lock, antivirus (booleans), agent_version. */
+ * disk_encryption, firewall, screen_lock, antivirus (booleans), agent_version. Each user's
+ * identity-provider groups in the org (oidc_user_groups, replaced at every SSO login) are
+ * "group:oidc:<name>" members, so a policy may name them without defining them. */
 #ifndef ZTNA_SERVER_POLICY_FLEET_H
 #define ZTNA_SERVER_POLICY_FLEET_H
 
@@ -33,6 +35,8 @@ int pfleet_load(struct db_conn *db, int64_t org_id, int64_t now, pfleet_seen_fn 
 /* One machine and its owner (f.nmachines 0 when it is gone or expired). */
 int pfleet_machine(struct db_conn *db, int64_t org_id, int64_t machine_id, pfleet_seen_fn seen,
                    void *arg, struct fleet_store *s);
+/* One user (f.nusers 0 when there is none) with their OIDC groups in org_id. */
+int pfleet_user(struct db_conn *db, int64_t org_id, int64_t user_id, struct fleet_store *s);
 /* The org's grants in force only. */
 int pfleet_grants(struct db_conn *db, int64_t org_id, int64_t now, struct fleet_store *s);
 void pfleet_free(struct fleet_store *s);

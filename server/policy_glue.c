@@ -321,6 +321,33 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
     notice_send(srv, &nt);
 }
 
+/* A user's OIDC groups (or email) may have changed: the engine re-reads the user, and
+ * recompiles what depends on them only if something it reads differs. */
+void policy_rt_user_changed(struct server *srv, int64_t org_id, int64_t user_id)
+{
+    struct policy_rt *rt = srv->policy;
+    struct notice nt = {.org_id = org_id};
+    struct fleet_store fs = {0};
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_find(rt, org_id);
+    struct db_conn *db = db_conn_get(srv->db);
+    if (po && po->e && db) {
+        int ret = pfleet_user(db, org_id, user_id, &fs);
+        if (!ret && fs.f.nusers && !(ret = policy_engine_user_upsert(po->e, &fs.f.users[0])))
+            notice_add(&nt, po->e);
+        if (ret) { /* results incomplete: rebuild from the database */
+            log_warn("policy", "org %" PRId64 ": user update failed (%d); rebuilding", org_id, ret);
+            porg_load(rt, db, po);
+            nt.all = true;
+        }
+    }
+    pfleet_free(&fs);
+    pthread_mutex_unlock(&rt->lock);
+    notice_send(srv, &nt);
+}
+
 void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machine_id)
 {
     struct policy_rt *rt = srv->policy;

@@ -29,6 +29,8 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
                                const char *source_addr);
 void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machine_id);
 void policy_rt_policy_changed(struct server *srv, int64_t org_id);
+/* The user's OIDC groups were replaced (SSO login): group:oidc:<name> membership follows. */
+void policy_rt_user_changed(struct server *srv, int64_t org_id, int64_t user_id);
 void policy_rt_grant_added(struct server *srv, const struct jit_row *grant);
 void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_id);
 

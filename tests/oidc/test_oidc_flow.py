@@ -282,4 +282,5 @@ def run(srv, op):
     check(st["jwks"] == 1 and st["discovery"] == 0, "one JWKS refresh on the new kid: %r" % st)
 
 
-harness.run(main)
+if __name__ == "__main__":  # test_oidc_policy_groups.py imports Flow
+    harness.run(main)
