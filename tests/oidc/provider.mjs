@@ -12,6 +12,9 @@
 //        aud | exp | nonce | iss | tamper (payload changed, signature kept) |
 //        rogue_kid (signed by a key the JWKS does not publish)
 //   GET  /__test/stats  {"discovery": n, "jwks": n, "token": n}
+//   POST /__test/accounts [{"sub","email",...,"password"}, ...]  from then on the interaction
+//        is a real login page (an HTML form: Email, Password, "Sign in") that signs in the
+//        account whose email and password match, for browser tests; [] returns to scripted.
 // Prints "READY <port>" when listening.
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -31,6 +34,7 @@ const rogue = await keypair('RS256', 'rogue');
 
 let account = { sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice', groups: ['eng'] };
 let mode = '';
+let accounts = []; // with passwords: the interaction shows a login form (browser tests)
 const stats = { discovery: 0, jwks: 0, token: 0 };
 
 const provider = new Provider(issuer, {
@@ -107,12 +111,30 @@ provider.use(async (ctx, next) => {
 
 const handler = provider.callback();
 
-function readJson(req) {
+function readText(req) {
   return new Promise((resolve, reject) => {
     let data = '';
     req.on('data', (c) => { data += c; if (data.length > 65536) reject(new Error('too large')); });
-    req.on('end', () => { try { resolve(JSON.parse(data || '{}')); } catch (e) { reject(e); } });
+    req.on('end', () => resolve(data));
   });
+}
+
+async function readJson(req) {
+  return JSON.parse((await readText(req)) || '{}');
+}
+
+const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+// The identity provider's own sign-in page (not ztna's), as a user meets it.
+function loginPage(res, uid, error) {
+  res.statusCode = error ? 401 : 200;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test IdP sign-in</title></head>
+<body><h1>Test identity provider</h1>${error ? `<p role="alert">${esc(error)}</p>` : ''}
+<form method="post" action="/interaction/${esc(uid)}">
+<label>Email <input name="email" type="email" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button></form></body></html>`);
 }
 
 const server = http.createServer(async (req, res) => {
@@ -128,15 +150,36 @@ const server = http.createServer(async (req, res) => {
       res.end('{}');
       return;
     }
+    if (url.pathname === '/__test/accounts' && req.method === 'POST') {
+      const list = await readJson(req);
+      accounts = Array.isArray(list) ? list : [];
+      res.end('{}');
+      return;
+    }
     if (url.pathname === '/__test/stats') {
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify(stats));
       return;
     }
     if (url.pathname.startsWith('/interaction/')) {
-      // The scripted user "logs in" at once; consent is implicit (loadExistingGrant).
+      // The scripted user "logs in" at once, or (accounts set) the user signs in on the form;
+      // consent is implicit (loadExistingGrant).
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'login') throw new Error(`unexpected prompt ${details.prompt.name}`);
+      if (accounts.length) {
+        if (req.method !== 'POST') {
+          loginPage(res, details.uid, '');
+          return;
+        }
+        const form = new URLSearchParams(await readText(req));
+        const found = accounts.find((a) => a.email === form.get('email') && a.password === form.get('password'));
+        if (!found) {
+          loginPage(res, details.uid, 'Wrong email or password.');
+          return;
+        }
+        const { password, ...claims } = found; // eslint-disable-line no-unused-vars
+        account = claims;
+      }
       await provider.interactionFinished(req, res, { login: { accountId: account.sub } },
         { mergeWithLastSubmission: false });
       return;
