@@ -199,7 +199,9 @@ int cmd_set(int argc, char **argv)
     };
     struct cli_opts o;
     cJSON *data = NULL;
-    int ret = cli_parse(&o, "set", "--tags tag:a,tag:b", "Changes this machine's settings on the server.",
+    int ret = cli_parse(&o, "set", "--tags tag:a,tag:b", "Changes this machine's settings on the server.\n"
+                        "--tags: only tags the machine's user may apply under the policy's\n"
+                        "tagOwners; --tags '' removes every tag.",
                         opts, 1, argc, argv, 0);
     if (ret >= 0)
         return ret;
@@ -214,6 +216,11 @@ int cmd_set(int argc, char **argv)
     }
     if (call(&o, r, 30000, &data))
         return 1;
+    const cJSON *t, *tags = cJSON_GetObjectItemCaseSensitive(data, "tags");
+    printf("Tags set:%s", cJSON_GetArraySize(tags) ? "" : " (none)");
+    cJSON_ArrayForEach(t, tags)
+        printf(" %s", cJSON_IsString(t) ? t->valuestring : "?");
+    printf("\n");
     cJSON_Delete(data);
     return 0;
 }

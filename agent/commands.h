@@ -16,5 +16,6 @@ int cmd_dns(int argc, char **argv);
 int cmd_status(int argc, char **argv);    /* agent/cmd_status.c */
 int cmd_ping(int argc, char **argv);      /* agent/cmd_ping.c */
 int cmd_netcheck(int argc, char **argv);  /* agent/cmd_netcheck.c */
+int cmd_jit(int argc, char **argv);       /* agent/cmd_jit.c */
 
 #endif

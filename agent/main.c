@@ -35,6 +35,7 @@ static const struct command {
     {"ping", cmd_ping, "ping a peer by name through the tunnel"},
     {"dns", cmd_dns, "dns query NAME: resolve as the DNS stub does"},
     {"set", cmd_set, "change settings (--tags tag:a,tag:b)"},
+    {"jit", cmd_jit, "just-in-time access for this machine's user (jit request|list|revoke)"},
     {"netcheck", cmd_netcheck, "STUN reachability of the server, UDP, mapped address, interfaces"},
 };
 

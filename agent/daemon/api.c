@@ -298,6 +298,31 @@ static void cmd_resolve(struct agent *a, struct api_conn *c, const char *q)
     queue_reply(a, c, o, NULL);
 }
 
+/* `ztna jit`: the machine-signed JIT routes, for the machine's owner. */
+static int jit_call(struct agent *a, const struct api_request *r, uint64_t conn_id)
+{
+    char path[64];
+    if (r->cmd == API_JIT_LIST)
+        return ctl_machine_call(a, "GET", "/api/machine/jit-requests", NULL, conn_id);
+    if (r->cmd == API_JIT_REVOKE) {
+        snprintf(path, sizeof(path), "/api/machine/jit-requests/%lld/revoke", (long long)r->id);
+        return ctl_machine_call(a, "POST", path, "{}", conn_id);
+    }
+    cJSON *b = cJSON_CreateObject();
+    if (!b)
+        return -ENOMEM;
+    cJSON_AddStringToObject(b, "dst", r->name);
+    cJSON_AddNumberToObject(b, "port", (double)r->port);
+    cJSON_AddStringToObject(b, "proto", r->proto[0] ? r->proto : "tcp");
+    cJSON_AddNumberToObject(b, "duration", (double)r->duration);
+    cJSON_AddStringToObject(b, "reason", r->reason);
+    char *txt = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    int ret = txt ? ctl_machine_call(a, "POST", "/api/machine/jit-requests", txt, conn_id) : -ENOMEM;
+    free(txt);
+    return ret;
+}
+
 static void dispatch(struct agent *a, struct api_conn *c)
 {
     struct api_request r;
@@ -370,6 +395,11 @@ static void dispatch(struct agent *a, struct api_conn *c)
     case API_SET:
         ret = ctl_set_tags(a, r.tags, r.n_tags, c->id);
         break;
+    case API_JIT_REQUEST:
+    case API_JIT_LIST:
+    case API_JIT_REVOKE:
+        ret = jit_call(a, &r, c->id);
+        break;
     case API_RESOLVE:
         cmd_resolve(a, c, r.name);
         return;
@@ -388,7 +418,7 @@ static void dispatch(struct agent *a, struct api_conn *c)
     }
     if (ret) {
         snprintf(why, sizeof(why), "%s",
-                 ret == -EBUSY      ? "another login, logout or set is in progress"
+                 ret == -EBUSY      ? "another login, logout, set or jit call is in progress"
                  : ret == -ENOTCONN ? "not logged in (run 'ztna login')"
                                     : strerror(-ret));
         queue_reply(a, c, NULL, why);

@@ -28,24 +28,36 @@ static const struct jfield req_fields[] = {
     RF("request_id", JF_STR, r.request_id, 33, 0, 0),
     RF("code", JF_STR, r.code, 129, 0, 0),
     RF("code_verifier", JF_STR, r.code_verifier, 129, 0, 0),
+    {"port", JF_I64, false, offsetof(struct req_in, r.port), 0, 0, 0, 1, 65535},
+    RF("proto", JF_STR, r.proto, 4, 0, 0),
+    {"duration", JF_I64, false, offsetof(struct req_in, r.duration), 0, 0, 0, 1, API_JIT_MAX_DURATION},
+    RF("reason", JF_STR, r.reason, API_JIT_MAX_REASON + 1, 0, 0),
+    {"id", JF_I64, false, offsetof(struct req_in, r.id), 0, 0, 0, 1, (1LL << 53)},
 };
-enum { BIT_SERVER = 1, BIT_KEY = 2, BIT_NAME = 4, BIT_TAGS = 5, BIT_REQ = 7, BIT_CODE = 8, BIT_VERIFIER = 9 };
+enum { BIT_SERVER = 1, BIT_KEY = 2, BIT_NAME = 4, BIT_TAGS = 5, BIT_REQ = 7, BIT_CODE = 8, BIT_VERIFIER = 9,
+       BIT_PORT = 10, BIT_DURATION = 12, BIT_REASON = 13, BIT_ID = 14 };
 
 static const struct {
     const char *name;
     enum api_cmd cmd;
     uint64_t needs; /* bit mask of required fields */
+    const char *args; /* named when one is missing */
 } cmds[] = {
-    {"status", API_STATUS, 0},
-    {"ip", API_IP, 0},
-    {"up", API_UP, 0},
-    {"down", API_DOWN, 0},
-    {"logout", API_LOGOUT, 0},
-    {"login", API_LOGIN, 1u << BIT_SERVER | 1u << BIT_KEY},
-    {"login-code", API_LOGIN_CODE, 1u << BIT_SERVER | 1u << BIT_REQ | 1u << BIT_CODE | 1u << BIT_VERIFIER},
-    {"set", API_SET, 1u << BIT_TAGS},
-    {"resolve", API_RESOLVE, 1u << BIT_NAME},
-    {"dns-query", API_DNS_QUERY, 1u << BIT_NAME},
+    {"status", API_STATUS, 0, NULL},
+    {"ip", API_IP, 0, NULL},
+    {"up", API_UP, 0, NULL},
+    {"down", API_DOWN, 0, NULL},
+    {"logout", API_LOGOUT, 0, NULL},
+    {"login", API_LOGIN, 1u << BIT_SERVER | 1u << BIT_KEY, "server and auth_key"},
+    {"login-code", API_LOGIN_CODE, 1u << BIT_SERVER | 1u << BIT_REQ | 1u << BIT_CODE | 1u << BIT_VERIFIER,
+     "server, request_id, code and code_verifier"},
+    {"set", API_SET, 1u << BIT_TAGS, "tags"},
+    {"resolve", API_RESOLVE, 1u << BIT_NAME, "name"},
+    {"dns-query", API_DNS_QUERY, 1u << BIT_NAME, "name"},
+    {"jit-request", API_JIT_REQUEST, 1u << BIT_NAME | 1u << BIT_PORT | 1u << BIT_DURATION | 1u << BIT_REASON,
+     "name, port, duration and reason"},
+    {"jit-list", API_JIT_LIST, 0, NULL},
+    {"jit-revoke", API_JIT_REVOKE, 1u << BIT_ID, "id"},
 };
 
 static bool tag_valid(const char *t)
@@ -90,11 +102,7 @@ int api_request_parse(const char *line, size_t len, struct api_request *out, cha
         goto out;
     }
     if ((seen & cmds[i].needs) != cmds[i].needs) {
-        snprintf(why, why_len, "%s: missing argument (%s)", in.cmd,
-                 cmds[i].needs & (1u << BIT_TAGS) ? "tags"
-                 : cmds[i].needs & (1u << BIT_NAME) ? "name"
-                 : cmds[i].needs & (1u << BIT_CODE) ? "server, request_id, code and code_verifier"
-                                                     : "server and auth_key");
+        snprintf(why, why_len, "%s: missing argument (%s)", in.cmd, cmds[i].args);
         goto out;
     }
     for (size_t t = 0; t < in.r.n_tags; t++) {
@@ -108,6 +116,11 @@ int api_request_parse(const char *line, size_t len, struct api_request *out, cha
         snprintf(why, why_len, "server: expected an http:// or https:// URL");
         goto out;
     }
+    if (cmds[i].cmd == API_JIT_REQUEST && in.r.proto[0] && strcmp(in.r.proto, "tcp") &&
+        strcmp(in.r.proto, "udp")) {
+        snprintf(why, why_len, "proto: expected tcp or udp");
+        goto out;
+    }
     *out = in.r;
     out->cmd = cmds[i].cmd;
     out->has_tags = seen & (1u << BIT_TAGS);
@@ -115,4 +128,32 @@ int api_request_parse(const char *line, size_t len, struct api_request *out, cha
 out:
     cJSON_Delete(root);
     return ret;
+}
+
+int api_duration_parse(const char *s, int64_t *seconds)
+{
+    int64_t v = 0, unit = 1;
+    const char *p = s;
+
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > API_JIT_MAX_DURATION) /* no overflow: the result is out of range anyway */
+            return -ERANGE;
+        v = v * 10 + (*p - '0');
+    }
+    switch (*p) {
+    case 0: break;
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return -EINVAL;
+    }
+    if (*p && p[1])
+        return -EINVAL;
+    if (v == 0 || v > API_JIT_MAX_DURATION / unit)
+        return -ERANGE;
+    *seconds = v * unit;
+    return 0;
 }

@@ -1,7 +1,7 @@
 /* The local API protocol between the CLI and `ztna daemon` (docs/agent.md): over the Unix
  * socket, one request line of JSON, one reply line, then the daemon closes.
  *   request  {"cmd": "status" | "ip" | "up" | "down" | "logout" | "login" | "login-code" | "set" | "resolve"
- *                    | "dns-query", ...arguments}
+ *                    | "dns-query" | "jit-request" | "jit-list" | "jit-revoke", ...arguments}
  *   reply    {"ok": true, "data": {...}}  or  {"ok": false, "error": "what went wrong"}
  * This file parses requests (untrusted: any local user who can open the socket). */
 #ifndef ZTNA_AGENT_DAEMON_API_PROTO_H
@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agent/daemon/agent_limits.h"
 
@@ -24,7 +25,14 @@ enum api_cmd {
                      * login's exchange (docs/control-protocol.md, CLI browser login) */
     API_RESOLVE,   /* name: a peer by short name, full name or tailnet IP (for `ztna ping`) */
     API_DNS_QUERY, /* name */
+    API_JIT_REQUEST, /* name (the destination: machine name, MagicDNS name or tailnet IP), port,
+                      * proto? (tcp | udp), duration (seconds), reason: for the machine's owner */
+    API_JIT_LIST,
+    API_JIT_REVOKE,  /* id */
 };
+
+#define API_JIT_MAX_DURATION (7 * 86400) /* seconds, as the server's JIT_MAX_DURATION */
+#define API_JIT_MAX_REASON 200           /* bytes */
 
 struct api_request {
     enum api_cmd cmd;
@@ -37,11 +45,19 @@ struct api_request {
     size_t n_tags;
     bool has_tags;
     bool accept_dns; /* up: point the system resolver at the stub */
+    int64_t port, duration, id;          /* jit-request, jit-revoke */
+    char proto[4];                       /* jit-request: "tcp" (default) or "udp" */
+    char reason[API_JIT_MAX_REASON + 1]; /* jit-request */
 };
 
 /* Parses one request (len bytes, need not be NUL-terminated). 0, or -EINVAL with why naming the
  * problem. */
 int api_request_parse(const char *line, size_t len, struct api_request *out, char *why,
                       size_t why_len);
+
+/* A duration as `ztna jit request --for` takes it: a positive number with a unit s, m, h or d
+ * ("90s", "30m", "1h", "2d"), or plain seconds ("600"); at most API_JIT_MAX_DURATION. 0, or
+ * -EINVAL (bad text) / -ERANGE (zero or too long). */
+int api_duration_parse(const char *s, int64_t *seconds);
 
 #endif

@@ -553,7 +553,9 @@ static void tags_done(struct agent *a, struct http_req *r)
         return;
     }
     c->force_full = false;
-    c->reply(a, c->op_conn, cJSON_CreateObject(), NULL);
+    /* the server's {id, name, tags}: the CLI prints the tags now in force */
+    cJSON *d = r->res.data ? cJSON_Duplicate(r->res.data, true) : cJSON_CreateObject();
+    c->reply(a, c->op_conn, d, d ? NULL : "out of memory");
 }
 
 int ctl_set_tags(struct agent *a, char tags[][AGENT_NAME_MAX], size_t n, uint64_t conn_id)
@@ -577,6 +579,37 @@ int ctl_set_tags(struct agent *a, char tags[][AGENT_NAME_MAX], size_t n, uint64_
     c->op = http_start(a, a->st.server_url, "POST", "/api/machine/tags", txt, true, NULL,
                        AGENT_HTTP_TIMEOUT_S, AGENT_HTTP_MAX_BYTES, tags_done, NULL);
     free(txt);
+    if (!c->op)
+        return -ENOMEM;
+    c->op_conn = conn_id;
+    return 0;
+}
+
+/* A call for the machine's owner (JIT): the server's data goes back to the CLI as it is. */
+static void relay_done(struct agent *a, struct http_req *r)
+{
+    struct ctl *c = a->ctl;
+    char why[1100];
+    c->op = NULL;
+    if (r->res.err[0] || !r->res.success) {
+        describe_failure(&r->res, why, sizeof(why));
+        c->reply(a, c->op_conn, NULL, why);
+        return;
+    }
+    cJSON *d = r->res.data ? cJSON_Duplicate(r->res.data, true) : cJSON_CreateObject();
+    c->reply(a, c->op_conn, d, d ? NULL : "out of memory");
+}
+
+int ctl_machine_call(struct agent *a, const char *method, const char *path, const char *body,
+                     uint64_t conn_id)
+{
+    struct ctl *c = a->ctl;
+    if (c->op)
+        return -EBUSY;
+    if (!state_registered(&a->st))
+        return -ENOTCONN;
+    c->op = http_start(a, a->st.server_url, method, path, body, true, NULL, AGENT_HTTP_TIMEOUT_S,
+                       AGENT_HTTP_MAX_BYTES, relay_done, NULL);
     if (!c->op)
         return -ENOMEM;
     c->op_conn = conn_id;

@@ -33,6 +33,11 @@ void ctl_tick(struct agent *a, uint64_t now_ms);
 int ctl_login(struct agent *a, const struct ctl_login *req, uint64_t conn_id);
 int ctl_logout(struct agent *a, uint64_t conn_id);
 int ctl_set_tags(struct agent *a, char tags[][AGENT_NAME_MAX], size_t n, uint64_t conn_id);
+/* A signed call the machine makes for its owner (the JIT routes of docs/control-protocol.md):
+ * method, path, body (JSON text or NULL); the server's data (or the failure, described) goes to
+ * conn_id. Shares the one slot of login / logout / set: -EBUSY, -ENOTCONN, -ENOMEM. */
+int ctl_machine_call(struct agent *a, const char *method, const char *path, const char *body,
+                     uint64_t conn_id);
 /* `ztna up` / `ztna down`: starts or stops the session and the tunnels. */
 void ctl_set_up(struct agent *a, bool up);
 /* The posture for the pending heartbeat is ready (posture_async.c): sends it. p is consumed. */

@@ -71,5 +71,58 @@ int main(void)
     memcpy(name, "{\"cmd\":\"resolve\",\"name\":\"", 25);
     memcpy(name + sizeof(name) - 3, "\"}", 3);
     CHECK(parse(name, &r, why) == -EINVAL && strstr(why, "name"));
+
+    /* `ztna jit`: request, list, revoke */
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"db.acme.zt.net\",\"port\":5432,"
+                "\"proto\":\"udp\",\"duration\":1800,\"reason\":\"incident 7\"}", &r, why) == 0);
+    CHECK(r.cmd == API_JIT_REQUEST && !strcmp(r.name, "db.acme.zt.net") && r.port == 5432 &&
+          !strcmp(r.proto, "udp") && r.duration == 1800 && !strcmp(r.reason, "incident 7"));
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"100.64.0.3\",\"port\":22,\"duration\":60,"
+                "\"reason\":\"r\"}", &r, why) == 0 && r.proto[0] == 0);
+    CHECK(parse("{\"cmd\":\"jit-list\"}", &r, why) == 0 && r.cmd == API_JIT_LIST);
+    CHECK(parse("{\"cmd\":\"jit-revoke\",\"id\":12}", &r, why) == 0 && r.cmd == API_JIT_REVOKE &&
+          r.id == 12);
+    CHECK(parse("{\"cmd\":\"jit-revoke\"}", &r, why) == -EINVAL && strstr(why, "id"));
+    CHECK(parse("{\"cmd\":\"jit-revoke\",\"id\":0}", &r, why) == -EINVAL && strstr(why, "id"));
+    CHECK(parse("{\"cmd\":\"jit-revoke\",\"id\":\"12\"}", &r, why) == -EINVAL && strstr(why, "id"));
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"db\",\"port\":22}", &r, why) == -EINVAL &&
+          strstr(why, "duration") && strstr(why, "reason"));
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"db\",\"port\":70000,\"duration\":60,"
+                "\"reason\":\"r\"}", &r, why) == -EINVAL && strstr(why, "port"));
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"db\",\"port\":22,\"duration\":604801,"
+                "\"reason\":\"r\"}", &r, why) == -EINVAL && strstr(why, "duration"));
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"db\",\"port\":22,\"duration\":60,"
+                "\"reason\":\"r\",\"proto\":\"icmp\"}", &r, why) == -EINVAL && strstr(why, "proto"));
+    CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"db\",\"port\":22,\"duration\":60,"
+                "\"reason\":\"a\\u0007b\"}", &r, why) == -EINVAL && strstr(why, "reason"));
+    char reason[300];
+    int n = snprintf(reason, sizeof(reason), "{\"cmd\":\"jit-request\",\"name\":\"db\",\"port\":22,"
+                     "\"duration\":60,\"reason\":\"");
+    memset(reason + n, 'r', API_JIT_MAX_REASON + 1);
+    memcpy(reason + n + API_JIT_MAX_REASON + 1, "\"}", 3);
+    CHECK(parse(reason, &r, why) == -EINVAL && strstr(why, "reason"));
+    memcpy(reason + n + API_JIT_MAX_REASON, "\"}", 3); /* exactly the maximum */
+    CHECK(parse(reason, &r, why) == 0 && strlen(r.reason) == API_JIT_MAX_REASON);
+
+    /* --for durations */
+    int64_t d = 0;
+    CHECK(api_duration_parse("90s", &d) == 0 && d == 90);
+    CHECK(api_duration_parse("30m", &d) == 0 && d == 1800);
+    CHECK(api_duration_parse("1h", &d) == 0 && d == 3600);
+    CHECK(api_duration_parse("7d", &d) == 0 && d == 7 * 86400);
+    CHECK(api_duration_parse("600", &d) == 0 && d == 600);
+    CHECK(api_duration_parse("168h", &d) == 0 && d == 604800);
+    CHECK(api_duration_parse("169h", &d) == -ERANGE);
+    CHECK(api_duration_parse("8d", &d) == -ERANGE);
+    CHECK(api_duration_parse("0m", &d) == -ERANGE);
+    CHECK(api_duration_parse("99999999999999999999999h", &d) == -ERANGE);
+    CHECK(api_duration_parse("", &d) == -EINVAL);
+    CHECK(api_duration_parse("h", &d) == -EINVAL);
+    CHECK(api_duration_parse("1hm", &d) == -EINVAL);
+    CHECK(api_duration_parse("1.5h", &d) == -EINVAL);
+    CHECK(api_duration_parse("-1h", &d) == -EINVAL);
+    CHECK(api_duration_parse("1 h", &d) == -EINVAL);
+    CHECK(api_duration_parse("1w", &d) == -EINVAL);
+    CHECK(api_duration_parse(NULL, &d) == -EINVAL);
     return check_finish("test_api_proto");
 }
