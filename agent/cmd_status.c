@@ -1,11 +1,13 @@
 /* `ztna status [--json]`: this machine, the control session and every peer (name, tailnet IP,
- * tags, online, last handshake, PQ state, path, bytes) and recent policy denials. */
+ * tags, online, last handshake, PQ state, path, bytes), whether the server quarantines this
+ * machine and why, and recent policy denials. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
 
+#include "agent/cmd_status.h"
 #include "agent/commands.h"
 #include "agent/daemon/cli_util.h"
 #include "agent/daemon/client.h"
@@ -59,23 +61,27 @@ static void bytes(double b, char *out, size_t cap)
         snprintf(out, cap, "%.1f MiB", b / 1024 / 1024);
 }
 
-static void print_human(const cJSON *s)
+void status_render(FILE *out, const cJSON *s)
 {
     const cJSON *self = cJSON_GetObjectItemCaseSensitive(s, "self");
     const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(s, "control");
     const cJSON *p, *d;
     char t[256], h[32], rx[32], tx[32];
     if (!strcmp(str(ctl, "state"), "logged-out")) {
-        printf("Logged out: run 'ztna login --server URL --auth-key KEY'.\n");
+        fprintf(out, "Logged out: run 'ztna login --server URL --auth-key KEY'.\n");
         return;
     }
     tags(self, t, sizeof(t));
-    printf("%-15s %-20s %-32s %s (this machine)\n", str(self, "tailnet_ip"), str(self, "name"),
-           str(self, "fqdn"), t);
-    printf("control: %s %s", str(ctl, "state"), str(ctl, "server"));
+    fprintf(out, "%-15s %-20s %-32s %s (this machine)\n", str(self, "tailnet_ip"),
+            str(self, "name"), str(self, "fqdn"), t);
+    fprintf(out, "control: %s %s", str(ctl, "state"), str(ctl, "server"));
     if (str(ctl, "last_error")[0])
-        printf(" (%s)", str(ctl, "last_error"));
-    printf(", map version %.0f, policy %s\n", num(ctl, "map_version"), str(s, "filter"));
+        fprintf(out, " (%s)", str(ctl, "last_error"));
+    fprintf(out, ", map version %.0f, policy %s\n", num(ctl, "map_version"), str(s, "filter"));
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(self, "quarantine");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "quarantined")))
+        fprintf(out, "quarantined: %s\n",
+                str(q, "reason")[0] ? str(q, "reason") : "(no reason given)");
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(s, "peers"))
     {
         const cJSON *pq = cJSON_GetObjectItemCaseSensitive(p, "pq");
@@ -84,17 +90,17 @@ static void print_human(const cJSON *s)
         ago(num(p, "last_handshake"), h, sizeof(h));
         bytes(num(p, "rx_bytes"), rx, sizeof(rx));
         bytes(num(p, "tx_bytes"), tx, sizeof(tx));
-        printf("%-15s %-20s %-32s %s %s, %s, handshake %s, pq %s%s, rx %s, tx %s\n",
-               str(p, "tailnet_ip"), str(p, "name"), str(p, "fqdn"), t,
-               cJSON_IsTrue(on) ? "online" : "offline", str(p, "path"), h, str(pq, "psk"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pq, "blocked")) ? " (blocked)" : "",
-               rx, tx);
+        fprintf(out, "%-15s %-20s %-32s %s %s, %s, handshake %s, pq %s%s, rx %s, tx %s\n",
+                str(p, "tailnet_ip"), str(p, "name"), str(p, "fqdn"), t,
+                cJSON_IsTrue(on) ? "online" : "offline", str(p, "path"), h, str(pq, "psk"),
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pq, "blocked")) ? " (blocked)" : "",
+                rx, tx);
     }
     cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(s, "denials"))
     {
         ago(num(d, "last"), h, sizeof(h));
-        printf("denied by policy: from %s to %s port %.0f: %.0f packets, last %s\n", str(d, "src"),
-               str(d, "proto"), num(d, "dport"), num(d, "count"), h);
+        fprintf(out, "denied by policy: from %s to %s port %.0f: %.0f packets, last %s\n",
+                str(d, "src"), str(d, "proto"), num(d, "dport"), num(d, "count"), h);
     }
 }
 
@@ -122,7 +128,7 @@ int cmd_status(int argc, char **argv)
         printf("%s\n", txt ? txt : "{}");
         cJSON_free(txt);
     } else {
-        print_human(data);
+        status_render(stdout, data);
     }
     cJSON_Delete(data);
     return 0;

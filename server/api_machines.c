@@ -66,7 +66,32 @@ static void add_time(cJSON *o, const char *k, int64_t t)
         cJSON_AddNullToObject(o, k);
 }
 
-cJSON *machine_json(const struct server *srv, const struct machine_row *m, const char *slug)
+static void add_count(cJSON *o, const char *k, int64_t v)
+{
+    if (v >= 0)
+        cJSON_AddNumberToObject(o, k, (double)v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+/* "pq": the PQ counters of the latest heartbeat's stats, null until one reported them. */
+static void add_pq(cJSON *o, const struct machine_pq *pq)
+{
+    if (pq->peers < 0) {
+        cJSON_AddNullToObject(o, "pq");
+        return;
+    }
+    cJSON *q = cJSON_AddObjectToObject(o, "pq");
+    if (!q)
+        return;
+    add_count(q, "peers", pq->peers);
+    add_count(q, "peers_pq", pq->peers_pq);
+    add_count(q, "classical", pq->classical);
+    add_count(q, "failing", pq->failing);
+    add_time(q, "reported_at", pq->reported_at);
+}
+
+cJSON *machine_json(struct server *srv, const struct machine_row *m, const char *slug)
 {
     char fqdn[MACH_LABEL_MAX + SRV_MAX_SLUG_BYTES + SRV_MAX_SETTING_BYTES + 3];
     char mk[65], wg[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
@@ -101,6 +126,9 @@ cJSON *machine_json(const struct server *srv, const struct machine_row *m, const
         cJSON_AddNumberToObject(o, "user_id", (double)m->user_id);
     else
         cJSON_AddNullToObject(o, "user_id");
+    add_pq(o, &m->pq);
+    /* quarantine and posture_checks: the policy engine's view now (policy_rt.h) */
+    policy_rt_machine_status(srv, m->org_id, m->id, o);
     return o;
 }
 

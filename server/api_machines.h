@@ -9,7 +9,7 @@
 
 /* The one serializer of a machine (new: free with cJSON_Delete). slug: the org's slug, for the
  * FQDN <name>.<slug>.<base-domain>. */
-cJSON *machine_json(const struct server *srv, const struct machine_row *m, const char *slug);
+cJSON *machine_json(struct server *srv, const struct machine_row *m, const char *slug);
 void machine_fqdn(const struct server *srv, const struct machine_row *m, const char *slug,
                   char *out, size_t size);
 

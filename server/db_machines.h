@@ -33,6 +33,11 @@ struct machine_row {
     int64_t expired_at; /* 0 = not expired */
     char posture[MACH_POSTURE_MAX_BYTES]; /* JSON object text */
     int64_t posture_at;
+    /* PQ counters of the latest heartbeat's stats (agent engine_stats()); -1 = not reported. */
+    struct machine_pq {
+        int64_t peers, peers_pq, classical, failing;
+        int64_t reported_at; /* 0 = never */
+    } pq;
 };
 
 /* Turns a reported hostname into a DNS label: lower case, [a-z0-9-], runs of anything else

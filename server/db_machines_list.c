@@ -59,6 +59,14 @@ void machine_row_read(sqlite3_stmt *st, struct machine_row *m)
     m->expired_at = sqlite3_column_int64(st, 17);
     db_column_text_copy(st, 18, m->posture, sizeof(m->posture));
     m->posture_at = sqlite3_column_int64(st, 19);
+    int64_t *pq[] = {&m->pq.peers, &m->pq.peers_pq, &m->pq.classical, &m->pq.failing};
+    for (int i = 0; i < 4; i++) {
+        int t = sqlite3_column_type(st, 20 + i);
+        double v = sqlite3_column_double(st, 20 + i);
+        /* counters a machine reports: whole, non-negative numbers only */
+        *pq[i] = (t == SQLITE_INTEGER || t == SQLITE_FLOAT) && v >= 0 && v <= 1e9 ? (int64_t)v : -1;
+    }
+    m->pq.reported_at = sqlite3_column_int64(st, 24);
 }
 
 static int bind_filter(sqlite3_stmt *st, int64_t org_id, const struct machine_filter *f)

@@ -863,7 +863,7 @@ static char *answer(struct server *srv, const struct netmap_poll *p, const struc
         .prev_version = p->since, .generated_at = server_now(), .dns = c->dns,
     };
     cJSON *filter = NULL;
-    char *ftext = NULL, *out = NULL;
+    char *ftext = NULL, *qtext = NULL, *out = NULL;
 
     *empty = false;
     if (!peers || !removed)
@@ -891,9 +891,12 @@ static char *answer(struct server *srv, const struct netmap_poll *p, const struc
     if (filter && !ftext)
         goto out;
     m.filter = ftext;
+    if (m.self && !(m.quarantine = qtext = policy_glue_quarantine(srv, p->org_id, p->machine_id)))
+        goto out;
     out = nm_msg_render(&m, len);
 out:
     cJSON_Delete(filter);
+    free(qtext);
     free(ftext);
     free(peers);
     free(removed);

@@ -201,8 +201,19 @@ char *nm_msg_render(const struct nm_msg *m, size_t *len)
     addnum(&b, true, "generated_at", m->generated_at);
     if (m->type != NM_MSG_KEEPALIVE) {
         if (m->self) {
+            size_t sl = strlen(m->self->self);
+
             adds(&b, ",\"self\":");
-            adds(&b, m->self->self);
+            if (m->quarantine && sl > 2 && m->self->self[sl - 1] == '}') {
+                /* the self object is rendered once per change; the quarantine is the policy's
+                 * view at this message (time passes), so it is spliced in here */
+                add(&b, m->self->self, sl - 1);
+                adds(&b, ",\"quarantine\":");
+                adds(&b, m->quarantine);
+                add(&b, "}", 1);
+            } else {
+                adds(&b, m->self->self);
+            }
         }
         adds(&b, m->type == NM_MSG_FULL ? ",\"peers\":[" : ",\"upsert\":[");
         for (size_t i = 0; i < m->npeers; i++) {

@@ -64,6 +64,7 @@ struct nm_msg {
     size_t nremove;
     const char *dns;              /* full: always; else NULL */
     const char *filter;           /* compact JSON or "null"; full and delta: always */
+    const char *quarantine;       /* compact JSON object added to self as "quarantine", or NULL */
 };
 
 /* The signed bytes: NETMAP_SIG_PREFIX then the payload JSON. New (free()); *len counts both. */

@@ -38,6 +38,8 @@ struct porg {
     int64_t version;
     struct policy *p;          /* NULL: none, or failed to load */
     struct policy_engine *e;   /* NULL: none, or failed to build (fail closed) */
+    int64_t *qids;             /* machines last seen quarantined (their maps were told so) */
+    size_t nq, capq;
     struct porg *next;
 };
 
@@ -75,10 +77,8 @@ __attribute__((weak)) void netmap_policy_changed(struct server *srv, int64_t org
     (void)srv, (void)org_id, (void)ids, (void)n;
 }
 
-static void notice_add(struct notice *nt, struct policy_engine *e)
+static void notice_push(struct notice *nt, const int64_t *c, size_t n)
 {
-    size_t n;
-    const int64_t *c = policy_engine_changed(e, &n);
     if (nt->all || n == 0)
         return;
     if (nt->n + n > nt->cap) {
@@ -93,6 +93,98 @@ static void notice_add(struct notice *nt, struct policy_engine *e)
     }
     memcpy(nt->ids + nt->n, c, n * sizeof(*c));
     nt->n += n;
+}
+
+static void notice_add(struct notice *nt, struct policy_engine *e)
+{
+    size_t n;
+    const int64_t *c = policy_engine_changed(e, &n);
+    notice_push(nt, c, n);
+}
+
+/* --- quarantine ------------------------------------------------------------------------------
+ * A machine is quarantined when a rule of the policy in force needs a posture and the machine's
+ * report is missing or older than the smallest maxReportAge of those postures: it keeps its
+ * address, every rule needing a posture denies it (eval.c). */
+
+static bool posture_used(const struct policy *p, size_t ps)
+{
+    for (size_t r = 0; r < p->nrules; r++)
+        for (size_t i = 0; i < p->rules[r].npostures; i++)
+            if (p->rules[r].postures[i] == (int)ps)
+                return true;
+    return false;
+}
+
+static bool quarantine_of(const struct policy *p, const struct fleet_machine *m, int64_t now,
+                          char *reason, size_t rl)
+{
+    int64_t limit = INT64_MAX;
+    for (size_t ps = 0; ps < p->npostures; ps++)
+        if (p->postures[ps].max_age < limit && posture_used(p, ps))
+            limit = p->postures[ps].max_age;
+    if (reason)
+        reason[0] = 0;
+    if (limit == INT64_MAX)
+        return false;
+    if (!m->posture.present) {
+        if (reason)
+            snprintf(reason, rl, "no posture report received yet");
+        return true;
+    }
+    int64_t age = now - m->posture.reported_at;
+    if (age <= limit)
+        return false;
+    if (reason)
+        snprintf(reason, rl, "posture report stale (last %" PRId64 " s ago, limit %" PRId64 " s)",
+                 age, limit);
+    return true;
+}
+
+static bool q_find(const struct porg *o, int64_t id, size_t *at)
+{
+    for (size_t i = 0; i < o->nq; i++)
+        if (o->qids[i] == id) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
+/* Records machine id's quarantine state; a flip goes into nt (its own map says it). */
+static void q_note(struct porg *o, struct notice *nt, int64_t id, bool q)
+{
+    size_t at;
+    bool was = q_find(o, id, &at);
+    if (was == q)
+        return;
+    if (was) {
+        o->qids[at] = o->qids[--o->nq];
+    } else {
+        if (o->nq == o->capq) {
+            size_t nc = o->capq ? o->capq * 2 : 16;
+            int64_t *np = realloc(o->qids, nc * sizeof(*np));
+            if (!np)
+                return; /* noted on a later change */
+            o->qids = np;
+            o->capq = nc;
+        }
+        o->qids[o->nq++] = id;
+    }
+    if (nt)
+        notice_push(nt, &id, 1);
+}
+
+static void q_note_machine(struct porg *o, struct notice *nt, int64_t id, int64_t now)
+{
+    const struct fleet_machine *m = o->e && o->p ? policy_engine_machine(o->e, id) : NULL;
+    q_note(o, nt, id, m && quarantine_of(o->p, m, now, NULL, 0));
+}
+
+static void q_note_all(struct porg *o, struct notice *nt, const struct fleet *f, int64_t now)
+{
+    for (size_t i = 0; f && o->p && i < f->nmachines; i++)
+        q_note(o, nt, f->machines[i].id, quarantine_of(o->p, &f->machines[i], now, NULL, 0));
 }
 
 static void notice_send(struct server *srv, struct notice *nt)
@@ -156,6 +248,9 @@ static void porg_clear(struct porg *o)
 {
     policy_engine_free(o->e);
     policy_free(o->p);
+    free(o->qids);
+    o->qids = NULL;
+    o->nq = o->capq = 0;
     o->e = NULL;
     o->p = NULL;
     o->has_policy = false;
@@ -187,6 +282,8 @@ static int porg_load(struct policy_rt *rt, struct db_conn *db, struct porg *o)
     ret = pfleet_load(db, o->org_id, now, seen_get, rt, &fs);
     if (!ret)
         ret = policy_engine_new(&o->e, o->p, rt->geo, &fs.f, now);
+    if (!ret)
+        q_note_all(o, NULL, &fs.f, now); /* whoever loads the org sends whole maps */
     pfleet_free(&fs);
     if (ret)
         log_error("policy", "org %" PRId64 ": engine build failed: %d; failing closed", o->org_id, ret);
@@ -309,6 +406,8 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
                 notice_add(&nt, po->e);
             if (!ret && !(ret = policy_engine_machine_upsert(po->e, &fs.f.machines[0])))
                 notice_add(&nt, po->e);
+            if (!ret)
+                q_note_machine(po, &nt, machine_id, server_now());
         }
         if (ret) { /* results incomplete: rebuild from the database */
             log_warn("policy", "org %" PRId64 ": machine update failed (%d); rebuilding", org_id, ret);
@@ -359,6 +458,8 @@ void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machi
     struct porg *po = porg_find(rt, org_id);
     if (po && po->e && policy_engine_machine_remove(po->e, machine_id) == 0)
         notice_add(&nt, po->e);
+    if (po)
+        q_note(po, NULL, machine_id, false);
     pthread_mutex_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
@@ -385,6 +486,7 @@ void policy_rt_policy_changed(struct server *srv, int64_t org_id)
             po->version = v.version;
             nt.all = false;
             notice_add(&nt, po->e);
+            q_note_all(po, &nt, policy_engine_fleet(po->e), server_now());
         } else {
             porg_load(rt, db, po); /* the engine may reference np: rebuild, then drop it */
             policy_free(np);
@@ -459,6 +561,94 @@ bool policy_rt_may_approve(struct server *srv, struct db_conn *db, int64_t org_i
     pthread_mutex_unlock(&rt->lock);
     pfleet_free(&fs);
     return ok;
+}
+
+/* --- machine status (machines API, the machine's own map entry) ----------------------------- */
+
+static void quarantine_json(cJSON *q, bool quarantined, const char *reason)
+{
+    cJSON_AddBoolToObject(q, "quarantined", quarantined);
+    if (quarantined)
+        cJSON_AddStringToObject(q, "reason", reason);
+    else
+        cJSON_AddNullToObject(q, "reason");
+}
+
+/* Under rt->lock: the machine as the engine of the policy in force holds it, or NULL (no policy,
+ * the policy failed to load, or the engine does not know the machine). */
+static const struct fleet_machine *status_machine(struct policy_rt *rt, int64_t org_id,
+                                                  int64_t machine_id, struct porg **po)
+{
+    bool fresh;
+    *po = porg_get(rt, org_id, &fresh);
+    if (!*po || !(*po)->has_policy || !(*po)->e || !(*po)->p)
+        return NULL;
+    return policy_engine_machine((*po)->e, machine_id);
+}
+
+void policy_rt_machine_status(struct server *srv, int64_t org_id, int64_t machine_id, cJSON *obj)
+{
+    struct policy_rt *rt = srv->policy;
+    cJSON *q = cJSON_AddObjectToObject(obj, "quarantine");
+    cJSON *checks = cJSON_AddArrayToObject(obj, "posture_checks");
+    char reason[160] = "", why[POLICY_ERR_MAX], text[POLICY_ERR_MAX + 32];
+    bool quarantined = false;
+    struct porg *po = NULL;
+    int64_t now = server_now();
+    if (!q || !checks)
+        return;
+    if (rt)
+        pthread_mutex_lock(&rt->lock);
+    const struct fleet_machine *m = rt ? status_machine(rt, org_id, machine_id, &po) : NULL;
+    if (m) {
+        quarantined = quarantine_of(po->p, m, now, reason, sizeof(reason));
+        for (size_t ps = 0; ps < po->p->npostures; ps++) {
+            if (!posture_used(po->p, ps))
+                continue;
+            enum policy_posture_result res =
+                policy_posture_check(&po->p->postures[ps], &m->posture, now, why, sizeof(why));
+            cJSON *c = cJSON_CreateObject();
+            if (!c || !cJSON_AddItemToArray(checks, c)) {
+                cJSON_Delete(c);
+                break;
+            }
+            cJSON_AddStringToObject(c, "name", po->p->postures[ps].name);
+            cJSON_AddBoolToObject(c, "pass", res == POLICY_POSTURE_PASS);
+            if (res == POLICY_POSTURE_CHECK)
+                snprintf(text, sizeof(text), "%s is false, needs true", why);
+            else
+                snprintf(text, sizeof(text), "%s", why);
+            if (res == POLICY_POSTURE_PASS)
+                cJSON_AddNullToObject(c, "failed");
+            else
+                cJSON_AddStringToObject(c, "failed", text);
+        }
+    }
+    if (rt)
+        pthread_mutex_unlock(&rt->lock);
+    quarantine_json(q, quarantined, reason);
+}
+
+char *policy_glue_quarantine(struct server *srv, int64_t org_id, int64_t machine_id)
+{
+    struct policy_rt *rt = srv->policy;
+    char reason[160] = "";
+    bool quarantined = false;
+    struct porg *po = NULL;
+    cJSON *q = cJSON_CreateObject();
+    if (!q)
+        return NULL;
+    if (rt) {
+        pthread_mutex_lock(&rt->lock);
+        const struct fleet_machine *m = status_machine(rt, org_id, machine_id, &po);
+        if (m)
+            quarantined = quarantine_of(po->p, m, server_now(), reason, sizeof(reason));
+        pthread_mutex_unlock(&rt->lock);
+    }
+    quarantine_json(q, quarantined, reason);
+    char *text = cJSON_PrintUnformatted(q);
+    cJSON_Delete(q);
+    return text;
 }
 
 /* --- explain -------------------------------------------------------------------------------- */
@@ -695,6 +885,7 @@ static void tick(struct policy_rt *rt)
         nts[k].org_id = o->org_id;
         if (policy_engine_set_now(o->e, now) == 0) {
             notice_add(&nts[k], o->e);
+            q_note_all(o, &nts[k], policy_engine_fleet(o->e), now);
         } else if (db) {
             porg_load(rt, db, o);
             nts[k].all = true;

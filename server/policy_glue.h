@@ -25,6 +25,10 @@ cJSON *policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machi
 /* May `a` appear in `b`'s netmap (a may reach b or b may reach a)? true when the org has no policy. */
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b);
 
+/* The "quarantine" object of machine_id's own map entry, as compact JSON (new string, free()):
+ * {"quarantined": bool, "reason": string or null} (docs/control-protocol.md). NULL on ENOMEM. */
+char *policy_glue_quarantine(struct server *srv, int64_t org_id, int64_t machine_id);
+
 /* Called by the policy side when the maps of these machines must be recomputed (n == 0 and
  * ids == NULL: every machine of the org). Implemented by the netmap. */
 void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n);

@@ -47,6 +47,12 @@ int policy_rt_check(struct server *srv, struct db_conn *db, int64_t org_id, cons
 bool policy_rt_may_approve(struct server *srv, struct db_conn *db, int64_t org_id, int64_t user_id,
                            int64_t machine_id, uint16_t port, uint8_t proto);
 
+/* What the policy in force says about machine_id now, added to obj (the machines API):
+ * "quarantine": {"quarantined": bool, "reason": string or null} and "posture_checks": one
+ * {"name", "pass", "failed": string or null} per posture a rule needs. Without a policy (or a
+ * module) not quarantined and no checks. */
+void policy_rt_machine_status(struct server *srv, int64_t org_id, int64_t machine_id, cJSON *obj);
+
 struct policy_explain_req {
     const char *src;   /* machine id, name or tailnet IP; user email; or an address */
     const char *dst;   /* machine id, name or tailnet IP */

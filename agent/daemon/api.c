@@ -216,6 +216,7 @@ cJSON *api_status(struct agent *a)
             add_ip(self, "tailnet_ip", a->nm->self.ip);
             cJSON_AddItemToObject(self, "tags", tags_json(a->nm->self.tags, a->nm->self.n_tags));
             cJSON_AddBoolToObject(self, "expired", a->nm->self.expired);
+            cJSON_AddItemToObject(self, "quarantine", netmap_quarantine_json(&a->nm->self));
         } else {
             cJSON_AddStringToObject(self, "name", a->st.hostname);
             cJSON_AddStringToObject(self, "fqdn", a->st.fqdn);

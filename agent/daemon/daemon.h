@@ -101,8 +101,9 @@ int engine_init(struct agent *a);
 void engine_apply(struct agent *a, const struct netmap *prev, const struct netmap *next);
 /* Removes every peer (down, logout). */
 void engine_clear(struct agent *a);
-/* Counters for the heartbeat's "stats" (new cJSON object): peers, peers_pq, rx_bytes, tx_bytes,
- * map_version, maps_refused, denied_packets. */
+/* Counters for the heartbeat's "stats" (new cJSON object): peers, peers_pq, peers_classical
+ * (explicit classical-only PSK), peers_failing (no PQ PSK, exchange failed at least once in a row),
+ * rx_bytes, tx_bytes, map_version, maps_refused, denied_packets. */
 struct cJSON *engine_stats(struct agent *a);
 
 /* filter.c: the packet hooks. */

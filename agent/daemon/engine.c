@@ -186,7 +186,7 @@ cJSON *engine_stats(struct agent *a)
     struct wg_device_config *cfg = NULL;
     struct agentpq *pq = agentpq_wgdev_pq(a->pq);
     uint64_t rx = 0, tx = 0, denied = 0;
-    size_t with_pq = 0;
+    size_t with_pq = 0, classical = 0, failing = 0;
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
@@ -195,14 +195,22 @@ cJSON *engine_stats(struct agent *a)
             struct pqx_status st;
             rx += cfg->peers[i].rx_bytes;
             tx += cfg->peers[i].tx_bytes;
-            if (agentpq_peer_status(pq, cfg->peers[i].public_key, &st) == 0 && st.psk == PQX_PSK_PQ)
+            if (agentpq_peer_status(pq, cfg->peers[i].public_key, &st) != 0)
+                continue;
+            if (st.psk == PQX_PSK_PQ)
                 with_pq++;
+            else if (st.psk == PQX_PSK_CLASSICAL)
+                classical++;
+            else if (st.failures > 0)
+                failing++; /* blocked: its exchange has failed at least once in a row */
         }
     }
     for (size_t i = 0; i < a->n_denials; i++)
         denied += a->denials[i].packets;
     cJSON_AddNumberToObject(o, "peers", cfg ? (double)cfg->n_peers : 0);
     cJSON_AddNumberToObject(o, "peers_pq", (double)with_pq);
+    cJSON_AddNumberToObject(o, "peers_classical", (double)classical);
+    cJSON_AddNumberToObject(o, "peers_failing", (double)failing);
     cJSON_AddNumberToObject(o, "rx_bytes", (double)rx);
     cJSON_AddNumberToObject(o, "tx_bytes", (double)tx);
     cJSON_AddNumberToObject(o, "map_version", a->nm ? (double)a->nm->version : 0);

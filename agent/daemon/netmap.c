@@ -90,6 +90,7 @@ out:
 struct node_in {
     struct nm_node n;
     char pq[24];
+    const cJSON *quarantine;
 };
 
 #define NF(name, type, req, member, cap, maxn, cnt, lo, hi)                                      \
@@ -109,7 +110,35 @@ static const struct jfield node_fields[] = {
     NF("online", JF_BOOL, false, n.online, 0, 0, 0, 0, 0),
     NF("expired", JF_BOOL, false, n.expired, 0, 0, 0, 0, 0),
     NF("pq", JF_STR, false, pq, sizeof(((struct node_in *)0)->pq), 0, 0, 1, 0),
+    NF("quarantine", JF_OBJECT, false, quarantine, 0, 0, 0, 0, 0),
 };
+
+/* self.quarantine: {"quarantined": bool, "reason": string or null}; other members ignored. A
+ * reason longer than we keep is cut; control characters become '?'. */
+static int quarantine_parse(const cJSON *q, struct nm_node *n, char *why, size_t why_len)
+{
+    static const struct jfield f[] = {
+        {"quarantined", JF_BOOL, true, offsetof(struct nm_node, quarantined), 0, 0, 0, 0, 0},
+    };
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(q, "reason");
+    char sub[96];
+    if (jfields_parse(q, f, 1, n, NULL, sub, sizeof(sub))) {
+        snprintf(why, why_len, "self: quarantine.%s", sub);
+        return -EINVAL;
+    }
+    n->quarantine_reason[0] = 0;
+    if (r && !cJSON_IsNull(r) && !cJSON_IsString(r)) {
+        snprintf(why, why_len, "self: quarantine.reason: expected a string or null");
+        return -EINVAL;
+    }
+    if (!n->quarantined || !cJSON_IsString(r))
+        return 0;
+    size_t i = 0;
+    for (const char *c = r->valuestring; *c && i + 1 < sizeof(n->quarantine_reason); c++)
+        n->quarantine_reason[i++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+    n->quarantine_reason[i] = 0;
+    return 0;
+}
 #define NODE_KEY_BIT (1ull << 6)
 #define NODE_PQ_BIT (1ull << 11)
 
@@ -138,8 +167,23 @@ static int node_parse(const cJSON *o, bool is_peer, struct nm_node *out, char *w
             return -EINVAL;
         }
     }
+    if (!is_peer && in.quarantine && (ret = quarantine_parse(in.quarantine, &in.n, why, why_len)))
+        return ret;
     *out = in.n;
     return 0;
+}
+
+cJSON *netmap_quarantine_json(const struct nm_node *self)
+{
+    cJSON *q = cJSON_CreateObject();
+    if (!q)
+        return NULL;
+    cJSON_AddBoolToObject(q, "quarantined", self->quarantined);
+    if (self->quarantined)
+        cJSON_AddStringToObject(q, "reason", self->quarantine_reason);
+    else
+        cJSON_AddNullToObject(q, "reason");
+    return q;
 }
 
 static int nodes_parse(const cJSON *arr, struct nm_node **out, size_t *n, char *why, size_t why_len)

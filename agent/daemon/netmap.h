@@ -14,6 +14,7 @@
 
 #define NETMAP_SIG_TAG "ZTNA-NETMAP-V1\n"
 #define NETMAP_MAX_SEARCH 4
+#define NETMAP_REASON_MAX 192 /* self.quarantine.reason, NUL included (longer is cut) */
 
 struct nm_node {
     int64_t id, org_id, last_seen;
@@ -27,6 +28,10 @@ struct nm_node {
     uint8_t wg_key[32];
     bool online, expired;
     bool classical; /* pq: "classical-allowed" */
+    /* self only: the server's "quarantine" (its posture report is missing or stale: rules that
+     * need a posture deny this machine); reason is plain text, "" when not quarantined */
+    bool quarantined;
+    char quarantine_reason[NETMAP_REASON_MAX];
 };
 
 struct nm_dns {
@@ -46,6 +51,9 @@ struct netmap {
     struct filter_entry *filter; /* owned */
     size_t n_filter;
 };
+
+/* {"quarantined": bool, "reason": string or null} of a self node (ztna status). New, or NULL. */
+struct cJSON *netmap_quarantine_json(const struct nm_node *self);
 
 enum nm_type { NM_FULL, NM_DELTA, NM_KEEPALIVE };
 

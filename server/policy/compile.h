@@ -32,6 +32,21 @@ struct policy_verdict {
 int policy_explain(const struct policy *p, const struct fleet *f, const struct policy_geo *geo,
                    int64_t now, const struct policy_query *q, struct policy_verdict *v);
 
+/* One posture against one report at now. Not PASS: why gets what failed, as explain words it
+ * after "failed: " ("firewall", "os_version 5.10 < 6.1", "quarantined, report is 312s old (max
+ * 180s)", "no posture report"). */
+enum policy_posture_result {
+    POLICY_POSTURE_PASS,
+    POLICY_POSTURE_NO_REPORT,
+    POLICY_POSTURE_STALE,   /* report older than the posture's maxReportAge: quarantined */
+    POLICY_POSTURE_OS,      /* OS not allowed */
+    POLICY_POSTURE_VERSION, /* os_version or agent_version below the minimum */
+    POLICY_POSTURE_CHECK,   /* a required boolean (why names it) is false */
+};
+enum policy_posture_result policy_posture_check(const struct policy_posture *ps,
+                                                const struct posture_report *r, int64_t now,
+                                                char *why, size_t wl);
+
 /* May `user` decide a JIT request for dst_machine port/proto (proto 0: any)? True when a
  * requireJit rule whose destination covers it names the user in "approvers" (directly or through
  * a group). */
@@ -72,6 +87,9 @@ int policy_engine_set_now(struct policy_engine *e, int64_t now);
 const int64_t *policy_engine_changed(const struct policy_engine *e, size_t *n);
 /* Borrowed, valid until the next change; NULL for an unknown machine. */
 const struct policy_node *policy_engine_node(const struct policy_engine *e, int64_t machine_id);
+/* The engine's copy of one machine (posture report included); borrowed, valid until the next
+ * change; NULL for an unknown machine. */
+const struct fleet_machine *policy_engine_machine(const struct policy_engine *e, int64_t machine_id);
 /* Earliest future time at which a time condition flips (schedule boundary, report staleness,
  * grant expiry): recompile then. INT64_MAX when none. */
 int64_t policy_engine_next_boundary(const struct policy_engine *e);

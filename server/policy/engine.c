@@ -650,6 +650,12 @@ const struct policy_node *policy_engine_node(const struct policy_engine *e, int6
     return s >= 0 && e->m[s].live ? &e->m[s].node : NULL;
 }
 
+const struct fleet_machine *policy_engine_machine(const struct policy_engine *e, int64_t machine_id)
+{
+    int s = idmap_get(&e->mid, machine_id);
+    return s >= 0 && e->m[s].live ? &e->m[s].v : NULL;
+}
+
 int64_t policy_engine_next_boundary(const struct policy_engine *e) { return e->next_boundary; }
 
 const struct fleet *policy_engine_fleet(struct policy_engine *e)

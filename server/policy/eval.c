@@ -133,17 +133,18 @@ static int version_cmp(const char *a, const char *b)
     return 0;
 }
 
-static bool posture_ok(const struct policy_posture *ps, const struct posture_report *r, int64_t now,
-                       char *why, size_t wl)
+enum policy_posture_result policy_posture_check(const struct policy_posture *ps,
+                                                const struct posture_report *r, int64_t now,
+                                                char *why, size_t wl)
 {
     if (!r->present) {
-        snprintf(why, wl, "posture \"%s\" failed: no posture report", ps->name);
-        return false;
+        snprintf(why, wl, "no posture report");
+        return POLICY_POSTURE_NO_REPORT;
     }
     if (now - r->reported_at > ps->max_age) {
-        snprintf(why, wl, "posture \"%s\" failed: quarantined, report is %llds old (max %llds)",
-                 ps->name, (long long)(now - r->reported_at), (long long)ps->max_age);
-        return false;
+        snprintf(why, wl, "quarantined, report is %llds old (max %llds)",
+                 (long long)(now - r->reported_at), (long long)ps->max_age);
+        return POLICY_POSTURE_STALE;
     }
     if (ps->nos) {
         size_t i;
@@ -151,13 +152,13 @@ static bool posture_ok(const struct policy_posture *ps, const struct posture_rep
             if (r->os && !strcmp(ps->os[i], r->os))
                 break;
         if (i == ps->nos) {
-            snprintf(why, wl, "posture \"%s\" failed: os %s not allowed", ps->name, r->os ? r->os : "unknown");
-            return false;
+            snprintf(why, wl, "os %s not allowed", r->os ? r->os : "unknown");
+            return POLICY_POSTURE_OS;
         }
         if (ps->os_min[i][0] && (!r->os_version || version_cmp(r->os_version, ps->os_min[i]) < 0)) {
-            snprintf(why, wl, "posture \"%s\" failed: os_version %s < %s", ps->name,
-                     r->os_version ? r->os_version : "unknown", ps->os_min[i]);
-            return false;
+            snprintf(why, wl, "os_version %s < %s", r->os_version ? r->os_version : "unknown",
+                     ps->os_min[i]);
+            return POLICY_POSTURE_VERSION;
         }
     }
     const char *miss = ps->disk_encryption && !r->disk_encryption ? "disk_encryption"
@@ -166,15 +167,25 @@ static bool posture_ok(const struct policy_posture *ps, const struct posture_rep
                        : ps->antivirus && !r->antivirus         ? "antivirus"
                                                                 : NULL;
     if (miss) {
-        snprintf(why, wl, "posture \"%s\" failed: %s", ps->name, miss);
-        return false;
+        snprintf(why, wl, "%s", miss);
+        return POLICY_POSTURE_CHECK;
     }
     if (ps->agent_min[0] && (!r->agent_version || version_cmp(r->agent_version, ps->agent_min) < 0)) {
-        snprintf(why, wl, "posture \"%s\" failed: agent_version %s < %s", ps->name,
-                 r->agent_version ? r->agent_version : "unknown", ps->agent_min);
-        return false;
+        snprintf(why, wl, "agent_version %s < %s", r->agent_version ? r->agent_version : "unknown",
+                 ps->agent_min);
+        return POLICY_POSTURE_VERSION;
     }
-    return true;
+    return POLICY_POSTURE_PASS;
+}
+
+static bool posture_ok(const struct policy_posture *ps, const struct posture_report *r, int64_t now,
+                       char *why, size_t wl)
+{
+    char d[POLICY_ERR_MAX];
+    if (policy_posture_check(ps, r, now, d, sizeof(d)) == POLICY_POSTURE_PASS)
+        return true;
+    snprintf(why, wl, "posture \"%s\" failed: %s", ps->name, d);
+    return false;
 }
 
 bool eval_src_conditions(const struct eval_ctx *c, const struct policy_rule *r,
