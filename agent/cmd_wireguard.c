@@ -6,8 +6,10 @@
  * why not otherwise. Without -f it daemonizes.
  *
  * Post-quantum PSKs (docs/pq-exchange.md): `--pq` or ZTNA_WG_PQ=1; `--classical-peer KEY`
- * (repeatable) explicitly allows one peer without them; `ztna wireguard --pq-status IFNAME`
- * prints the exchange's status per peer.
+ * (repeatable) explicitly allows one peer without them; `--pq-endpoint KEY=HOST:PORT`
+ * (repeatable) says where a peer's exchange runs when it is neither on its WireGuard port
+ * (userspace peer) nor on that port + 1 (kernel peer), e.g. behind a port forward;
+ * `ztna wireguard --pq-status IFNAME` prints the exchange's status per peer.
  *
  * Test-only environment (never set in production; documented in docs/ and tests/wg_device/):
  *   ZTNA_WG_TEST_REKEY_AFTER_SECONDS  overrides REKEY_AFTER_TIME (and scales REJECT_AFTER_TIME)
@@ -34,6 +36,7 @@
 #include "common/log.h"
 
 #define MAX_CLASSICAL 64 /* --classical-peer options */
+#define MAX_PQ_EP 64     /* --pq-endpoint options */
 
 enum backend { BACKEND_USERSPACE, BACKEND_KERNEL, BACKEND_AUTO };
 
@@ -43,6 +46,12 @@ struct opts {
     const char *ifname;
     uint8_t classical[MAX_CLASSICAL][32];
     size_t n_classical;
+    struct {
+        uint8_t key[32];
+        struct sockaddr_storage addr;
+        socklen_t len;
+    } pq_ep[MAX_PQ_EP];
+    size_t n_pq_ep;
 };
 
 static struct wg_device *g_dev;     /* only for the signal handler; wg_device_stop is signal-safe */
@@ -61,7 +70,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: ztna wireguard [-f|--foreground] [--backend auto|kernel|userspace] [--pq]\n"
             "                      [--classical-peer PUBKEY]... IFNAME\n"
-            "       ztna wireguard --pq-status IFNAME\n");
+            "       ztna wireguard --pq-status IFNAME\n"
+            "       (with --pq also: --pq-endpoint PUBKEY=HOST:PORT, repeatable)\n");
 }
 
 /* Forks: the parent exits 0 once the child is running; the child detaches from the terminal. */
@@ -125,6 +135,19 @@ static int parse(int argc, char **argv, struct opts *o)
                 fprintf(stderr, "ztna wireguard: --backend: '%s' is not auto, kernel or userspace\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--pq-endpoint") && v) {
+            i++;
+            if (o->n_pq_ep == MAX_PQ_EP) {
+                fprintf(stderr, "ztna wireguard: more than %d --pq-endpoint options\n", MAX_PQ_EP);
+                return 2;
+            }
+            if (agentpq_pq_endpoint_option(v, o->pq_ep[o->n_pq_ep].key, &o->pq_ep[o->n_pq_ep].addr,
+                                           &o->pq_ep[o->n_pq_ep].len) != 0) {
+                fprintf(stderr, "ztna wireguard: --pq-endpoint: '%s' is not BASE64KEY=IPV4:PORT or "
+                                "BASE64KEY=[IPV6]:PORT\n", v);
+                return 2;
+            }
+            o->n_pq_ep++;
         } else if (!strcmp(a, "--classical-peer") && v) {
             i++;
             if (o->n_classical == MAX_CLASSICAL) {
@@ -152,7 +175,18 @@ static int parse(int argc, char **argv, struct opts *o)
         fprintf(stderr, "ztna wireguard: --classical-peer needs the post-quantum exchange (--pq)\n");
         return 2;
     }
+    if (o->n_pq_ep && !o->pq) {
+        fprintf(stderr, "ztna wireguard: --pq-endpoint needs the post-quantum exchange (--pq)\n");
+        return 2;
+    }
     return 0;
+}
+
+static void pq_endpoints_set(const struct opts *o, struct agentpq *pq)
+{
+    for (size_t i = 0; i < o->n_pq_ep; i++)
+        agentpq_pq_endpoint_set(pq, o->pq_ep[i].key, (const struct sockaddr *)&o->pq_ep[i].addr,
+                                o->pq_ep[i].len);
 }
 
 static void signals_install(void)
@@ -192,6 +226,7 @@ static int run_userspace(const struct opts *o)
         }
         for (size_t i = 0; i < o->n_classical; i++)
             agentpq_classical_set(agentpq_wgdev_pq(pq), o->classical[i], true, agentpq_now_ms());
+        pq_endpoints_set(o, agentpq_wgdev_pq(pq));
     }
     if (!o->fg && (ret = daemonize()) < 0)
         goto out;
@@ -231,6 +266,7 @@ static int run_kernel(const struct opts *o)
         }
         for (size_t i = 0; i < o->n_classical; i++)
             agentpq_classical_set(agentpq_wgkernel_pq(k), o->classical[i], true, agentpq_now_ms());
+        pq_endpoints_set(o, agentpq_wgkernel_pq(k));
     }
     if (!o->fg && (ret = daemonize()) < 0)
         goto out;

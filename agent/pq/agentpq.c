@@ -1,7 +1,9 @@
 /* The agent's set of pqx peers over a backend (see agentpq.h). */
 #include "agent/pq/agentpq.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,19 @@ struct agentpq {
     size_t stash_len[AGENTPQ_STASH], n_stash;
     uint8_t (*classical)[32]; /* owned: keys configured classical-only */
     size_t n_classical, cap_classical;
+    /* While agentpq_receive() runs, with a send_to backend: where the message came from, and
+     * whether it completed an exchange (a PQ PSK was installed). */
+    const struct sockaddr *rx_from;
+    socklen_t rx_from_len;
+    bool rx_installed;
+    struct ap_conf *conf; /* owned: configured PQ exchange endpoints by key */
+    size_t n_conf, cap_conf;
+};
+
+struct ap_conf {
+    uint8_t key[32];
+    struct sockaddr_storage addr;
+    socklen_t len;
 };
 
 struct ap_peer {
@@ -33,6 +48,12 @@ struct ap_peer {
     enum pqx_psk_state logged_psk;
     enum pqx_error logged_err;
     bool want_handshake;    /* a PQ PSK was installed: ask the data plane for a handshake */
+    uint64_t initiated, responded; /* completed exchanges by role */
+    /* With a send_to backend: the data plane's WireGuard endpoint; the source of the message that
+     * completed the last exchange (where the peer's exchange socket is); the source of the INIT
+     * being answered (RESP retransmissions go there). Lengths 0 = none. */
+    struct sockaddr_storage wg_ep, learned, reply;
+    socklen_t wg_ep_len, learned_len, reply_len;
 };
 
 uint64_t agentpq_now_ms(void)
@@ -49,10 +70,133 @@ uint64_t agentpq_real_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+bool agentpq_addr_v6(const struct sockaddr *a, socklen_t len, struct sockaddr_in6 *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->sin6_family = AF_INET6;
+    if (a && a->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+        o->sin6_addr.s6_addr[10] = o->sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&o->sin6_addr.s6_addr[12], &in->sin_addr, 4);
+        o->sin6_port = in->sin_port;
+        return true;
+    }
+    if (a && a->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+        memcpy(&o->sin6_addr, &in6->sin6_addr, 16);
+        o->sin6_port = in6->sin6_port;
+        o->sin6_scope_id = in6->sin6_scope_id;
+        return true;
+    }
+    return false;
+}
+
+static const struct ap_conf *conf_find(const struct agentpq *pq, const uint8_t pub[static 32])
+{
+    for (size_t i = 0; i < pq->n_conf; i++)
+        if (memcmp(pq->conf[i].key, pub, 32) == 0)
+            return &pq->conf[i];
+    return NULL;
+}
+
+/* The destinations of a message not answering a received one (see agentpq_backend.send_to). */
+static size_t destinations(struct agentpq *pq, struct ap_peer *ap, struct sockaddr_storage d[3],
+                           socklen_t dl[3])
+{
+    const struct ap_conf *c;
+    size_t n = 0;
+
+    if (ap->p.exch == PQX_EXCH_RESP_SENT && ap->reply_len) {
+        memcpy(&d[0], &ap->reply, ap->reply_len);
+        dl[0] = ap->reply_len;
+        return 1;
+    }
+    if (ap->learned_len) {
+        memcpy(&d[n], &ap->learned, ap->learned_len);
+        dl[n++] = ap->learned_len;
+        if (ap->p.failures == 0)
+            return n;
+    }
+    if ((c = conf_find(pq, ap->p.peer_pub)) != NULL) {
+        memcpy(&d[n], &c->addr, c->len);
+        dl[n++] = c->len;
+    } else if (ap->wg_ep_len) {
+        /* Unknown kind of peer: its WireGuard port (userspace) and that port + offset (kernel). */
+        struct sockaddr_in6 *p6 = (struct sockaddr_in6 *)&d[n + 1];
+        struct sockaddr_in *p4 = (struct sockaddr_in *)&d[n + 1];
+        uint16_t port;
+
+        memcpy(&d[n], &ap->wg_ep, ap->wg_ep_len);
+        dl[n++] = ap->wg_ep_len;
+        memcpy(&d[n], &ap->wg_ep, ap->wg_ep_len);
+        port = ntohs(d[n].ss_family == AF_INET ? p4->sin_port : p6->sin6_port);
+        if (port <= 65535 - AGENTPQ_PORT_OFFSET) {
+            port = htons((uint16_t)(port + AGENTPQ_PORT_OFFSET));
+            if (d[n].ss_family == AF_INET)
+                p4->sin_port = port;
+            else
+                p6->sin6_port = port;
+            dl[n] = ap->wg_ep_len;
+            n++;
+        }
+    }
+    /* The learned address may be one of the guesses: send once. */
+    if (n > 1 && ap->learned_len) {
+        struct sockaddr_in6 a, b;
+        agentpq_addr_v6((struct sockaddr *)&d[0], dl[0], &a);
+        for (size_t i = 1; i < n; i++) {
+            agentpq_addr_v6((struct sockaddr *)&d[i], dl[i], &b);
+            if (memcmp(&a, &b, sizeof(a)) == 0) {
+                for (size_t j = i + 1; j < n; j++) {
+                    d[j - 1] = d[j];
+                    dl[j - 1] = dl[j];
+                }
+                n--;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+static void send_routed(struct agentpq *pq, struct ap_peer *ap, const uint8_t *buf, size_t len)
+{
+    struct sockaddr_storage d[3];
+    socklen_t dl[3];
+    size_t n;
+    int ret;
+
+    if (&ap->p == pq->rx_peer && pq->rx_from) {
+        /* A reply (the state machine answers only authenticated messages): to the source. */
+        if (pq->rx_from_len <= sizeof(ap->reply)) {
+            memcpy(&ap->reply, pq->rx_from, pq->rx_from_len);
+            ap->reply_len = pq->rx_from_len;
+        }
+        ret = pq->be.send_to(pq->be.ctx, pq->rx_from, pq->rx_from_len, buf, len);
+        if (ret)
+            log_debug("pq", "reply to peer failed: %s", strerror(-ret));
+        return;
+    }
+    n = destinations(pq, ap, d, dl);
+    if (!n)
+        log_debug("pq", "no address for the peer's exchange yet");
+    for (size_t i = 0; i < n; i++) {
+        ret = pq->be.send_to(pq->be.ctx, (struct sockaddr *)&d[i], dl[i], buf, len);
+        if (ret)
+            log_debug("pq", "send to peer failed: %s", strerror(-ret));
+    }
+}
+
 static void op_send(void *ctx, struct pqx_peer *p, const uint8_t *buf, size_t len)
 {
     struct agentpq *pq = ctx;
-    int ret = pq->be.send(pq->be.ctx, p->peer_pub, buf, len);
+    int ret;
+
+    if (pq->be.send_to) {
+        send_routed(pq, (struct ap_peer *)p, buf, len);
+        return;
+    }
+    ret = pq->be.send(pq->be.ctx, p->peer_pub, buf, len);
 
     if (ret == -EDESTADDRREQ && p == pq->rx_peer && pq->n_stash < AGENTPQ_STASH &&
         len <= sizeof(pq->stash[0])) {
@@ -78,6 +222,12 @@ static void op_install(void *ctx, struct pqx_peer *p, const uint8_t psk[static 3
          * here but in after_event(), once the CONFIRM went out on the same socket ahead of it, so
          * that the responder holds the new PSK when our initiation arrives. */
         ((struct ap_peer *)p)->want_handshake = p->exch == PQX_EXCH_INIT_SENT;
+        if (p->exch == PQX_EXCH_INIT_SENT)
+            ((struct ap_peer *)p)->initiated++;
+        else
+            ((struct ap_peer *)p)->responded++;
+        if (p == pq->rx_peer)
+            pq->rx_installed = true;
     }
 }
 
@@ -116,6 +266,7 @@ void agentpq_free(struct agentpq *pq)
     }
     free(pq->peers);
     free(pq->classical);
+    free(pq->conf);
     sodium_memzero(&pq->local, sizeof(pq->local));
     free(pq);
 }
@@ -312,10 +463,25 @@ void agentpq_receive(struct agentpq *pq, const struct sockaddr *from, socklen_t 
     if (!ap)
         return;
     pq->rx_peer = &ap->p;
+    pq->rx_from = from;
+    pq->rx_from_len = from ? from_len : 0;
+    pq->rx_installed = false;
     ap->want_handshake = false;
     pq->n_stash = 0;
     pqx_peer_receive(&ap->p, buf, len, now_ms, real_ms);
     pq->rx_peer = NULL;
+    pq->rx_from = NULL;
+    if (pq->be.send_to && pq->rx_installed && from && from_len <= sizeof(ap->learned)) {
+        /* This message completed an exchange (fresh epoch, every MAC checked): the peer's
+         * exchange socket is where it came from. Also the data plane's endpoint if it has none. */
+        memcpy(&ap->learned, from, from_len);
+        ap->learned_len = from_len;
+        if (!ap->wg_ep_len && pq->be.set_endpoint &&
+            pq->be.set_endpoint(pq->be.ctx, ap->p.peer_pub, from, from_len) == 0) {
+            memcpy(&ap->wg_ep, from, from_len);
+            ap->wg_ep_len = from_len;
+        }
+    }
     if (pq->n_stash && from && pq->be.set_endpoint &&
         pq->be.set_endpoint(pq->be.ctx, ap->p.peer_pub, from, from_len) == 0) {
         for (size_t i = 0; i < pq->n_stash; i++)
@@ -355,21 +521,174 @@ size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, u
         char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
         int n;
 
+        char addr[INET6_ADDRSTRLEN + 8];
+
         pqx_peer_status(&pq->peers[i]->p, &st);
+        agentpq_addr_format((const struct sockaddr *)&pq->peers[i]->learned,
+                            pq->peers[i]->learned_len, addr, sizeof(addr));
         sodium_bin2base64(b64, sizeof(b64), pq->peers[i]->p.peer_pub, 32,
                           sodium_base64_VARIANT_ORIGINAL);
         n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0,
                      "%s psk=%s exch=%s error=%s rx_error=%s epoch=%llu age_ms=%llu failures=%u "
-                     "exchanges=%llu blocked=%d classical_only=%d next_in_ms=%lld\n",
+                     "exchanges=%llu blocked=%d classical_only=%d next_in_ms=%lld pq_addr=%s\n",
                      b64, pqx_psk_state_name(st.psk), pqx_exch_state_name(st.exch),
                      pqx_error_name(st.last_error), pqx_error_name(st.rx_error),
                      (unsigned long long)st.epoch,
                      (unsigned long long)(st.psk == PQX_PSK_PQ ? now_ms - st.installed_ms : 0),
                      st.failures, (unsigned long long)st.exchanges, st.blocked, st.classical_only,
                      st.next_exchange_ms == 0 ? -1LL
-                     : st.next_exchange_ms > now_ms ? (long long)(st.next_exchange_ms - now_ms) : 0LL);
+                     : st.next_exchange_ms > now_ms ? (long long)(st.next_exchange_ms - now_ms) : 0LL,
+                     addr);
         if (n > 0)
             off += (size_t)n;
     }
     return off;
+}
+
+int agentpq_peer_set_wg_endpoint(struct agentpq *pq, const uint8_t pub[static 32],
+                                 const struct sockaddr *addr, socklen_t addr_len)
+{
+    ssize_t i = find(pq, pub);
+    struct sockaddr_in6 n;
+
+    if (i < 0)
+        return -ENOENT;
+    if (!addr || !addr_len || addr->sa_family == AF_UNSPEC) {
+        pq->peers[i]->wg_ep_len = 0;
+        return 0;
+    }
+    if (!agentpq_addr_v6(addr, addr_len, &n) || addr_len > sizeof(pq->peers[i]->wg_ep))
+        return -EINVAL;
+    memcpy(&pq->peers[i]->wg_ep, addr,
+           addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+    pq->peers[i]->wg_ep_len =
+        addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    return 0;
+}
+
+int agentpq_pq_endpoint_set(struct agentpq *pq, const uint8_t pub[static 32],
+                            const struct sockaddr *addr, socklen_t addr_len)
+{
+    struct ap_conf *c = (struct ap_conf *)conf_find(pq, pub);
+    struct sockaddr_in6 n;
+
+    if (!addr) {
+        if (c)
+            *c = pq->conf[--pq->n_conf];
+        return 0;
+    }
+    if (!agentpq_addr_v6(addr, addr_len, &n) || addr_len > sizeof(c->addr))
+        return -EINVAL;
+    if (!c) {
+        if (pq->n_conf >= AGENTPQ_MAX_PEERS)
+            return -ENOSPC;
+        if (pq->n_conf == pq->cap_conf) {
+            size_t cap = pq->cap_conf ? pq->cap_conf * 2 : 8;
+            struct ap_conf *nc = realloc(pq->conf, cap * sizeof(*nc));
+            if (!nc)
+                return -ENOMEM;
+            pq->conf = nc;
+            pq->cap_conf = cap;
+        }
+        c = &pq->conf[pq->n_conf++];
+        memcpy(c->key, pub, 32);
+    }
+    memset(&c->addr, 0, sizeof(c->addr));
+    c->len = addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    memcpy(&c->addr, addr, c->len);
+    return 0;
+}
+
+int agentpq_endpoint_parse(const char *s, struct sockaddr_storage *out, socklen_t *out_len)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon, *h = s, *he;
+    unsigned long port = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return -EINVAL;
+    if (*s == '[') {
+        h = s + 1;
+        he = strchr(h, ']');
+        if (!he || he[1] != ':')
+            return -EINVAL;
+        colon = he + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || memchr(s, ':', (size_t)(colon - s)))
+            return -EINVAL; /* an IPv6 address needs brackets */
+        he = colon;
+    }
+    if (he == h || (size_t)(he - h) >= sizeof(host) || !colon[1] || strlen(colon + 1) > 5)
+        return -EINVAL;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port == 0 || port > 65535)
+        return -EINVAL;
+    memcpy(host, h, (size_t)(he - h));
+    host[he - h] = '\0';
+    if (*s == '[') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            return -EINVAL;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *out_len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return -EINVAL;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *out_len = sizeof(*a);
+    }
+    return 0;
+}
+
+int agentpq_pq_endpoint_option(const char *s, uint8_t key[static 32], struct sockaddr_storage *out,
+                               socklen_t *out_len)
+{
+    const char *eq = s ? strchr(s, '=') : NULL;
+    size_t klen = 0;
+
+    if (!eq || sodium_base642bin(key, 32, s, (size_t)(eq - s), NULL, &klen, NULL,
+                                 sodium_base64_VARIANT_ORIGINAL) != 0 || klen != 32)
+        return -EINVAL;
+    return agentpq_endpoint_parse(eq + 1, out, out_len);
+}
+
+int agentpq_peer_info(const struct agentpq *pq, const uint8_t pub[static 32],
+                      struct agentpq_peer_info *info)
+{
+    ssize_t i = find(pq, pub);
+
+    if (i < 0)
+        return -ENOENT;
+    memset(info, 0, sizeof(*info));
+    info->initiated = pq->peers[i]->initiated;
+    info->responded = pq->peers[i]->responded;
+    memcpy(&info->pq_addr, &pq->peers[i]->learned, pq->peers[i]->learned_len);
+    info->pq_addr_len = pq->peers[i]->learned_len;
+    return 0;
+}
+
+void agentpq_addr_format(const struct sockaddr *addr, socklen_t len, char *buf, size_t size)
+{
+    struct sockaddr_in6 n;
+    char ip[INET6_ADDRSTRLEN];
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (!len || !agentpq_addr_v6(addr, len, &n)) {
+        snprintf(buf, size, "-");
+    } else if (memcmp(n.sin6_addr.s6_addr, mapped, 12) == 0) {
+        inet_ntop(AF_INET, &n.sin6_addr.s6_addr[12], ip, sizeof(ip));
+        snprintf(buf, size, "%s:%u", ip, ntohs(n.sin6_port));
+    } else {
+        inet_ntop(AF_INET6, &n.sin6_addr, ip, sizeof(ip));
+        snprintf(buf, size, "[%s]:%u", ip, ntohs(n.sin6_port));
+    }
 }

@@ -14,6 +14,9 @@
 #define AGENTPQ_MAX_PEERS 4096
 #define AGENTPQ_TICK_MS 100 /* how often the glue runs timers */
 #define AGENTPQ_STASH 4     /* replies held while an endpoint is learned */
+/* A kernel-backend peer runs the exchange on its WireGuard port + this (the kernel owns the
+ * WireGuard socket); a userspace peer on its WireGuard port itself. */
+#define AGENTPQ_PORT_OFFSET 1
 
 /* What the exchange needs from a data plane. Each returns 0 or -errno; peer keys are borrowed. */
 struct agentpq_backend {
@@ -28,6 +31,22 @@ struct agentpq_backend {
     /* Optional (NULL: never called). Starts a WireGuard handshake with the peer now; called right
      * after a PQ PSK was installed (and the CONFIRM, if any, sent), so the new PSK is used at once. */
     int (*handshake_now)(void *ctx, const uint8_t peer[static 32]);
+    /* Optional. Sends a datagram from the exchange's socket to addr. With it the glue picks every
+     * destination itself (docs/pq-exchange.md, "Ports"), send is not used, and the data plane
+     * reports its endpoints with agentpq_peer_set_wg_endpoint(): a reply goes to the source of
+     * the message it answers; anything else to the address the peer's last authenticated message
+     * came from, and, while there is none or after a failed attempt, also to the configured PQ
+     * endpoint (agentpq_pq_endpoint_set) or else to both the WireGuard endpoint and its
+     * port + AGENTPQ_PORT_OFFSET (so a userspace and a kernel peer find each other). */
+    int (*send_to)(void *ctx, const struct sockaddr *addr, socklen_t addr_len, const uint8_t *buf,
+                   size_t len);
+};
+
+/* Where a peer's exchange messages went and came from (agentpq_peer_info). */
+struct agentpq_peer_info {
+    uint64_t initiated, responded;   /* completed exchanges as initiator / as responder */
+    struct sockaddr_storage pq_addr; /* source of the last authenticated message */
+    socklen_t pq_addr_len;           /* 0: none yet */
 };
 
 struct agentpq;
@@ -69,6 +88,29 @@ int agentpq_peer_status(const struct agentpq *pq, const uint8_t pub[static 32], 
  * to buf (docs/pq-exchange.md lists the fields).
  * Returns the length that would have been written (like snprintf). */
 size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, uint64_t now_ms);
+
+/* The data plane's WireGuard endpoint of a known peer (NULL or addr_len 0: none). Only used with
+ * a send_to backend. Returns 0, -ENOENT (unknown peer) or -EINVAL (not IPv4/IPv6). */
+int agentpq_peer_set_wg_endpoint(struct agentpq *pq, const uint8_t pub[static 32],
+                                 const struct sockaddr *addr, socklen_t addr_len);
+/* Configured PQ exchange endpoint of a peer key (remembered before the peer exists; NULL
+ * removes it): used instead of the WireGuard-endpoint guesses while no authenticated message
+ * told where the peer is. Returns 0, -EINVAL, -ENOSPC or -ENOMEM. */
+int agentpq_pq_endpoint_set(struct agentpq *pq, const uint8_t pub[static 32],
+                            const struct sockaddr *addr, socklen_t addr_len);
+/* Parses "IPv4:port" or "[IPv6]:port" (numeric, port 1..65535). 0 or -EINVAL. */
+int agentpq_endpoint_parse(const char *s, struct sockaddr_storage *out, socklen_t *out_len);
+/* Parses the option "BASE64KEY=host:port" (`ztna wireguard --pq-endpoint`). 0 or -EINVAL. */
+int agentpq_pq_endpoint_option(const char *s, uint8_t key[static 32], struct sockaddr_storage *out,
+                               socklen_t *out_len);
+/* An IPv4 or IPv6 address as IPv6 (IPv4 v4-mapped, for a dual-stack socket or for comparing);
+ * false if neither. */
+bool agentpq_addr_v6(const struct sockaddr *a, socklen_t len, struct sockaddr_in6 *o);
+/* Roles and exchange address of a peer; -ENOENT if unknown. */
+int agentpq_peer_info(const struct agentpq *pq, const uint8_t pub[static 32],
+                      struct agentpq_peer_info *info);
+/* "198.18.0.1:51821", "[2001:db8::1]:51821" (v4-mapped IPv6 shown as IPv4), "-" if none. */
+void agentpq_addr_format(const struct sockaddr *addr, socklen_t len, char *buf, size_t size);
 
 /* Clock helpers (CLOCK_MONOTONIC / CLOCK_REALTIME in ms). */
 uint64_t agentpq_now_ms(void);

@@ -52,7 +52,17 @@ static int be_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf,
     return wg_device_send_ext(w->dev, peer, buf, len);
 }
 
-/* Only used when the device has no endpoint for the peer at all (send said -EDESTADDRREQ). */
+/* From the WireGuard socket to any address: replies to the source of a message (a kernel-backend
+ * peer sends from its exchange port, not its WireGuard port) and the port guesses. */
+static int be_send_to(void *ctx, const struct sockaddr *addr, socklen_t addr_len, const uint8_t *buf,
+                      size_t len)
+{
+    struct agentpq_wgdev *w = ctx;
+    return wg_device_send_ext_to(w->dev, addr, addr_len, buf, len);
+}
+
+/* Only used when the device has no endpoint for the peer at all: the source of the message that
+ * completed an exchange with it. */
 static int be_endpoint(void *ctx, const uint8_t peer[static 32], const struct sockaddr *addr,
                        socklen_t addr_len)
 {
@@ -110,9 +120,17 @@ static void sync_peers(struct agentpq_wgdev *w, uint64_t now_ms)
     if (cfg->flags & WG_DEVICE_HAS_PRIVATE_KEY) {
         agentpq_set_private_key(w->pq, cfg->private_key, now_ms);
         for (size_t i = 0; i < cfg->n_peers; i++) {
-            int ret = agentpq_peer_add(w->pq, cfg->peers[i].public_key, false, now_ms);
+            const struct wg_peer_config *pc = &cfg->peers[i];
+            int ret = agentpq_peer_add(w->pq, pc->public_key, false, now_ms);
             if (ret)
                 log_warn("pq", "cannot track peer: %s", strerror(-ret));
+            else
+                agentpq_peer_set_wg_endpoint(w->pq, pc->public_key, &pc->endpoint.addr,
+                                             (pc->flags & WG_PEER_HAS_ENDPOINT)
+                                                 ? (pc->endpoint.addr.sa_family == AF_INET
+                                                        ? sizeof(pc->endpoint.addr4)
+                                                        : sizeof(pc->endpoint.addr6))
+                                                 : 0);
         }
     }
     /* Drop peers the device no longer has; backwards, since removal moves the last one in. */
@@ -171,7 +189,7 @@ int agentpq_wgdev_attach(struct wg_device *dev, const struct pqx_config *cfg,
     struct agentpq_wgdev *w = calloc(1, sizeof(*w));
     struct agentpq_backend be = {.install_psk = be_install, .set_blocked = be_block,
                                  .send = be_send, .set_endpoint = be_endpoint,
-                                 .handshake_now = be_handshake};
+                                 .handshake_now = be_handshake, .send_to = be_send_to};
     int ret;
 
     if (!w)

@@ -22,8 +22,6 @@ struct kpeer {
     struct wg_allowedip *aips; /* owned: the configured allowed IPs, given back on unblock */
     size_t n_aips;
     bool blocked;
-    union kaddr ep, learned; /* pqx address from the kernel endpoint / from a verified message */
-    socklen_t ep_len, learned_len;
 };
 
 struct agentpq_wgkernel {
@@ -103,32 +101,28 @@ static int be_block(void *ctx, const uint8_t peer[static 32], bool blocked)
     return set_peer(k, &pc);
 }
 
-static int be_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf, size_t len)
+/* From the exchange socket (dual-stack: IPv4 goes v4-mapped); agentpq picks the address. */
+static int be_send_to(void *ctx, const struct sockaddr *addr, socklen_t addr_len, const uint8_t *buf,
+                      size_t len)
 {
     struct agentpq_wgkernel *k = ctx;
-    struct kpeer *kp = kfind(k, peer);
-    const union kaddr *to;
-    socklen_t to_len;
+    union kaddr to;
 
-    if (!kp)
-        return -ENOENT;
-    to = kp->learned_len ? &kp->learned : &kp->ep;
-    to_len = kp->learned_len ? kp->learned_len : kp->ep_len;
-    if (k->fd < 0 || !to_len)
+    if (k->fd < 0)
         return -EDESTADDRREQ;
-    return sendto(k->fd, buf, len, MSG_DONTWAIT, &to->sa, to_len) < 0 ? -errno : 0;
+    if (!agentpq_addr_v6(addr, addr_len, &to.in6))
+        return -EAFNOSUPPORT;
+    return sendto(k->fd, buf, len, MSG_DONTWAIT, &to.sa, sizeof(to.in6)) < 0 ? -errno : 0;
 }
 
-static int be_endpoint(void *ctx, const uint8_t peer[static 32], const struct sockaddr *addr,
-                       socklen_t addr_len)
+/* The send_to backend never calls this. */
+static int be_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf, size_t len)
 {
-    struct kpeer *kp = kfind(ctx, peer);
-
-    if (!kp || addr_len > sizeof(kp->learned))
-        return -EINVAL;
-    memcpy(&kp->learned, addr, addr_len);
-    kp->learned_len = addr_len;
-    return 0;
+    (void)ctx;
+    (void)peer;
+    (void)buf;
+    (void)len;
+    return -EDESTADDRREQ;
 }
 
 int agentpq_wgkernel_new(const char *ifname, const struct pqx_config *cfg,
@@ -136,7 +130,7 @@ int agentpq_wgkernel_new(const char *ifname, const struct pqx_config *cfg,
 {
     struct agentpq_wgkernel *k;
     struct agentpq_backend be = {.install_psk = be_install, .set_blocked = be_block,
-                                 .send = be_send, .set_endpoint = be_endpoint};
+                                 .send = be_send, .send_to = be_send_to};
 
     *out = NULL;
     if (!ifname || !*ifname || strlen(ifname) >= WG_IFNAME_MAX)
@@ -195,13 +189,13 @@ static int rebind(struct agentpq_wgkernel *k, uint16_t wg_port)
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
     int fd, off = 0, ret;
 
-    if (wg_port == 0 || wg_port > 65535 - AGENTPQ_KERNEL_PORT_OFFSET)
+    if (wg_port == 0 || wg_port > 65535 - AGENTPQ_PORT_OFFSET)
         return -EINVAL;
     fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-    sin6.sin6_port = htons((uint16_t)(wg_port + AGENTPQ_KERNEL_PORT_OFFSET));
+    sin6.sin6_port = htons((uint16_t)(wg_port + AGENTPQ_PORT_OFFSET));
     if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
         ret = -errno;
         close(fd);
@@ -214,25 +208,17 @@ static int rebind(struct agentpq_wgkernel *k, uint16_t wg_port)
     return 0;
 }
 
-static void set_ep(struct kpeer *kp, const struct wg_peer_config *pc)
+/* The kernel's WireGuard endpoint of a peer, for agentpq's port guesses (its port for a
+ * userspace peer, port + AGENTPQ_PORT_OFFSET for a kernel one). */
+static void set_ep(struct agentpq_wgkernel *k, const struct wg_peer_config *pc)
 {
-    memset(&kp->ep, 0, sizeof(kp->ep));
-    kp->ep_len = 0;
-    if (!(pc->flags & WG_PEER_HAS_ENDPOINT))
-        return;
-    kp->ep.in6.sin6_family = AF_INET6;
-    if (pc->endpoint.addr.sa_family == AF_INET) {
-        kp->ep.in6.sin6_addr.s6_addr[10] = 0xff;
-        kp->ep.in6.sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&kp->ep.in6.sin6_addr.s6_addr[12], &pc->endpoint.addr4.sin_addr, 4);
-        kp->ep.in6.sin6_port = pc->endpoint.addr4.sin_port;
-    } else if (pc->endpoint.addr.sa_family == AF_INET6) {
-        kp->ep.in6 = pc->endpoint.addr6;
-    } else {
-        return;
-    }
-    kp->ep.in6.sin6_port = htons((uint16_t)(ntohs(kp->ep.in6.sin6_port) + AGENTPQ_KERNEL_PORT_OFFSET));
-    kp->ep_len = sizeof(kp->ep.in6);
+    socklen_t len = 0;
+
+    if ((pc->flags & WG_PEER_HAS_ENDPOINT) && pc->endpoint.addr.sa_family == AF_INET)
+        len = sizeof(pc->endpoint.addr4);
+    else if ((pc->flags & WG_PEER_HAS_ENDPOINT) && pc->endpoint.addr.sa_family == AF_INET6)
+        len = sizeof(pc->endpoint.addr6);
+    agentpq_peer_set_wg_endpoint(k->pq, pc->public_key, &pc->endpoint.addr, len);
 }
 
 static int save_aips(struct kpeer *kp, const struct wg_peer_config *pc)
@@ -315,17 +301,18 @@ static void sync_peer(struct agentpq_wgkernel *k, const struct wg_peer_config *p
     if (!kp) {
         if (!(kp = kpeer_new(k, pc->public_key)))
             return;
-        set_ep(kp, pc);
         if (save_aips(kp, pc) || (ret = agentpq_peer_add(k->pq, pc->public_key, false, now))) {
             log_warn("pq", "cannot track kernel peer");
             kpeer_drop(k, k->n_peers - 1);
+        } else {
+            set_ep(k, pc);
         }
         return;
     }
-    set_ep(kp, pc);
     if (!agentpq_peer_known(k->pq, kp->pub) &&
         agentpq_peer_add(k->pq, kp->pub, false, now) != 0) /* agentpq_wgkernel_apply() before a key */
         return;
+    set_ep(k, pc);
     if (!kp->blocked) {
         save_aips(kp, pc); /* follow the user's changes */
     } else if (pc->n_allowedips) {
@@ -387,7 +374,6 @@ int agentpq_wgkernel_apply(struct agentpq_wgkernel *k, const struct wg_device_co
         }
         if ((ret = follow_aips(kp, pc)) != 0)
             goto out;
-        set_ep(kp, pc);
         if (fresh[i] || kp->blocked) {
             kp->blocked = true;
             pc->allowedips = NULL;
@@ -402,6 +388,8 @@ int agentpq_wgkernel_apply(struct agentpq_wgkernel *k, const struct wg_device_co
     for (size_t i = 0; i < cfg->n_peers; i++) {
         if (fresh[i] && agentpq_peer_add(k->pq, cfg->peers[i].public_key, false, now) != 0)
             log_warn("pq", "cannot track kernel peer");
+        else if (cfg->peers[i].flags & WG_PEER_HAS_ENDPOINT)
+            set_ep(k, &cfg->peers[i]);
     }
 out:
     if (pcs)
@@ -422,7 +410,7 @@ int agentpq_wgkernel_tick(struct agentpq_wgkernel *k)
     if (cfg->listen_port && cfg->listen_port != k->bound_port &&
         (ret = rebind(k, cfg->listen_port)) < 0)
         log_warn("pq", "%s: exchange socket on port %u: %s", k->ifname,
-                 cfg->listen_port + AGENTPQ_KERNEL_PORT_OFFSET, strerror(-ret));
+                 cfg->listen_port + AGENTPQ_PORT_OFFSET, strerror(-ret));
     if (cfg->flags & WG_DEVICE_HAS_PRIVATE_KEY) {
         agentpq_set_private_key(k->pq, cfg->private_key, now);
         for (size_t i = 0; i < cfg->n_peers; i++)

@@ -1,7 +1,9 @@
 /* Runs the post-quantum PSK exchange for a kernel WireGuard interface (agent/kernel). The kernel
  * owns the WireGuard UDP socket, so the exchange has its own: the same pqx messages on UDP port
- * listen_port + AGENTPQ_KERNEL_PORT_OFFSET, sent to each peer's endpoint port + the same offset
- * (or to the address an authenticated message came from). A blocked peer has its allowed IPs
+ * listen_port + AGENTPQ_PORT_OFFSET. Replies go to the source of the message they answer, other
+ * messages where the peer's last completed exchange came from, or (none yet, or after a failed
+ * attempt) to its configured PQ endpoint or else both its WireGuard endpoint and that port + the
+ * offset, so a userspace peer (exchange on its WireGuard port) works too. A blocked peer has its allowed IPs
  * removed (remembered, given back when its PQ PSK is in), so the kernel routes nothing to or from
  * it; PSKs are set with WG_CMD_SET_DEVICE. The caller polls agentpq_wgkernel_fd() and calls
  * agentpq_wgkernel_tick() every AGENTPQ_TICK_MS, all from one thread.
@@ -14,7 +16,7 @@
 #include "agent/pq/agentpq.h"
 #include "agent/wg_model.h"
 
-#define AGENTPQ_KERNEL_PORT_OFFSET 1
+#define AGENTPQ_KERNEL_PORT_OFFSET AGENTPQ_PORT_OFFSET
 
 /* The kernel calls, replaceable for tests (NULL ops: agent/kernel's netlink functions). */
 struct agentpq_kernel_ops {

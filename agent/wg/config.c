@@ -210,6 +210,19 @@ int wg_device_send_ext(struct wg_device *dev, const uint8_t peer_public_key[stat
     return wgd_send_to_peer(p, buf, len);
 }
 
+int wg_device_send_ext_to(struct wg_device *dev, const struct sockaddr *to, socklen_t to_len,
+                          const uint8_t *buf, size_t len)
+{
+    union wgd_addr a;
+
+    if (!len || buf[0] < 0x10 || len > 65507 || !to || to_len > sizeof(a) ||
+        (to->sa_family == AF_INET ? to_len != sizeof(a.in4)
+         : to->sa_family == AF_INET6 ? to_len != sizeof(a.in6) : true))
+        return -EINVAL;
+    memcpy(&a, to, to_len);
+    return wgd_send_to(dev, &a, to_len, buf, len);
+}
+
 int wg_device_set_peer_blocked(struct wg_device *dev, const uint8_t peer_public_key[static WG_KEY_LEN],
                                bool blocked)
 {

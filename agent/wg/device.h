@@ -46,6 +46,11 @@ void wg_device_set_ext_handler(struct wg_device *dev, wg_ext_handler_fn fn, void
  * -EDESTADDRREQ no endpoint yet, -EINVAL bad type or length. */
 int wg_device_send_ext(struct wg_device *dev, const uint8_t peer_public_key[static WG_KEY_LEN],
                        const uint8_t *buf, size_t len);
+/* Sends buf (buf[0] >= 0x10) from the WireGuard socket of to's family to `to` (any address: the
+ * PQ exchange answers the source of a message and reaches peers whose exchange port differs from
+ * their WireGuard endpoint). -EINVAL bad type, length or address, -ENETUNREACH no such socket. */
+int wg_device_send_ext_to(struct wg_device *dev, const struct sockaddr *to, socklen_t to_len,
+                          const uint8_t *buf, size_t len);
 /* A blocked peer sends and receives no user traffic (handshakes and ext messages still flow). */
 int wg_device_set_peer_blocked(struct wg_device *dev, const uint8_t peer_public_key[static WG_KEY_LEN],
                                bool blocked);

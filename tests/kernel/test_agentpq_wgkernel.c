@@ -1,7 +1,8 @@
 /* The PQ exchange over the kernel backend (agent/pq/agentpq_wgkernel.h) without the kernel module:
- * two bindings whose kernel calls go to an in-memory "kernel" (struct fake) that applies SET with
- * the kernel's semantics and also runs every SET through the real netlink builder (wgnl_set_build)
- * and the independent checker (nlcheck), so what would reach the kernel is well-formed. The
+ * two bindings whose kernel calls go to an in-memory "kernel" (struct fake, fakekernel.h) that
+ * applies SET with the kernel's semantics and also runs every SET through the real netlink
+ * builder (wgnl_set_build) and the independent checker (nlcheck), so what would reach the kernel
+ * is well-formed. The
  * exchange runs over real UDP sockets in a private network namespace (198.18.0.1, WireGuard ports
  * 51921/51923, exchange ports 51922/51924):
  *   - a peer configured straight into the kernel is blocked at the first tick: no allowed IPs
@@ -28,117 +29,7 @@
 #include "agent/kernel/wgnl.h"
 #include "agent/pq/agentpq_wgkernel.h"
 #include "tests/check.h"
-#include "tests/kernel/nlcheck.h"
-
-#define FAMILY 0x1d
-
-struct fake {
-    struct wg_device_config cfg; /* peers owned */
-    struct seen last;            /* netlink view of the SETs since the last reset */
-    int sets, nl_errors;
-};
-
-static struct wg_peer_config *fpeer(struct fake *f, const uint8_t *key)
-{
-    for (size_t i = 0; i < f->cfg.n_peers; i++)
-        if (!memcmp(f->cfg.peers[i].public_key, key, 32))
-            return &f->cfg.peers[i];
-    return NULL;
-}
-
-static int emit(void *ctx, const void *msg, size_t len)
-{
-    struct fake *f = ctx;
-    nlcheck_set_message(&f->last, msg, len, WGNL_MSG_MAX, FAMILY);
-    return 0;
-}
-
-static void set_aips(struct wg_peer_config *p, const struct wg_allowedip *a, size_t n, bool replace)
-{
-    if (replace) {
-        free(p->allowedips);
-        p->allowedips = NULL;
-        p->n_allowedips = 0;
-    }
-    if (!n)
-        return;
-    p->allowedips = realloc(p->allowedips, (p->n_allowedips + n) * sizeof(*a));
-    memcpy(p->allowedips + p->n_allowedips, a, n * sizeof(*a));
-    p->n_allowedips += n;
-}
-
-static int fk_set(void *ctx, const struct wg_device_config *cfg)
-{
-    struct fake *f = ctx;
-
-    if (wgnl_set_build(cfg, FAMILY, 1, WGNL_MSG_MAX, emit, f) != 0 || f->last.n_errors)
-        f->nl_errors++;
-    f->sets++;
-    for (size_t i = 0; i < cfg->n_peers; i++) {
-        const struct wg_peer_config *pc = &cfg->peers[i];
-        struct wg_peer_config *p = fpeer(f, pc->public_key);
-        if (!p) {
-            if (pc->flags & (WG_PEER_UPDATE_ONLY | WG_PEER_REMOVE))
-                continue;
-            f->cfg.peers = realloc(f->cfg.peers, (f->cfg.n_peers + 1) * sizeof(*p));
-            p = &f->cfg.peers[f->cfg.n_peers++];
-            memset(p, 0, sizeof(*p));
-            memcpy(p->public_key, pc->public_key, 32);
-            p->flags = WG_PEER_HAS_PRESHARED_KEY;
-        }
-        if (pc->flags & WG_PEER_REMOVE) {
-            free(p->allowedips);
-            *p = f->cfg.peers[--f->cfg.n_peers];
-            continue;
-        }
-        if (pc->flags & WG_PEER_HAS_PRESHARED_KEY)
-            memcpy(p->preshared_key, pc->preshared_key, 32);
-        if (pc->flags & WG_PEER_HAS_ENDPOINT) {
-            p->endpoint = pc->endpoint;
-            p->flags |= WG_PEER_HAS_ENDPOINT;
-        }
-        set_aips(p, pc->allowedips, pc->n_allowedips, pc->flags & WG_PEER_REPLACE_ALLOWEDIPS);
-    }
-    return 0;
-}
-
-static int fk_get(void *ctx, const char *ifname, struct wg_device_config **out)
-{
-    struct fake *f = ctx;
-    struct wg_device_config *c = calloc(1, sizeof(*c));
-
-    *c = f->cfg;
-    strcpy(c->ifname, ifname);
-    c->peers = calloc(f->cfg.n_peers + 1, sizeof(*c->peers));
-    for (size_t i = 0; i < f->cfg.n_peers; i++) {
-        c->peers[i] = f->cfg.peers[i];
-        c->peers[i].allowedips = NULL;
-        c->peers[i].n_allowedips = 0;
-        set_aips(&c->peers[i], f->cfg.peers[i].allowedips, f->cfg.peers[i].n_allowedips, false);
-    }
-    *out = c;
-    return 0;
-}
-
-/* What `wg set IF peer KEY endpoint 198.18.0.1:PORT allowed-ips IP/32` does to the kernel. */
-static void wg_set(struct fake *f, const uint8_t *key, uint16_t port, const char *ip)
-{
-    struct wg_device_config cfg = {.n_peers = 1};
-    struct wg_peer_config pc = {0};
-    struct wg_allowedip aip = {.family = AF_INET, .cidr = 32};
-
-    memcpy(pc.public_key, key, 32);
-    pc.endpoint.addr4.sin_family = AF_INET;
-    pc.endpoint.addr4.sin_port = htons(port);
-    inet_pton(AF_INET, "198.18.0.1", &pc.endpoint.addr4.sin_addr);
-    inet_pton(AF_INET, ip, &aip.ip4);
-    pc.flags = WG_PEER_HAS_ENDPOINT;
-    pc.allowedips = &aip;
-    pc.n_allowedips = 1;
-    strcpy(cfg.ifname, "zkpq");
-    cfg.peers = &pc;
-    fk_set(f, &cfg);
-}
+#include "tests/kernel/fakekernel.h"
 
 static void run(struct agentpq_wgkernel *a, struct agentpq_wgkernel *b, unsigned ms)
 {
@@ -156,7 +47,7 @@ static void run(struct agentpq_wgkernel *a, struct agentpq_wgkernel *b, unsigned
 int main(void)
 {
     static struct fake fa, fb;
-    struct agentpq_kernel_ops oa = {fk_get, fk_set, &fa}, ob = {fk_get, fk_set, &fb};
+    struct agentpq_kernel_ops oa = {fake_get, fake_set, &fa}, ob = {fake_get, fake_set, &fb};
     struct agentpq_wgkernel *ka = NULL, *kb = NULL;
     uint8_t pa[32], pb[32], zero[32] = {0};
     struct pqx_config pc;
@@ -180,8 +71,8 @@ int main(void)
     fa.cfg.flags = fb.cfg.flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT;
     fa.cfg.listen_port = 51921;
     fb.cfg.listen_port = 51923;
-    wg_set(&fa, pb, 51923, "100.64.7.2");
-    wg_set(&fb, pa, 51921, "100.64.7.1");
+    fake_wg_set(&fa, pb, 51923, "100.64.7.2");
+    fake_wg_set(&fb, pa, 51921, "100.64.7.1");
 
     pqx_config_default(&pc);
     pc.retransmit_ms = 300;
@@ -195,7 +86,7 @@ int main(void)
     /* First tick of A: its socket follows the listen port, the peer is blocked. */
     CHECK(agentpq_wgkernel_tick(ka) == 0);
     CHECK(agentpq_wgkernel_fd(ka) >= 0);
-    p = fpeer(&fa, pb);
+    p = fake_peer(&fa, pb);
     CHECK(p && p->n_allowedips == 0 && memcmp(p->preshared_key, zero, 32) != 0);
     CHECK(fa.nl_errors == 0);
     {
@@ -214,10 +105,10 @@ int main(void)
           st.blocked);
 
     /* `wg set` gives the blocked peer another allowed IP: taken away at the next tick. */
-    wg_set(&fa, pb, 51923, "100.64.7.3");
-    CHECK(fpeer(&fa, pb)->n_allowedips == 1);
+    fake_wg_set(&fa, pb, 51923, "100.64.7.3");
+    CHECK(fake_peer(&fa, pb)->n_allowedips == 1);
     agentpq_wgkernel_tick(ka);
-    CHECK(fpeer(&fa, pb)->n_allowedips == 0);
+    CHECK(fake_peer(&fa, pb)->n_allowedips == 0);
 
     /* The exchange over UDP: equal PSKs, allowed IPs back (both of A's). */
     for (int i = 0; i < 100; i++) {
@@ -227,12 +118,12 @@ int main(void)
             agentpq_peer_status(agentpq_wgkernel_pq(kb), pa, &sb) == 0 && sb.psk == PQX_PSK_PQ)
             break;
     }
-    p = fpeer(&fa, pb);
-    CHECK(p && fpeer(&fb, pa));
-    if (p && fpeer(&fb, pa)) {
+    p = fake_peer(&fa, pb);
+    CHECK(p && fake_peer(&fb, pa));
+    if (p && fake_peer(&fb, pa)) {
         CHECK(memcmp(p->preshared_key, zero, 32) != 0);
-        CHECK_MEM(p->preshared_key, fpeer(&fb, pa)->preshared_key, 32);
-        CHECK(p->n_allowedips == 2 && fpeer(&fb, pa)->n_allowedips == 1);
+        CHECK_MEM(p->preshared_key, fake_peer(&fb, pa)->preshared_key, 32);
+        CHECK(p->n_allowedips == 2 && fake_peer(&fb, pa)->n_allowedips == 1);
     }
     CHECK(agentpq_peer_status(agentpq_wgkernel_pq(ka), pb, &st) == 0 && st.psk == PQX_PSK_PQ &&
           !st.blocked && st.exchanges >= 1);
@@ -251,7 +142,7 @@ int main(void)
         randombytes_buf(kc, 32);
         crypto_scalarmult_base(pd, kc);
         memset(conf, 0x42, 32);
-        memcpy(psk_b, fpeer(&fa, pb)->preshared_key, 32);
+        memcpy(psk_b, fake_peer(&fa, pb)->preshared_key, 32);
         inet_pton(AF_INET, "100.64.7.9", &aip[0].ip4);
         inet_pton(AF_INET, "100.64.7.10", &aip[1].ip4);
         memset(peers, 0, sizeof(peers));
@@ -271,18 +162,18 @@ int main(void)
         nlcheck_free(&fa.last);
         memset(&fa.last, 0, sizeof(fa.last));
         CHECK(agentpq_wgkernel_apply(ka, &cfg) == 0);
-        CHECK(fpeer(&fa, pc_) && fpeer(&fa, pc_)->n_allowedips == 0);
-        CHECK(fpeer(&fa, pc_) && memcmp(fpeer(&fa, pc_)->preshared_key, conf, 32) != 0 &&
-              memcmp(fpeer(&fa, pc_)->preshared_key, zero, 32) != 0);
+        CHECK(fake_peer(&fa, pc_) && fake_peer(&fa, pc_)->n_allowedips == 0);
+        CHECK(fake_peer(&fa, pc_) && memcmp(fake_peer(&fa, pc_)->preshared_key, conf, 32) != 0 &&
+              memcmp(fake_peer(&fa, pc_)->preshared_key, zero, 32) != 0);
         CHECK(agentpq_peer_status(agentpq_wgkernel_pq(ka), pc_, &st) == 0 &&
               st.psk == PQX_PSK_NONE && st.blocked);
-        CHECK(fpeer(&fa, pd) && fpeer(&fa, pd)->n_allowedips == 1 &&
-              memcmp(fpeer(&fa, pd)->preshared_key, zero, 32) == 0);
-        CHECK(fpeer(&fa, pb)->n_allowedips == 3 && memcmp(fpeer(&fa, pb)->preshared_key, psk_b, 32) == 0);
+        CHECK(fake_peer(&fa, pd) && fake_peer(&fa, pd)->n_allowedips == 1 &&
+              memcmp(fake_peer(&fa, pd)->preshared_key, zero, 32) == 0);
+        CHECK(fake_peer(&fa, pb)->n_allowedips == 3 && memcmp(fake_peer(&fa, pb)->preshared_key, psk_b, 32) == 0);
         agentpq_wgkernel_tick(ka); /* the classical peer is tracked and stays open */
         CHECK(agentpq_peer_status(agentpq_wgkernel_pq(ka), pd, &st) == 0 && st.classical_only &&
-              !st.blocked && fpeer(&fa, pd)->n_allowedips == 1);
-        CHECK(fpeer(&fa, pc_)->n_allowedips == 0);
+              !st.blocked && fake_peer(&fa, pd)->n_allowedips == 1);
+        CHECK(fake_peer(&fa, pc_)->n_allowedips == 0);
         for (size_t i = 0; i < fa.last.n_peers; i++) /* every SET since the apply */
             if (!memcmp(fa.last.peers[i].key, pc_, 32) && fa.last.peers[i].n_aip)
                 leak = true;
@@ -291,8 +182,8 @@ int main(void)
         peers[1].flags = WG_PEER_REMOVE;
         cfg.n_peers = 2;
         CHECK(agentpq_wgkernel_apply(ka, &cfg) == 0);
-        CHECK(!fpeer(&fa, pc_) && !agentpq_peer_known(agentpq_wgkernel_pq(ka), pc_));
-        CHECK(!fpeer(&fa, pd) && !agentpq_peer_known(agentpq_wgkernel_pq(ka), pd));
+        CHECK(!fake_peer(&fa, pc_) && !agentpq_peer_known(agentpq_wgkernel_pq(ka), pc_));
+        CHECK(!fake_peer(&fa, pd) && !agentpq_peer_known(agentpq_wgkernel_pq(ka), pd));
     }
 
     /* Removed from the kernel: forgotten. */
@@ -302,7 +193,7 @@ int main(void)
         memcpy(rp.public_key, pb, 32);
         strcpy(rm.ifname, "zkpqa");
         rm.peers = &rp;
-        fk_set(&fa, &rm);
+        fake_set(&fa, &rm);
     }
     agentpq_wgkernel_tick(ka);
     CHECK(agentpq_peer_count(agentpq_wgkernel_pq(ka)) == 0);
@@ -310,11 +201,7 @@ int main(void)
     agentpq_wgkernel_free(ka);
     agentpq_wgkernel_free(kb);
     agentpq_wgkernel_free(NULL);
-    for (struct fake *f = &fa; f; f = f == &fa ? &fb : NULL) {
-        for (size_t i = 0; i < f->cfg.n_peers; i++)
-            free(f->cfg.peers[i].allowedips);
-        free(f->cfg.peers);
-        nlcheck_free(&f->last);
-    }
+    fake_free(&fa);
+    fake_free(&fb);
     return check_finish("test_agentpq_wgkernel");
 }

@@ -82,8 +82,8 @@ int main(void)
 {
     static struct fake a, b;
     uint8_t ka[32], kb[32], pa[32], pb[32], kc[32];
-    struct agentpq_backend ba = {fk_install, fk_block, fk_send, fk_endpoint, &a, fk_handshake};
-    struct agentpq_backend bb = {fk_install, fk_block, fk_send, fk_endpoint, &b, fk_handshake};
+    struct agentpq_backend ba = {fk_install, fk_block, fk_send, fk_endpoint, &a, fk_handshake, NULL};
+    struct agentpq_backend bb = {fk_install, fk_block, fk_send, fk_endpoint, &b, fk_handshake, NULL};
     struct pqx_status st;
     char status[512];
     size_t n;
