@@ -33,6 +33,7 @@
 #include "agent/pq/agentpq_wgdev.h"
 #include "agent/pq/agentpq_wgkernel.h"
 #include "agent/wg/device.h"
+#include "agent/wg_filter_opt.h"
 #include "common/log.h"
 
 #define MAX_CLASSICAL 64 /* --classical-peer options */
@@ -44,6 +45,7 @@ struct opts {
     bool fg, pq;
     enum backend backend;
     const char *ifname;
+    const char *filter_path; /* --filter FILE (agent/wg_filter_opt.c) */
     uint8_t classical[MAX_CLASSICAL][32];
     size_t n_classical;
     struct {
@@ -69,7 +71,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ztna wireguard [-f|--foreground] [--backend auto|kernel|userspace] [--pq]\n"
-            "                      [--classical-peer PUBKEY]... IFNAME\n"
+            "                      [--classical-peer PUBKEY]... [--filter FILE] IFNAME\n"
             "       ztna wireguard --pq-status IFNAME\n"
             "       (with --pq also: --pq-endpoint PUBKEY=HOST:PORT, repeatable)\n");
 }
@@ -135,6 +137,9 @@ static int parse(int argc, char **argv, struct opts *o)
                 fprintf(stderr, "ztna wireguard: --backend: '%s' is not auto, kernel or userspace\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--filter") && v) {
+            i++;
+            o->filter_path = v;
         } else if (!strcmp(a, "--pq-endpoint") && v) {
             i++;
             if (o->n_pq_ep == MAX_PQ_EP) {
@@ -171,6 +176,11 @@ static int parse(int argc, char **argv, struct opts *o)
         usage();
         return 2;
     }
+    if (o->filter_path && o->backend == BACKEND_KERNEL) {
+        fprintf(stderr, "ztna wireguard: --filter needs the userspace backend (the kernel "
+                        "interface has no packet hooks)\n");
+        return 2;
+    }
     if (o->n_classical && !o->pq) {
         fprintf(stderr, "ztna wireguard: --classical-peer needs the post-quantum exchange (--pq)\n");
         return 2;
@@ -204,11 +214,21 @@ static void signals_install(void)
 static int run_userspace(const struct opts *o)
 {
     struct agentpq_wgdev *pq = NULL;
-    int ret = wg_device_create(o->ifname, &g_dev);
+    struct wg_filter_opt *wf = NULL;
+    int ret = o->filter_path ? wg_filter_opt_load(o->filter_path, &wf) : 0;
+
+    if (ret)
+        return 1; /* the message names the problem */
+    ret = wg_device_create(o->ifname, &g_dev);
 
     if (ret) {
         fprintf(stderr, "ztna wireguard: cannot create %s: %s\n", o->ifname, strerror(-ret));
+        wg_filter_opt_free(wf);
         return 1;
+    }
+    if (wf && (ret = wg_filter_opt_attach(wf, g_dev)) < 0) {
+        fprintf(stderr, "ztna wireguard: --filter on %s: %s\n", o->ifname, strerror(-ret));
+        goto out;
     }
     ret = wg_device_uapi_listen(g_dev);
     if (ret) {
@@ -232,9 +252,13 @@ static int run_userspace(const struct opts *o)
         goto out;
     signals_install();
     log_info("wireguard", "%s: up (userspace%s)", o->ifname, o->pq ? ", post-quantum PSKs" : "");
+    if (wf)
+        log_info("wireguard", "%s: inbound filter %s: %lu entries, stateful", o->ifname,
+                 o->filter_path, wg_filter_opt_entries(wf));
     ret = wg_device_run(g_dev);
 out:
     wg_device_destroy(g_dev);
+    wg_filter_opt_free(wf); /* after the device: its hooks point into wf */
     agentpq_wgdev_free(pq);
     g_dev = NULL;
     return ret ? 1 : 0;
@@ -315,6 +339,8 @@ int cmd_wireguard(int argc, char **argv)
         return ret;
     if (lvl && log_level_parse(lvl, &level))
         log_set_level(level);
+    if (o.filter_path)
+        o.backend = BACKEND_USERSPACE; /* --backend auto: the filter runs in our engine only */
     if (o.backend != BACKEND_USERSPACE) {
         if (wg_kernel_probe(why, sizeof(why))) {
             o.backend = BACKEND_KERNEL;

@@ -14,7 +14,7 @@
 #include "agent/daemon/dnsio.h"
 #include "agent/wg/device.h"
 #include "common/filter/filter_limits.h"
-#include "common/filter/matcher.h"
+#include "common/filter/gate.h"
 #include "common/log.h"
 
 static bool on_tun_read(void *ctx, const uint8_t *pkt, size_t len)
@@ -23,7 +23,7 @@ static bool on_tun_read(void *ctx, const uint8_t *pkt, size_t len)
     if (dnsio_tun_packet(a, pkt, len))
         return true;
     /* always tracked, so that a policy arriving later does not cut flows already open */
-    filter_matcher_outbound(a->fm, pkt, len, agent_now_ms());
+    filter_gate_outbound(a->fm, pkt, len);
     return false;
 }
 
@@ -31,9 +31,7 @@ static bool on_tun_write(void *ctx, const uint8_t *peer, const uint8_t *pkt, siz
 {
     struct agent *a = ctx;
     (void)peer;
-    if (!a->filter_on)
-        return true;
-    return filter_matcher_inbound(a->fm, pkt, len, agent_now_ms()) != FILTER_DENY;
+    return filter_gate_inbound(a->fm, a->filter_on, pkt, len);
 }
 
 int pktpath_init(struct agent *a)
@@ -57,21 +55,13 @@ void pktpath_fini(struct agent *a)
 
 int pktpath_set_filter(struct agent *a, const struct netmap *nm)
 {
-    struct filter *f = NULL;
-    int ret = 0;
-    if (nm && nm->has_filter) {
-        ret = filter_build(&f, nm->filter, nm->n_filter);
-        if (ret) {
-            /* fail closed: a filter we cannot build allows nothing */
-            log_error("policy", "cannot build the filter of map %lld: %s; denying all inbound",
-                      (long long)nm->version, strerror(-ret));
-            f = NULL;
-        }
-    }
-    filter_matcher_set_filter(a->fm, f);
-    filter_free(a->filter);
-    a->filter = f;
-    a->filter_on = nm && nm->has_filter;
+    bool on = nm && nm->has_filter;
+    int ret = filter_gate_install(a->fm, &a->filter, on, on ? nm->filter : NULL,
+                                  on ? nm->n_filter : 0);
+    if (ret) /* fail closed: a filter we cannot build allows nothing */
+        log_error("policy", "cannot build the filter of map %lld: %s; denying all inbound",
+                  (long long)nm->version, strerror(-ret));
+    a->filter_on = on;
     return ret;
 }
 

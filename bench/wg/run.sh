@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Userspace WireGuard benchmark: ours (`ztna wireguard`) vs Debian's wireguard-go, same run, same
-# topology. Prints figures and ratios; never fails on timing. Needs root, iperf3, wireguard-go, wg.
+# topology; then ours without and with a 1,000-entry stateful filter (`--filter`, issue 6: the
+# filtered throughput should be within 5% of the unfiltered one). Prints figures and ratios; never
+# fails on timing. Needs root, iperf3, wireguard-go, wg.
 #
 #   [ns A: bwgN-a]  100.64.0.1/24  wg  ==udp 198.18.0.1 <-veth-> 198.18.0.2==  wg  100.64.0.2/24 [ns B]
 #      iperf3 client --------------------- tunnel -----------------------------> iperf3 server
 #
-# Usage: bench/wg/run.sh BUILD_DIR      env: BENCH_SECONDS (default 10)
+# Filter comparison: a second pair of tunnels (100.64.1.1 <-> 100.64.1.2, ports 51830/51831) and a
+# third (100.64.2.1 <-> 100.64.2.2, 51840/51841, both ends started with --filter) are up at the same
+# time; TCP 1 stream and 64-byte UDP alternate between them for BENCH_FILTER_ROUNDS rounds and the
+# medians are compared (the machine's load drifts; alternating keeps it out of the ratio).
+#
+# Usage: bench/wg/run.sh BUILD_DIR      env: BENCH_SECONDS (default 10), BENCH_FILTER_ROUNDS (3),
+#                                            BENCH_ONLY=filter (skip the wireguard-go comparison)
 set -uo pipefail
 build=$(cd "${1:-build}" && pwd)
 ztna=$build/agent/ztna
 secs=${BENCH_SECONDS:-10}
+rounds=${BENCH_FILTER_ROUNDS:-3}
+only=${BENCH_ONLY:-}
 for t in iperf3 wireguard-go wg ip; do
     command -v $t >/dev/null || { echo "bench/wg: skipped: $t not installed"; exit 0; }
 done
@@ -39,16 +49,33 @@ echo "$ka" >$tmp/ka; echo "$kb" >$tmp/kb
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat 2>/dev/null || echo 0; }
 rss_kb() { awk '/VmRSS/{print $2}' /proc/$1/status 2>/dev/null || echo 0; }
 
-# start IMPL IFACE NS -> STARTED = pid of the process holding the interface
+# start IMPL IFACE NS [ztna options] -> STARTED = pid of the process holding the interface
 start_impl() {
     local impl=$1 ifc=$2 ns=$3
+    shift 3
     if [ "$impl" = ours ]; then
-        ip netns exec $ns "$ztna" wireguard -f $ifc 2>>$tmp/$ifc.log &
+        ip netns exec $ns "$ztna" wireguard -f "$@" $ifc 2>>$tmp/$ifc.log &
     else
         ip netns exec $ns env WG_PROCESS_FOREGROUND=1 wireguard-go -f $ifc >>$tmp/$ifc.log 2>&1 &
     fi
     STARTED=$!
     for _ in $(seq 50); do [ -S /var/run/wireguard/$ifc.sock ] && break; sleep 0.1; done
+}
+
+# iperf_tcp1 PORT ADDR -> Gb/s received (iperf3 server in B, client in A)
+iperf_tcp() {
+    local port=$1 addr=$2 par=${3:-1}
+    ip netns exec $B iperf3 -s -D -1 -p $port --logfile $tmp/srv$port >/dev/null 2>&1; sleep 0.3
+    ip netns exec $A iperf3 -c $addr -p $port -P $par -t $secs -J 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo 0
+}
+# iperf_pps PORT ADDR -> "received/offered" 64-byte UDP packets per second
+iperf_pps() {
+    local port=$1 addr=$2
+    ip netns exec $B iperf3 -s -D -1 -p $port --logfile $tmp/srv$port >/dev/null 2>&1; sleep 0.3
+    ip netns exec $A iperf3 -c $addr -p $port -u -l 64 -b 0 -t $secs -J 2>/dev/null | python3 -c '
+import json,sys
+d=json.load(sys.stdin); s=d["end"]["sum"]
+print("%d/%d" % (int((s["packets"]-s["lost_packets"])/s["seconds"]), int(s["packets"]/s["seconds"])))' 2>/dev/null || echo 0/0
 }
 
 declare -A R
@@ -67,20 +94,14 @@ run_impl() {
     # (the round trip of the first ping, which waits for the handshake; staged, not dropped)
     R[$impl,first_ms]=$(ip netns exec $A ping -c 1 -W 5 100.64.0.2 | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')
     [ -n "${R[$impl,first_ms]}" ] || R[$impl,first_ms]=0
-    ip netns exec $B iperf3 -s -D -1 -p 5201 --logfile $tmp/srv1 >/dev/null 2>&1; sleep 0.3
     local ca cb c0a c0b
     c0a=$(cpu_ticks $PA); c0b=$(cpu_ticks $PB)
-    R[$impl,tcp1]=$(ip netns exec $A iperf3 -c 100.64.0.2 -p 5201 -t $secs -J 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo 0)
+    R[$impl,tcp1]=$(iperf_tcp 5201 100.64.0.2)
     ca=$(cpu_ticks $PA); cb=$(cpu_ticks $PB)
     R[$impl,cpu_a]=$(( (ca - c0a) * 100 / (secs * $(getconf CLK_TCK)) ))
     R[$impl,cpu_b]=$(( (cb - c0b) * 100 / (secs * $(getconf CLK_TCK)) ))
-    ip netns exec $B iperf3 -s -D -1 -p 5202 --logfile $tmp/srv2 >/dev/null 2>&1; sleep 0.3
-    R[$impl,tcp4]=$(ip netns exec $A iperf3 -c 100.64.0.2 -p 5202 -P 4 -t $secs -J 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo 0)
-    ip netns exec $B iperf3 -s -D -1 -p 5203 --logfile $tmp/srv3 >/dev/null 2>&1; sleep 0.3
-    R[$impl,pps]=$(ip netns exec $A iperf3 -c 100.64.0.2 -p 5203 -u -l 64 -b 0 -t $secs -J 2>/dev/null | python3 -c '
-import json,sys
-d=json.load(sys.stdin); s=d["end"]["sum"]
-print("%d/%d" % (int((s["packets"]-s["lost_packets"])/s["seconds"]), int(s["packets"]/s["seconds"])))' 2>/dev/null || echo 0/0)
+    R[$impl,tcp4]=$(iperf_tcp 5202 100.64.0.2 4)
+    R[$impl,pps]=$(iperf_pps 5203 100.64.0.2)
     R[$impl,pps_sent]=${R[$impl,pps]#*/}
     R[$impl,pps]=${R[$impl,pps]%/*}
     R[$impl,rss1]=$(rss_kb $PA)
@@ -102,11 +123,89 @@ PY
     kill $PA $PB 2>/dev/null; wait $PA $PB 2>/dev/null
 }
 
-run_impl ours
-run_impl wggo
+# The 1,000-entry filter of one end: 999 entries that never match the benchmark's packets and
+# the one that does, in the middle (entry 500). The 999: 333 tcp and 333 udp /32 sources spread over
+# 100.65.0.0/16 and 100.66.0.0/16 (so the source index has ~1,300 elementary intervals around the
+# peer's address), 333 entries for the peer itself (tcp and udp, ports 6000-65000, never 5201-5203:
+# the peer's port list is that long). The match: "any PEER/32 5201-5203" (the iperf3 ports; "any"
+# also admits the ping). Written in the netmap's JSON form (common/filter/filter_json.c).
+gen_filter() {
+    python3 - "$1" >"$2" <<'PY'
+import json, sys
+peer = sys.argv[1]
+e = []
+for k in range(999):
+    kind = k % 3
+    if kind == 0:
+        e.append("tcp 100.65.%d.%d/32 %d" % (k >> 8, k & 255, 1024 + (k * 37) % 60000))
+    elif kind == 1:
+        e.append("udp 100.66.%d.%d/32 %d-%d" % (k >> 8, k & 255, 2000 + k, 2000 + k + (k % 7)))
+    else:
+        p = 6000 + (k * 151) % 59000
+        e.append("%s %s/32 %d" % ("tcp" if k % 2 else "udp", peer, p))
+e.insert(500, "any %s/32 5201-5203" % peer)
+assert len(e) == 1000
+print(json.dumps({"entries": e}))
+PY
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+# two pairs of ours up together: plain (100.64.1.x) and filtered (100.64.2.x), rounds alternate
+run_filter_cmp() {
+    local v ifa ifb net pa_ pb_ fa fb port_a port_b
+    gen_filter 100.64.2.2 $tmp/fa.json
+    gen_filter 100.64.2.1 $tmp/fb.json
+    for v in plain filt; do
+        ifa=${tag}${v:0:1}a ifb=${tag}${v:0:1}b
+        if [ $v = plain ]; then net=1 fa=() fb=(); port_a=51830 port_b=51831
+        else net=2 fa=(--filter $tmp/fa.json) fb=(--filter $tmp/fb.json); port_a=51840 port_b=51841; fi
+        start_impl ours $ifa $A "${fa[@]}"; pa_=$STARTED
+        start_impl ours $ifb $B "${fb[@]}"; pb_=$STARTED
+        pids+=($pa_ $pb_)
+        R[$v,pid_b]=$pb_
+        ip netns exec $A wg set $ifa private-key $tmp/ka listen-port $port_a peer $pb allowed-ips 100.64.$net.2/32 endpoint 198.18.0.2:$port_b
+        ip netns exec $B wg set $ifb private-key $tmp/kb listen-port $port_b peer $pa allowed-ips 100.64.$net.1/32 endpoint 198.18.0.1:$port_a
+        ip -n $A addr add 100.64.$net.1/24 dev $ifa; ip -n $A link set $ifa up
+        ip -n $B addr add 100.64.$net.2/24 dev $ifb; ip -n $B link set $ifb up
+        ip netns exec $A ping -c 1 -W 5 100.64.$net.2 >/dev/null || echo "bench/wg: $v pair: first ping failed"
+        R[$v,rss]=$(rss_kb $pb_)
+    done
+    grep -h "inbound filter" $tmp/*.log | sed 's/^/bench\/wg: /'
+    local r c0 c1 t p
+    declare -A L
+    for r in $(seq $rounds); do
+        for v in plain filt; do
+            [ $v = plain ] && net=1 || net=2
+            c0=$(cpu_ticks ${R[$v,pid_b]})
+            t=$(iperf_tcp 5201 100.64.$net.2)
+            c1=$(cpu_ticks ${R[$v,pid_b]})
+            L[$v,tcp1]+=" $t"
+            L[$v,cpu_b]+=" $(( (c1 - c0) * 100 / (secs * $(getconf CLK_TCK)) ))"
+            p=$(iperf_pps 5203 100.64.$net.2)
+            L[$v,pps]+=" ${p%/*}"
+            L[$v,pps_sent]+=" ${p#*/}"
+        done
+    done
+    for v in plain filt; do
+        for k in tcp1 cpu_b pps pps_sent; do
+            R[$v,$k]=$(median ${L[$v,$k]})
+            R[$v,${k}_all]=${L[$v,$k]# }
+        done
+    done
+    # the filtered end delivered everything through the filter: nothing was denied
+    if grep -q "filter: denied" $tmp/*.log; then
+        echo "bench/wg: WARNING: the filter denied packets during the benchmark:"; grep -h "filter: denied" $tmp/*.log | head -5
+    fi
+}
+
+[ "$only" = filter ] || run_impl ours
+[ "$only" = filter ] || run_impl wggo
+run_filter_cmp
 
 ratio() { python3 -c "a,b=float('$1'),float('$2'); print('%.2fx' % (a/b) if b > 0 else 'n/a')"; }
 echo "bench/wg: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per test"
+if [ "$only" != filter ]; then
 printf "%-34s %14s %14s %8s\n" "figure" "ztna" "wireguard-go" "ratio"
 printf "%-34s %14s %14s %8s\n" "TCP 1 stream (Gb/s)" "${R[ours,tcp1]}" "${R[wggo,tcp1]}" "$(ratio ${R[ours,tcp1]} ${R[wggo,tcp1]})"
 printf "%-34s %14s %14s %8s\n" "TCP 4 streams (Gb/s)" "${R[ours,tcp4]}" "${R[wggo,tcp4]}" "$(ratio ${R[ours,tcp4]} ${R[wggo,tcp4]})"
@@ -119,4 +218,21 @@ for n in 1 100 10000; do
     printf "%-34s %14s %14s %8s\n" "RSS with $n peer(s) (kB)" "${R[ours,rss$n]}" "${R[wggo,rss$n]}" "$(ratio ${R[wggo,rss$n]} ${R[ours,rss$n]})"
 done
 echo "(ratios: >1 means ztna is better; for ms and kB it is wireguard-go / ztna)"
+fi
+echo
+echo "ztna wireguard with a 1,000-entry stateful filter (--filter) on both ends vs none (issue 6: within 5%)"
+echo "  filter: 999 non-matching entries (333 tcp + 333 udp other /32 sources, 333 tcp/udp entries for the"
+echo "  peer on ports 6000-65000) + 'any PEER/32 5201-5203' as entry 500 of 1000; TCP replies pass by"
+echo "  conntrack (the receiver records its ACKs' flow), UDP iperf3 datagrams are looked up in the filter"
+echo "  medians of $rounds alternating rounds (${secs}s each); per-round values in brackets"
+pct() { python3 -c "a,b=float('$1'),float('$2'); print('%.3f (%+.1f%%) %s' % (a/b, (a/b-1)*100, 'within 5%' if a/b >= 0.95 else 'NOT within 5%') if b > 0 else 'n/a')"; }
+printf "%-30s %12s %12s  %s\n" "figure" "no filter" "filter" "filtered/unfiltered"
+printf "%-30s %12s %12s  %s\n" "TCP 1 stream (Gb/s)" "${R[plain,tcp1]}" "${R[filt,tcp1]}" "$(pct ${R[filt,tcp1]} ${R[plain,tcp1]})"
+printf "%-30s %12s %12s  %s\n" "UDP 64-byte received (pkt/s)" "${R[plain,pps]}" "${R[filt,pps]}" "$(pct ${R[filt,pps]} ${R[plain,pps]})"
+printf "%-30s %12s %12s\n" "UDP 64-byte offered (pkt/s)" "${R[plain,pps_sent]}" "${R[filt,pps_sent]}"
+printf "%-30s %12s %12s\n" "CPU receiver end, TCP 1 (%)" "${R[plain,cpu_b]}" "${R[filt,cpu_b]}"
+printf "%-30s %12s %12s\n" "RSS receiver end, idle (kB)" "${R[plain,rss]}" "${R[filt,rss]}"
+for k in tcp1 pps cpu_b; do
+    echo "  rounds $k: no filter [${R[plain,${k}_all]}]  filter [${R[filt,${k}_all]}]"
+done
 exit 0

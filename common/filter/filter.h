@@ -46,6 +46,9 @@ int filter_entry_format(const struct filter_entry *e, char *buf, size_t len);
 int filter_entry_parse(const char *s, struct filter_entry *e);
 int filter_json_write(const struct filter_entry *e, size_t n, char **out);
 int filter_json_parse(const char *json, struct filter_entry **out, size_t *n);
+/* As filter_json_parse; on failure why (may be NULL) gets a sentence naming the problem. */
+int filter_json_parse_why(const char *json, struct filter_entry **out, size_t *n, char *why,
+                          size_t why_len);
 /* Parses "a.b.c.d", "a.b.c.d/len", IPv6 likewise. 0 or -EINVAL. */
 int filter_prefix_parse(const char *s, uint8_t *family, uint8_t addr[16], uint8_t *plen);
 

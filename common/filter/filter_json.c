@@ -136,32 +136,59 @@ int filter_json_write(const struct filter_entry *e, size_t n, char **out)
     return 0;
 }
 
-int filter_json_parse(const char *json, struct filter_entry **out, size_t *n)
+/* why (may be NULL) gets a sentence naming the problem when parsing fails. */
+int filter_json_parse_why(const char *json, struct filter_entry **out, size_t *n, char *why,
+                          size_t why_len)
 {
     int ret = -EINVAL;
     struct filter_entry *e = NULL;
+    char dummy[1];
+    if (!why) {
+        why = dummy;
+        why_len = sizeof(dummy);
+    }
+    *why = '\0';
     *out = NULL;
     *n = 0;
-    if (strlen(json) > FILTER_JSON_MAX)
+    if (strlen(json) > FILTER_JSON_MAX) {
+        snprintf(why, why_len, "larger than %u bytes", FILTER_JSON_MAX);
         return -E2BIG;
+    }
     cJSON *root = cJSON_Parse(json);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
-    if (!cJSON_IsArray(arr))
+    if (!root) {
+        snprintf(why, why_len, "not JSON");
         goto out;
+    }
+    if (!cJSON_IsArray(arr)) {
+        snprintf(why, why_len, "no \"entries\" array (want {\"entries\": [\"tcp 100.64.0.1/32 22\", ...]})");
+        goto out;
+    }
     size_t cnt = (size_t)cJSON_GetArraySize(arr), i = 0;
     if (cnt > FILTER_MAX_ENTRIES) {
+        snprintf(why, why_len, "%zu entries, more than %u", cnt, FILTER_MAX_ENTRIES);
         ret = -E2BIG;
         goto out;
     }
     e = calloc(cnt ? cnt : 1, sizeof(*e));
     if (!e) {
+        snprintf(why, why_len, "out of memory");
         ret = -ENOMEM;
         goto out;
     }
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
-        if (!cJSON_IsString(it) || filter_entry_parse(it->valuestring, &e[i]))
+        if (!cJSON_IsString(it)) {
+            snprintf(why, why_len, "entry %zu is not a string", i + 1);
             goto out;
+        }
+        if (filter_entry_parse(it->valuestring, &e[i])) {
+            snprintf(why, why_len,
+                     "entry %zu '%.100s' is not 'PROTO PREFIX PORT[-PORT]' (PROTO tcp, udp, icmp "
+                     "or any; e.g. 'tcp 100.64.0.1/32 22')",
+                     i + 1, it->valuestring);
+            goto out;
+        }
         i++;
     }
     *out = e;
@@ -172,4 +199,9 @@ out:
     free(e);
     cJSON_Delete(root);
     return ret;
+}
+
+int filter_json_parse(const char *json, struct filter_entry **out, size_t *n)
+{
+    return filter_json_parse_why(json, out, n, NULL, 0);
 }

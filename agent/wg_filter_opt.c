@@ -1,0 +1,178 @@
+/* See wg_filter_opt.h. */
+#include "agent/wg_filter_opt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/wg/device.h"
+#include "common/filter/filter_limits.h"
+#include "common/filter/gate.h"
+#include "common/log.h"
+
+struct wg_filter_opt {
+    struct filter_matcher *fm;
+    struct filter *filter;
+    size_t n_entries;
+};
+
+static int fail(const char *path, int ret, const char *why)
+{
+    fprintf(stderr, "ztna wireguard: --filter %s: %s\n", path, why);
+    return ret;
+}
+
+/* *text is new (free()), NUL-terminated. */
+static int read_file(const char *path, char **text)
+{
+    char why[128];
+    FILE *f;
+    size_t cap = 4096, len = 0;
+    char *buf = NULL;
+    int ret = 0;
+
+    *text = NULL;
+    errno = 0;
+    if (!(f = fopen(path, "rb"))) {
+        ret = -errno;
+        snprintf(why, sizeof(why), "cannot open: %s", strerror(-ret));
+        return fail(path, ret, why);
+    }
+    for (;;) {
+        if (len + 1 >= cap || !buf) {
+            char *nb = len > FILTER_JSON_MAX ? NULL : realloc(buf, cap *= 2);
+            if (!nb) {
+                ret = len > FILTER_JSON_MAX ? -E2BIG : -ENOMEM;
+                snprintf(why, sizeof(why), ret == -E2BIG ? "larger than %u bytes" : "out of memory",
+                         FILTER_JSON_MAX);
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                ret = errno ? -errno : -EIO;
+                snprintf(why, sizeof(why), "cannot read: %s", strerror(-ret));
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (ret) {
+        free(buf);
+        return fail(path, ret, why);
+    }
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        free(buf);
+        return fail(path, -EINVAL, "contains a NUL byte (not a JSON text)");
+    }
+    *text = buf;
+    return 0;
+}
+
+int wg_filter_opt_load(const char *path, struct wg_filter_opt **out)
+{
+    struct wg_filter_opt *wf = calloc(1, sizeof(*wf));
+    struct filter_entry *e = NULL;
+    char *text = NULL, why[256];
+    int ret;
+
+    *out = NULL;
+    if (!wf)
+        return fail(path, -ENOMEM, "out of memory");
+    if ((ret = read_file(path, &text)))
+        goto out;
+    if ((ret = filter_json_parse_why(text, &e, &wf->n_entries, why, sizeof(why)))) {
+        fail(path, ret, why);
+        goto out;
+    }
+    if ((ret = filter_matcher_new(&wf->fm, 0))) {
+        fail(path, ret, "out of memory");
+        goto out;
+    }
+    if ((ret = filter_gate_install(wf->fm, &wf->filter, true, e, wf->n_entries))) {
+        snprintf(why, sizeof(why), "cannot build the filter from its %zu entries: %s",
+                 wf->n_entries, strerror(-ret));
+        fail(path, ret, why);
+        goto out;
+    }
+    *out = wf;
+    wf = NULL;
+out:
+    free(text);
+    free(e);
+    wg_filter_opt_free(wf);
+    return ret;
+}
+
+static bool on_tun_read(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct wg_filter_opt *wf = ctx;
+    filter_gate_outbound(wf->fm, pkt, len);
+    return false;
+}
+
+static bool on_tun_write(void *ctx, const uint8_t *peer, const uint8_t *pkt, size_t len)
+{
+    struct wg_filter_opt *wf = ctx;
+    (void)peer;
+    return filter_gate_inbound(wf->fm, true, pkt, len);
+}
+
+static const char *proto_name(uint8_t p)
+{
+    return p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 || p == 58 ? "icmp" : "ip";
+}
+
+static void log_denials(void *ctx, struct wg_device *dev)
+{
+    struct wg_filter_opt *wf = ctx;
+    struct filter_deny_count got[FILTER_DENY_SLOTS];
+    uint64_t rest = 0;
+    size_t n = filter_matcher_denied(wf->fm, got, FILTER_DENY_SLOTS, &rest, true);
+    (void)dev;
+    if (n > FILTER_DENY_SLOTS)
+        n = FILTER_DENY_SLOTS;
+    for (size_t i = 0, lines = 0; i < n; i++) {
+        char src[INET6_ADDRSTRLEN];
+        if (!got[i].packets)
+            continue;
+        if (lines++ >= WG_FILTER_LOG_LINES) {
+            rest += got[i].packets;
+            continue;
+        }
+        inet_ntop(got[i].family == 4 ? AF_INET : AF_INET6, got[i].src, src, sizeof(src));
+        log_info("filter", "denied %llu packet(s) from %s %s dport %u",
+                 (unsigned long long)got[i].packets, src, proto_name(got[i].proto), got[i].dport);
+    }
+    if (rest)
+        log_info("filter", "denied %llu more packet(s)", (unsigned long long)rest);
+}
+
+int wg_filter_opt_attach(struct wg_filter_opt *wf, struct wg_device *dev)
+{
+    int ret = wg_device_add_timer(dev, WG_FILTER_LOG_MS, log_denials, wf);
+    if (ret)
+        return ret;
+    wg_device_set_packet_hooks(dev, on_tun_read, on_tun_write, wf);
+    return 0;
+}
+
+unsigned long wg_filter_opt_entries(const struct wg_filter_opt *wf)
+{
+    return (unsigned long)wf->n_entries;
+}
+
+void wg_filter_opt_free(struct wg_filter_opt *wf)
+{
+    if (!wf)
+        return;
+    filter_matcher_free(wf->fm);
+    filter_free(wf->filter);
+    free(wf);
+}
