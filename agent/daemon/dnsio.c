@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/dnstcp.h"
 #include "agent/daemon/ipcsum.h"
 #include "agent/dns/dns_stub.h"
 #include "agent/wg/device.h"
@@ -29,15 +30,23 @@
 #define IP4_HDR 20
 #define UDP_HDR 8
 #define DNS_BUF 1500
+#define UP_BUF DNSTCP_ANSWER_MAX /* an upstream answer: the EDNS size we advertise for TCP */
+#define UP_EDNS_SIZE 4096        /* asked of the upstream for TCP clients */
+#define TC_EDNS_SIZE 1232        /* our payload size in a truncated answer's OPT */
+
+enum pending_kind { PEND_UDP, PEND_API, PEND_TCP };
 
 struct pending {
     bool used;
-    bool api; /* for the local API (conn_id) rather than a TUN client */
+    enum pending_kind kind; /* who gets the answer: a TUN client (UDP, TCP) or the local API */
+    bool strip_opt;         /* TCP: we added the OPT the answer carries */
     uint16_t up_id, orig_id;
     uint8_t client[4];
-    uint16_t client_port;
-    uint64_t conn_id, deadline;
+    uint16_t client_port, client_size; /* UDP: the answer must fit client_size bytes */
+    bool client_edns;                  /* the client's query had an OPT */
+    uint64_t conn_id, deadline;        /* conn_id: API connection, or dnstcp tag */
     char name[AGENT_FQDN_MAX];
+    struct dns_query q; /* TCP: for the SERVFAIL when the upstream does not answer */
 };
 
 struct dnsio {
@@ -52,10 +61,16 @@ struct dnsio {
     char suffix[AGENT_FQDN_MAX];
     char sys_suffix[AGENT_FQDN_MAX]; /* what the system resolver points at us for, "" = nothing */
     dnsio_reply_fn reply;
+    struct dnstcp *tcp; /* DNS over TCP to the stub */
     struct pending pend[AGENT_DNS_PENDING];
 };
 
 static void upstream_ready(struct agent *a, struct loop_src *src, uint32_t events);
+static void tcp_emit(void *ctx, const uint8_t *pkt, size_t len);
+static enum dnstcp_verdict tcp_query(void *ctx, uint64_t tag, const uint8_t *msg, size_t len,
+                                     uint8_t *out, size_t *out_len);
+
+static const struct dnstcp_ops tcp_ops = {.emit = tcp_emit, .query = tcp_query};
 
 /* The first IPv4 nameserver of /etc/resolv.conf that is not the stub itself. */
 static void read_resolv_conf(struct dnsio *d)
@@ -95,6 +110,8 @@ int dnsio_init(struct agent *a, dnsio_reply_fn reply)
     a->dns = d;
     if (d->up.fd < 0)
         return -errno;
+    if (!(d->tcp = dnstcp_new((const uint8_t *)&d->stub_ip, &tcp_ops, a)))
+        return -ENOMEM;
     if (!d->have_upstream)
         log_warn("dns", "no IPv4 nameserver in /etc/resolv.conf: non-tailnet names get SERVFAIL");
     return loop_add(a, &d->up, EPOLLIN);
@@ -108,6 +125,7 @@ void dnsio_fini(struct agent *a)
     if (d->up.fd >= 0)
         close(d->up.fd);
     dns_stub_table_free(d->table);
+    dnstcp_free(d->tcp);
     free(d);
     a->dns = NULL;
 }
@@ -140,8 +158,8 @@ void dnsio_set_table(struct agent *a, const struct netmap *nm)
 static void tun_reply(struct agent *a, const uint8_t client[4], uint16_t port, const uint8_t *msg,
                       size_t len)
 {
-    uint8_t pkt[IP4_HDR + UDP_HDR + DNS_BUF];
-    if (len > DNS_BUF)
+    uint8_t pkt[IP4_HDR + UDP_HDR + UP_BUF];
+    if (len > UP_BUF)
         return;
     size_t tot = IP4_HDR + UDP_HDR + len;
     memset(pkt, 0, IP4_HDR + UDP_HDR);
@@ -165,7 +183,7 @@ static void tun_reply(struct agent *a, const uint8_t client[4], uint16_t port, c
     u[5] = (uint8_t)(UDP_HDR + len);
     memcpy(u + UDP_HDR, msg, len);
     /* UDP checksum over the pseudo-header (RFC 768) */
-    uint8_t ph[12 + UDP_HDR + DNS_BUF];
+    uint8_t ph[12 + UDP_HDR + UP_BUF];
     memcpy(ph, pkt + 12, 8);
     ph[8] = 0;
     ph[9] = 17;
@@ -237,6 +255,114 @@ static size_t servfail(const uint8_t *q, size_t len, uint8_t *out)
     return len;
 }
 
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* Walks the question section; false if it does not parse. */
+static bool skip_questions(const uint8_t *msg, size_t len, const struct dns_header *h, size_t *off)
+{
+    for (unsigned i = 0; i < h->qdcount; i++) {
+        struct dns_name n;
+        uint16_t t, c;
+        if (!dns_question_parse(msg, len, off, &n, &t, &c))
+            return false;
+    }
+    return true;
+}
+
+size_t dnsio_truncate(const uint8_t *resp, size_t len, bool edns, uint8_t *out, size_t cap)
+{
+    struct dns_header h, th = {0};
+    struct dns_builder b;
+    struct dns_name n;
+    uint16_t qt = 0, qc = 0;
+    size_t off = DNS_HDR_LEN;
+    if (!dns_header_parse(resp, len, &h))
+        return 0;
+    bool has_q = h.qdcount >= 1 && dns_question_parse(resp, len, &off, &n, &qt, &qc);
+    th.id = h.id;
+    th.flags = (uint16_t)(h.flags | DNS_FLAG_QR | DNS_FLAG_TC);
+    th.qdcount = has_q;
+    th.arcount = edns;
+    dns_builder_init(&b, out, cap);
+    dns_builder_header(&b, &th);
+    if (has_q)
+        dns_builder_question(&b, &n, qt, qc);
+    if (edns)
+        dns_builder_opt(&b, TC_EDNS_SIZE, 0, 0, 0);
+    return dns_builder_ok(&b) ? b.len : 0;
+}
+
+int dnsio_edns_for_tcp(const uint8_t *q, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+                       bool *added)
+{
+    static const uint8_t opt[11] = {0, 0, DNS_TYPE_OPT, UP_EDNS_SIZE >> 8, UP_EDNS_SIZE & 0xff};
+    struct dns_header h;
+    size_t off = DNS_HDR_LEN;
+    if (!dns_header_parse(q, len, &h) || !skip_questions(q, len, &h, &off))
+        return -EBADMSG;
+    unsigned rrs = (unsigned)h.ancount + h.nscount + h.arcount;
+    for (unsigned i = 0; i < rrs; i++) {
+        struct dns_rr rr;
+        if (!dns_rr_parse(q, len, &off, &rr))
+            return -EBADMSG;
+        if (rr.type != DNS_TYPE_OPT || i < (unsigned)h.ancount + h.nscount)
+            continue;
+        if (len > cap)
+            return -ENOSPC;
+        memcpy(out, q, len);
+        if (rr.rclass < UP_EDNS_SIZE) /* the class of OPT is the payload size */
+            put16(out + rr.rdata_off - 8, UP_EDNS_SIZE);
+        *out_len = len;
+        *added = false;
+        return 0;
+    }
+    if (h.arcount == 0xffff || off + sizeof(opt) > cap)
+        return -ENOSPC;
+    memcpy(out, q, off); /* trailing bytes past the last record are dropped */
+    memcpy(out + off, opt, sizeof(opt));
+    put16(out + 10, h.arcount + 1u);
+    *out_len = off + sizeof(opt);
+    *added = true;
+    return 0;
+}
+
+size_t dnsio_strip_opt(uint8_t *msg, size_t len)
+{
+    struct dns_header h;
+    size_t off = DNS_HDR_LEN, start = 0;
+    if (!dns_header_parse(msg, len, &h) || !h.arcount || !skip_questions(msg, len, &h, &off))
+        return len;
+    unsigned rrs = (unsigned)h.ancount + h.nscount + h.arcount;
+    for (unsigned i = 0; i < rrs; i++) {
+        struct dns_rr rr;
+        size_t at = off;
+        if (!dns_rr_parse(msg, len, &off, &rr))
+            return len;
+        if (i == rrs - 1 && rr.type == DNS_TYPE_OPT && off == len)
+            start = at;
+    }
+    if (!start)
+        return len;
+    put16(msg + 10, h.arcount - 1u);
+    return start;
+}
+
+/* What the client can take over UDP: 512 bytes, or its EDNS payload size (RFC 6891 6.2.5), and
+ * never more than we take from the upstream. */
+static void client_limit(const uint8_t *q, size_t len, struct pending *p)
+{
+    struct dns_query pq;
+    size_t n = DNS_UDP_MIN;
+    p->client_edns = dns_query_parse(q, len, &pq) == 0 && pq.edns.present;
+    if (p->client_edns && pq.edns.udp_size > n)
+        n = pq.edns.udp_size;
+    p->client_size = (uint16_t)(n < UP_BUF ? n : UP_BUF);
+}
+
 int dnsio_packet_parse(const uint8_t *pkt, size_t len, const uint8_t stub[4],
                        struct dnsio_query *q)
 {
@@ -264,7 +390,12 @@ bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
     struct dnsio_query dq;
     uint8_t out[DNS_BUF];
     size_t out_len = 0;
-    int ret = d ? dnsio_packet_parse(pkt, len, (const uint8_t *)&d->stub_ip, &dq) : -ENOENT;
+    if (!d)
+        return false;
+    /* TCP to the stub (port 53 or not) is the TCP responder's */
+    if (dnstcp_input(d->tcp, pkt, len, agent_now_ms()) != -ENOENT)
+        return true;
+    int ret = dnsio_packet_parse(pkt, len, (const uint8_t *)&d->stub_ip, &dq);
     if (ret == -ENOENT)
         return false;
     if (ret) /* addressed to the stub but not a DNS query over UDP: consumed, dropped */
@@ -283,6 +414,7 @@ bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
         if (p) {
             memcpy(p->client, dq.client, 4);
             p->client_port = sport;
+            client_limit(q, qlen, p);
             if (relay(d, p, copy, qlen))
                 return true;
             p->used = false;
@@ -361,15 +493,48 @@ static void api_answer(struct agent *a, uint64_t conn_id, const char *name, cons
     a->dns->reply(a, conn_id, o, NULL);
 }
 
+/* An upstream answer of r bytes (whole if r <= UP_BUF, else cut at UP_BUF) to its asker: an
+ * answer larger than a UDP client takes becomes TC=1 (header and question), so that the client
+ * retries over TCP. */
+static void deliver(struct agent *a, const struct pending *p, uint8_t *msg, size_t r)
+{
+    uint8_t tc[DNS_UDP_MIN];
+    size_t len = r < UP_BUF ? r : UP_BUF;
+    switch (p->kind) {
+    case PEND_API:
+        api_answer(a, p->conn_id, p->name, msg, len, "upstream");
+        return;
+    case PEND_UDP:
+        if (r > p->client_size) {
+            len = dnsio_truncate(msg, len, p->client_edns, tc, sizeof(tc));
+            msg = tc;
+        }
+        if (len)
+            tun_reply(a, p->client, p->client_port, msg, len);
+        return;
+    case PEND_TCP:
+        if (r > UP_BUF) {
+            len = dnsio_truncate(msg, len, !p->strip_opt, tc, sizeof(tc));
+            msg = tc;
+        } else if (p->strip_opt) {
+            len = dnsio_strip_opt(msg, len);
+        }
+        if (len)
+            dnstcp_answer(a->dns->tcp, p->conn_id, msg, len, agent_now_ms());
+        return;
+    }
+}
+
 static void upstream_ready(struct agent *a, struct loop_src *src, uint32_t events)
 {
     struct dnsio *d = a->dns;
-    uint8_t buf[DNS_BUF];
+    uint8_t buf[UP_BUF];
     (void)events;
     for (int round = 0; round < 64; round++) {
         struct sockaddr_in from;
         socklen_t fl = sizeof(from);
-        ssize_t r = recvfrom(src->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        /* MSG_TRUNC: r is the datagram's real size, so an answer cut here is known to be */
+        ssize_t r = recvfrom(src->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fl);
         if (r < 0)
             return;
         if (r < DNS_HDR_LEN || from.sin_addr.s_addr != d->upstream.sin_addr.s_addr ||
@@ -383,30 +548,92 @@ static void upstream_ready(struct agent *a, struct loop_src *src, uint32_t event
             p->used = false;
             buf[0] = (uint8_t)(p->orig_id >> 8);
             buf[1] = (uint8_t)p->orig_id;
-            if (p->api)
-                api_answer(a, p->conn_id, p->name, buf, (size_t)r, "upstream");
-            else
-                tun_reply(a, p->client, p->client_port, buf, (size_t)r);
+            deliver(a, p, buf, (size_t)r);
             break;
         }
     }
 }
 
+/* SERVFAIL to a TCP client whose forwarded query the upstream did not answer. */
+static void tcp_expired(struct agent *a, const struct pending *p, uint64_t now)
+{
+    uint8_t out[DNS_UDP_MIN];
+    struct dns_builder b;
+    struct dns_header h = {
+        .id = p->orig_id,
+        .flags = (uint16_t)(DNS_FLAG_QR | DNS_FLAG_RA | (p->q.hdr.flags & (0x7800 | DNS_FLAG_RD)) |
+                            DNS_RCODE_SERVFAIL),
+        .qdcount = 1,
+    };
+    if (!p->q.qname.len)
+        return; /* the query did not parse: no question to answer */
+    dns_builder_init(&b, out, sizeof(out));
+    dns_builder_header(&b, &h);
+    dns_builder_question(&b, &p->q.qname, p->q.qtype, p->q.qclass);
+    if (dns_builder_ok(&b))
+        dnstcp_answer(a->dns->tcp, p->conn_id, out, b.len, now);
+}
+
 void dnsio_tick(struct agent *a, uint64_t now)
 {
     struct dnsio *d = a->dns;
-    for (size_t i = 0; d && i < AGENT_DNS_PENDING; i++) {
+    if (!d)
+        return;
+    dnstcp_tick(d->tcp, now);
+    for (size_t i = 0; i < AGENT_DNS_PENDING; i++) {
         struct pending *p = &d->pend[i];
         if (!p->used || p->deadline > now)
             continue;
         p->used = false;
-        if (p->api) {
+        if (p->kind == PEND_TCP)
+            tcp_expired(a, p, now);
+        if (p->kind == PEND_API) {
             char err[AGENT_FQDN_MAX + 64];
             snprintf(err, sizeof(err), "%s: the upstream resolver %s did not answer", p->name,
                      d->upstream_txt);
             d->reply(a, p->conn_id, NULL, err);
         }
     }
+}
+
+static void tcp_emit(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct agent *a = ctx;
+    int ret = wg_device_tun_write(a->dev, pkt, len);
+    if (ret)
+        log_debug("dns", "tun write (tcp): %s", strerror(-ret));
+}
+
+/* A query from a TCP client: tailnet names answered here; others relayed over UDP with an OPT
+ * for UP_EDNS_SIZE bytes, so answers too big for 512 come back whole. */
+static enum dnstcp_verdict tcp_query(void *ctx, uint64_t tag, const uint8_t *msg, size_t len,
+                                     uint8_t *out, size_t *out_len)
+{
+    struct agent *a = ctx;
+    struct dnsio *d = a->dns;
+    uint8_t up[DNSTCP_RX_MAX + 16];
+    size_t up_len;
+    bool added;
+    enum dns_stub_action act = d->table ? dns_stub_resolve(d->table, msg, len, out, DNSTCP_ANSWER_MAX, out_len)
+                                        : DNS_STUB_FORWARD;
+    if (act == DNS_STUB_ANSWER)
+        return DNSTCP_ANSWERED;
+    if (act == DNS_STUB_DROP)
+        return DNSTCP_DROPPED;
+    struct pending *p = pending_new(d, agent_now_ms());
+    if (p && dnsio_edns_for_tcp(msg, len, up, sizeof(up), &up_len, &added) == 0) {
+        p->kind = PEND_TCP;
+        p->conn_id = tag;
+        p->strip_opt = added;
+        if (dns_query_parse(msg, len, &p->q))
+            p->q.qname.len = 0;
+        if (relay(d, p, up, up_len))
+            return DNSTCP_PENDING;
+    }
+    if (p)
+        p->used = false;
+    *out_len = servfail(msg, len, out);
+    return *out_len ? DNSTCP_ANSWERED : DNSTCP_DROPPED;
 }
 
 int dnsio_query(struct agent *a, const char *name, uint64_t conn_id)
@@ -436,7 +663,7 @@ int dnsio_query(struct agent *a, const char *name, uint64_t conn_id)
     struct pending *p = pending_new(d, agent_now_ms());
     if (!p)
         return -EBUSY;
-    p->api = true;
+    p->kind = PEND_API;
     p->conn_id = conn_id;
     snprintf(p->name, sizeof(p->name), "%s", name);
     if (!relay(d, p, q, b.len)) {

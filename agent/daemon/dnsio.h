@@ -1,6 +1,7 @@
-/* The DNS stub's I/O: queries the host sends to 100.100.100.100:53 through the TUN are answered
- * in-process from the netmap's names (agent/dns/dns_stub.h) or relayed to the system's upstream
- * resolver (first IPv4 nameserver of /etc/resolv.conf); tailnet names never leave the machine.
+/* The DNS stub's I/O: queries the host sends to 100.100.100.100:53 through the TUN (over UDP,
+ * and over TCP through dnstcp.h) are answered in-process from the netmap's names
+ * (agent/dns/dns_stub.h) or relayed to the system's upstream resolver (first IPv4 nameserver of
+ * /etc/resolv.conf) over UDP; tailnet names never leave the machine.
  * Also answers `ztna dns query` for the local API. Runs with the device lock held. */
 #ifndef ZTNA_AGENT_DAEMON_DNSIO_H
 #define ZTNA_AGENT_DAEMON_DNSIO_H
@@ -32,7 +33,17 @@ struct dnsio_query {
 /* 0 with *q filled; -ENOENT: not addressed to stub; -EINVAL: addressed to it but not a well
  * formed, unfragmented UDP datagram to port 53. */
 int dnsio_packet_parse(const uint8_t *pkt, size_t len, const uint8_t stub[4], struct dnsio_query *q);
-/* Expires relayed queries that got no answer. */
+/* Answer-size handling, on untrusted DNS messages (never read past len):
+ * dnsio_truncate: the TC=1 stand-in for an answer too big for the client (header with TC, the
+ *   question, an OPT if edns); returns its length in out, 0 if resp has no header or cap is short.
+ * dnsio_edns_for_tcp: the query as relayed upstream for a TCP client, its OPT payload size raised
+ *   to 4096 or an OPT added (*added); 0, -EBADMSG if it does not parse, -ENOSPC.
+ * dnsio_strip_opt: removes the last record of msg if it is an OPT; returns the new length. */
+size_t dnsio_truncate(const uint8_t *resp, size_t len, bool edns, uint8_t *out, size_t cap);
+int dnsio_edns_for_tcp(const uint8_t *q, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+                       bool *added);
+size_t dnsio_strip_opt(uint8_t *msg, size_t len);
+/* Expires relayed queries that got no answer (TCP clients get SERVFAIL); runs the TCP timers. */
 void dnsio_tick(struct agent *a, uint64_t now_ms);
 /* Resolves name (A) as the stub would; the reply goes to conn_id now or when upstream answers. */
 int dnsio_query(struct agent *a, const char *name, uint64_t conn_id);
