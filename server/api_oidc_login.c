@@ -29,6 +29,7 @@
 #include "server/oidc_claims.h"
 #include "server/policy_rt.h"
 #include "server/ratelimit.h"
+#include "server/realtime.h"
 #include "server/validate.h"
 
 #define STATE_COOKIE "__Host-ztna_oidc_state"
@@ -177,6 +178,7 @@ struct callback {
     struct jose_jws jws;
     char *id_token;
     char why[256];
+    bool joined; /* this login made the user a member of the org */
 };
 
 /* Finds or creates the user and their membership, stores groups; one transaction. */
@@ -210,8 +212,10 @@ static int account_link(struct api_ctx *ctx, struct callback *cb, int64_t *user_
     }
     if (ret == 0) {
         ret = db_member_role(ctx->db, org_id, *user_id, &role);
-        if (ret == -ENOENT)
+        if (ret == -ENOENT) {
             ret = db_member_insert(ctx->db, org_id, *user_id, ROLE_MEMBER);
+            cb->joined = ret == 0;
+        }
     }
     if (ret == 0)
         ret = db_oidc_groups_set(ctx->db, org_id, *user_id, &cb->id, now) ?:
@@ -382,6 +386,8 @@ void api_oidc_callback(struct api_ctx *ctx)
     }
     if (ret == 0) /* groups replaced: the policy's group:oidc:<name> members follow */
         policy_rt_user_changed(ctx->srv, cb->ls.org_id, user_id);
+    if (ret == 0 && cb->joined) /* the users page of the org's open dashboards */
+        realtime_member_changed(ctx->srv, ctx->db, cb->ls.org_id, user_id, "joined");
     ret = ret ?: db_user_by_id(ctx->db, user_id, &u) ?:
           auth_session_create(ctx->srv, ctx->db, user_id, &t);
     if (ret < 0) {

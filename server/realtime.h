@@ -20,7 +20,8 @@
  * {"event":"offline","id":N}.
  * Data on "jit": {"event":"request"|"approved"|"denied"|"revoked"|"expired","id":N} (notices:
  * members may read only their own requests). On "policy": {"event":"update","id":version}.
- * On "members": {"event":"invited"|"role"|"removed","id":user_id}; the changed user's own
+ * On "members": {"event":"invited"|"joined"|"role"|"removed","id":user_id} (joined: a first SSO
+ * login made them a member); the changed user's own
  * sockets first get a fresh "subscribed" (channels of the new role) or, when removed, an error
  * NOT_FOUND and no further events of the org. On "keys": {"event":"created"|"revoked","id":N}.
  * On "audit": {"event":"new","action","actor_type","actor","target_type","target_id"} for every

@@ -9,7 +9,9 @@ Proves:
   and explain names that rule (index and line); a machine of a user in "sales" only is denied
   with no_rule;
 - a later SSO login of that user with "eng" in the claim recompiles the policy (no edit): the
-  same machine is accepted; a login with no groups denies it again.
+  same machine is accepted; a login with no groups denies it again;
+- a first SSO login that makes a user a member is a "joined" event on the org's realtime
+  "members" channel (an open users page refreshes); later logins are not.
 Skips (77) without node/npm."""
 import os
 import sys
@@ -21,6 +23,9 @@ from test_oidc_flow import SECRET_RS, Flow  # noqa: E402
 import harness  # noqa: E402
 from harness import Server, check, expect, free_port  # noqa: E402
 import test_machines_util as mu  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "web"))
+from test_realtime import WS  # noqa: E402
 
 SLUG = "acme-corp"  # srv.setup()'s "Acme Corp"
 
@@ -69,10 +74,19 @@ def run(srv, op):
     web = mu.Machine("web")
     web.register(srv, mu.create_key(srv, owner, tags=["tag:prod"])["key"])
 
+    ws = WS(srv.port, "/api/ws?token=" + owner.token)
+    check(ws.recv_json().get("type") == "ready", "owner's realtime socket")
+    ws.send({"type": "subscribe", "org": org, "channels": ["members"]})
+    check(ws.until(lambda f: f.get("type") == "subscribed") is not None, "subscribed to members")
+    joined = lambda f: f.get("type") == "event" and f["data"].get("event") == "joined"  # noqa: E731
+
     # Two SSO users; each gets admin (to create their own pre-auth key) and a laptop they own.
     laptops = {}
     for sub, groups in (("alice", ["eng", "ops"]), ("bob", ["sales"])):
         s = sso_user(srv, flow, op, owner, org, sub, groups)
+        m = ws.until(joined)
+        check(m and m["channel"] == "members" and m["data"]["id"] == s.user_id,
+              "first SSO login of %s: joined event %r" % (sub, m))
         expect(srv.patch("/api/orgs/%d/users/%d" % (org, s.user_id), {"role": "admin"}, owner), 200)
         m = mu.Machine("%s-laptop" % sub)
         m.register(srv, mu.create_key(srv, s, org=org)["key"])
@@ -96,6 +110,8 @@ def run(srv, op):
     check(d["accepted"] is False and d["failed"] == "no_rule", "bob left eng: %r" % d)
     d = explain(srv, owner, org, "alice-laptop", "web", 22)
     check(d["accepted"] is True, "alice unaffected: %r" % d)
+    check(ws.until(joined, timeout=1.0) is None, "later logins of a member are not joins")
+    ws.close()
 
 
 def main():

@@ -424,4 +424,5 @@ def main():
     channels()
 
 
-harness.run(main)
+if __name__ == "__main__":  # tests/oidc/test_oidc_policy_groups.py imports WS
+    harness.run(main)
