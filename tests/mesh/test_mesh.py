@@ -34,201 +34,25 @@ Checks, in order (each wait bounded):
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-BUILD = os.environ.get("ZTNA_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mesh_util import Mesh, main_wrapper  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ZTNA = os.path.join(BUILD, "agent", "ztna")
-SERVER = os.path.join(BUILD, "server", "ztna-server")
-PID = os.getpid() % 100000
-NS = {k: "zm%s%d" % (k, PID) for k in "HSABCF"}
 ADDR = {"S": "198.18.0.1", "A": "198.18.0.11", "B": "198.18.0.12", "C": "198.18.0.13", "F": "198.18.0.9"}
 AGENTS = {"A": "alpha", "B": "beta", "C": "gamma"}
-URL = "http://198.18.0.1:8080"
-TMP = tempfile.mkdtemp(prefix="ztna-mesh.")
-procs = {}   # name -> Popen
-made_netns_etc = []
-
-
-class Skip(Exception):
-    pass
-
-
-class Downgrade(Exception):
-    """Never retried by wait_for: fails the test at once."""
-
-
-def log(msg):
-    print("[mesh %5.1fs] %s" % (time.monotonic() - T0, msg), flush=True)
-
-
-def run(args, ns=None, check=True, timeout=30, input=None):
-    cmd = (["ip", "netns", "exec", NS[ns]] if ns else []) + args
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
-    if check and r.returncode != 0:
-        raise AssertionError("%s failed (%d): %s %s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
-    return r
-
-
-def spawn(name, args, ns):
-    f = open(os.path.join(TMP, name + ".log"), "w")
-    procs[name] = subprocess.Popen(["ip", "netns", "exec", NS[ns]] + args, stdout=f, stderr=subprocess.STDOUT)
-    return procs[name]
-
-
-def stop(name, expect_clean=True):
-    p = procs.pop(name, None)
-    if not p:
-        return
-    p.send_signal(signal.SIGTERM)
-    try:
-        rc = p.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(timeout=5)
-        raise AssertionError("%s did not stop on SIGTERM" % name)
-    if expect_clean and rc != 0:
-        raise AssertionError("%s exited with status %d (see %s.log)" % (name, rc, name))
-
-
-def wait_for(what, fn, timeout=20.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except (AssertionError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
-            last = e
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0fs waiting for %s (last: %s)" % (timeout, what, last))
-
-
-def api(method, path, body=None, token=None, headers=()):
-    args = ["curl", "-s", "-m", "10", "-X", method, "-H", "Content-Type: application/json"]
-    for h in headers:
-        args += ["-H", h]
-    if token:
-        args += ["-H", "Authorization: Bearer " + token]
-    if body is not None:
-        args += ["--data-binary", json.dumps(body)]
-    r = run(args + [URL + path], ns="S")
-    d = json.loads(r.stdout)
-    if not d.get("success"):
-        raise AssertionError("%s %s: %s" % (method, path, d))
-    return d["data"]
-
-
-def ztna(k, *args, check=True, timeout=30):
-    return run([ZTNA] + list(args) + ["--socket", os.path.join(TMP, k + ".sock")], ns=k, check=check,
-               timeout=timeout)
-
-
-def status(k):
-    """`ztna status --json`, checking on every call that no peer runs without its PQ PSK unblocked
-    (no silent downgrade: a peer without a PQ or explicitly classical PSK must be blocked)."""
-    s = json.loads(ztna(k, "status", "--json").stdout)
-    for p in s["peers"]:
-        pq = p["pq"]
-        if pq.get("psk") not in ("pq", "classical-only") and not pq.get("blocked"):
-            raise Downgrade("%s: peer %s is unblocked without a PQ PSK: %s" % (k, p["name"], pq))
-    return s
-
-
-def setup_net():
-    run(["ip", "netns", "add", NS["H"]])
-    run(["ip", "-n", NS["H"], "link", "add", "zmbr", "type", "bridge"])
-    run(["ip", "-n", NS["H"], "link", "set", "zmbr", "up"])
-    for k in "SABCF":
-        run(["ip", "netns", "add", NS[k]])
-        h, v = "h%s%d" % (k, PID), "v%s%d" % (k, PID)
-        run(["ip", "link", "add", v, "netns", NS[k], "type", "veth", "peer", "name", h, "netns", NS["H"]])
-        run(["ip", "-n", NS["H"], "link", "set", h, "master", "zmbr", "up"])
-        run(["ip", "-n", NS[k], "addr", "add", ADDR[k] + "/24", "dev", v])
-        run(["ip", "-n", NS[k], "link", "set", v, "up"])
-        run(["ip", "-n", NS[k], "link", "set", "lo", "up"])
-        if k in AGENTS:
-            if not os.path.isdir("/etc/netns"):
-                made_netns_etc.append("/etc/netns")  # removed last, if left empty
-            d = "/etc/netns/" + NS[k]
-            os.makedirs(d, exist_ok=True)
-            made_netns_etc.append(d)
-            with open(d + "/resolv.conf", "w") as f:
-                f.write("nameserver 198.18.0.1\n")
-
-
-def cleanup():
-    for name in list(procs):
-        p = procs.pop(name)
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    for k in NS:
-        subprocess.run(["ip", "netns", "del", NS[k]], capture_output=True)
-    for d in made_netns_etc:
-        if d == "/etc/netns":
-            continue
-        shutil.rmtree(d, ignore_errors=True)
-    if "/etc/netns" in made_netns_etc:
-        try:
-            os.rmdir("/etc/netns")
-        except OSError:
-            pass
-    for k in "ABCF":
-        try:
-            os.unlink("/var/run/wireguard/zt%s%d.sock" % (k.lower(), PID))
-        except OSError:
-            pass
-
-
-def start_server():
-    spawn("server", [SERVER, "--data-dir", os.path.join(TMP, "srv"), "--listen", ADDR["S"] + ":8080",
-                     "--insecure-http", "--dns-listen", ADDR["S"] + ":5353",
-                     "--stun-listen", ADDR["S"] + ":3478", "--heartbeat-interval", "5"], "S")
-    wait_for("the server's /healthz", lambda: run(["curl", "-sf", "-m", "2", URL + "/healthz"],
-                                                  ns="S", check=False).returncode == 0, 30)
-
-
-def start_agent(k):
-    tun = "zt%s%d" % (k.lower(), PID)
-    spawn("agent-" + k, [ZTNA, "daemon", "--state-dir", os.path.join(TMP, "state-" + k), "--socket",
-                         os.path.join(TMP, k + ".sock"), "--tun", tun, "--log-level", "debug"], k)
-    wait_for("agent %s's socket" % k, lambda: os.path.exists(os.path.join(TMP, k + ".sock")), 10)
-
-
-def peers_ready(k, n):
-    s = status(k)
-    ps = s["peers"]
-    return len(ps) == n and all(p["pq"].get("psk") in ("pq", "classical-only") for p in ps) and s
-
-
-def ping_ok(k, name):
-    for _ in range(5):
-        r = ztna(k, "ping", "-c", "1", "--timeout", "2", name, check=False)
-        if r.returncode == 0 and "pong from" in r.stdout:
-            return r.stdout.strip()
-    raise AssertionError("%s: ztna ping %s failed: %s %s" % (AGENTS.get(k, k), name, r.stdout, r.stderr))
+M = Mesh("zm", ADDR, AGENTS, tag="mesh")
+NS, URL, TMP = M.ns, M.url, M.tmp
+log, run, spawn, stop, wait_for, api, ztna = M.log, M.run, M.spawn, M.stop, M.wait_for, M.api, M.ztna
+status, setup_net, start_server, start_agent = M.status, M.setup_net, M.start_server, M.start_agent
+peers_ready, ping_ok = M.peers_ready, M.ping_ok
 
 
 def main():
-    if os.geteuid() != 0:
-        raise Skip("needs root (network namespaces, TUN)")
-    if not os.path.exists("/dev/net/tun"):
-        raise Skip("no /dev/net/tun")
-    for t in ("ip", "curl", "kdig", "dig", "ping"):
-        if not shutil.which(t):
-            raise Skip("%s not installed" % t)
-    for b in (ZTNA, SERVER):
-        if not os.access(b, os.X_OK):
-            raise AssertionError("%s not built" % b)
+    M.check_env(("ip", "curl", "kdig", "dig", "ping"))
     setup_net()
     spawn("upstream", [sys.executable, os.path.join(HERE, "upstream_dns.py"), ADDR["S"],
                        os.path.join(TMP, "upstream.names")], "S")
@@ -427,25 +251,4 @@ def main():
 
 
 if __name__ == "__main__":
-    T0 = time.monotonic()
-    rc = 0
-    try:
-        main()
-    except Skip as e:
-        print("SKIP: %s" % e)
-        rc = 77
-    except Exception as e:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        print("FAIL: %s" % e)
-        for name in sorted(os.listdir(TMP)):
-            if name.endswith(".log"):
-                with open(os.path.join(TMP, name)) as f:
-                    lines = f.readlines()
-                print("--- %s (last 25 lines)" % name)
-                print("".join(lines[-25:]))
-        rc = 1
-    finally:
-        cleanup()
-        shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    main_wrapper(M, main)
