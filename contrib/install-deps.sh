@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential cmake pkg-config libsqlite3-dev sqlite3 libcivetweb-
             libsodium-dev libssl-dev libcjson-dev libmnl-dev libcurl4-openssl-dev ca-certificates tzdata)
 TEST_PKGS=(python3 iproute2 iputils-ping procps kmod curl jq clang valgrind
            wireguard-go wireguard-tools iperf3 wrk knot-dnsutils dnsutils dnsperf nsd
-           netcat-openbsd nodejs npm chromium)
+           netcat-openbsd nodejs npm chromium nftables)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-build}" = test ] && want+=("${TEST_PKGS[@]}")
