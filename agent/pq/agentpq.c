@@ -652,7 +652,7 @@ int agentpq_endpoint_parse(const char *s, struct sockaddr_storage *out, socklen_
 int agentpq_pq_endpoint_option(const char *s, uint8_t key[static 32], struct sockaddr_storage *out,
                                socklen_t *out_len)
 {
-    const char *eq = s ? strchr(s, '=') : NULL;
+    const char *eq = s ? strrchr(s, '=') : NULL; /* the key's base64 padding has '=' too */
     size_t klen = 0;
 
     if (!eq || sodium_base642bin(key, 32, s, (size_t)(eq - s), NULL, &klen, NULL,
