@@ -68,6 +68,8 @@ struct notice {
     bool all;
     int64_t *ids;
     size_t n, cap;
+    int64_t *flips;            /* machines whose quarantine flipped: the dashboard hears of them */
+    size_t nflips, capflips;
 };
 
 /* Until the netmap module links in, its hook is a no-op (a strong definition replaces this). */
@@ -171,8 +173,18 @@ static void q_note(struct porg *o, struct notice *nt, int64_t id, bool q)
         }
         o->qids[o->nq++] = id;
     }
-    if (nt)
-        notice_push(nt, &id, 1);
+    if (!nt)
+        return;
+    notice_push(nt, &id, 1);
+    if (nt->nflips == nt->capflips) {
+        size_t nc = nt->capflips ? nt->capflips * 2 : 8;
+        int64_t *np = realloc(nt->flips, nc * sizeof(*np));
+        if (!np)
+            return; /* the dashboard shows it at its next load */
+        nt->flips = np;
+        nt->capflips = nc;
+    }
+    nt->flips[nt->nflips++] = id;
 }
 
 static void q_note_machine(struct porg *o, struct notice *nt, int64_t id, int64_t now)
@@ -193,9 +205,13 @@ static void notice_send(struct server *srv, struct notice *nt)
         netmap_policy_changed(srv, nt->org_id, NULL, 0);
     else if (nt->n)
         netmap_policy_changed(srv, nt->org_id, nt->ids, nt->n);
+    struct db_conn *db = nt->nflips ? db_conn_get(srv->db) : NULL;
+    for (size_t i = 0; db && i < nt->nflips; i++)
+        realtime_machine_changed(srv, db, nt->org_id, nt->flips[i]);
     free(nt->ids);
-    nt->ids = NULL;
-    nt->n = nt->cap = 0;
+    free(nt->flips);
+    nt->ids = nt->flips = NULL;
+    nt->n = nt->cap = nt->nflips = nt->capflips = 0;
 }
 
 static bool seen_get(void *arg, int64_t id, uint8_t *family, uint8_t addr[16])

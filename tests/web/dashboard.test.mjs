@@ -230,6 +230,30 @@ run('web_dashboard', async () => {
     await shot(page, 'policy');
     await page.locator('#policy-text').fill(POLICY);
 
+    // --- quarantine and PQ state (issues 6, 7): a badge with the reason, the PQ cell ---------
+    const qpol = await srv.api('PUT', `/api/orgs/${org}/policy`, { policy: JSON.stringify({
+      tagOwners: { 'tag:web': [OWNER] }, postures: { 'posture:fw': { firewall: true } },
+      rules: [{ action: 'accept', src: ['tag:web'], dst: ['tag:web:22'], posture: ['posture:fw'] }] }) },
+    (await srv.login(OWNER)).access_token, { 'If-Match': '"1"' });
+    check(qpol.status === 200, `policy set: ${JSON.stringify(qpol.env)}`);
+    await page.getByRole('link', { name: 'Machines' }).click();
+    await page.getByRole('heading', { name: 'Machines' }).waitFor(t());
+    await page.waitForSelector('html[data-live="open"]', t());
+    const devQ = new Machine('web-quarantined');
+    await devQ.register(srv, key);
+    const rowQ = page.locator(`tr[data-id="${devQ.id}"]`);
+    await rowQ.locator('.quarantine', { hasText: 'quarantined' }).waitFor(t());
+    check((await rowQ.textContent()).includes('no posture report received yet'), 'the badge gives the reason as text');
+    check((await rowQ.locator('td.pq').textContent()).trim() === '—', 'no PQ state before stats');
+    await devQ.heartbeat(srv, { os_version: '6.1', firewall: true },
+      { stats: { peers: 3, peers_pq: 2, peers_classical: 1, peers_failing: 0 } });
+    await rowQ.locator('td.pq', { hasText: 'PQ 2/3' }).waitFor(t());
+    check((await rowQ.locator('td.pq').textContent()).includes('1 classical'), 'classical peers counted');
+    await rowQ.locator('.quarantine').waitFor({ state: 'detached', ...t() });
+    await shot(page, 'machines-pq');
+    await owner('DELETE', `/api/orgs/${org}/machines/${devQ.id}`);
+    await rowQ.waitFor({ state: 'detached', ...t() });
+
     // --- DNS names and SSO settings ------------------------------------------------------------
     await page.getByRole('link', { name: 'DNS' }).click();
     await page.getByRole('cell', { name: `${dev3.label}.acme-corp.` }).or(page.getByText(`${dev3.label}.acme-corp.`)).first().waitFor(t());

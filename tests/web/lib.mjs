@@ -115,8 +115,8 @@ export class Machine {
     return r.data;
   }
 
-  async heartbeat(srv, posture) {
-    const body = JSON.stringify({ posture });
+  async heartbeat(srv, posture, extra = {}) { // extra: more members, e.g. { stats }
+    const body = JSON.stringify({ posture, ...extra });
     const ts = Math.floor(Date.now() / 1000);
     const nonce = randomBytes(16).toString('hex');
     const canon = `ZTNA-MACHINE-AUTH-V1\nPOST\n/api/machine-heartbeat\n${ts}\n${nonce}\n${createHash('sha256').update(body).digest('hex')}\n`;

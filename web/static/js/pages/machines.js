@@ -1,31 +1,65 @@
-// Machines: the list (search, filters, live online state) and the detail page, with the admin
-// actions rename, retag, expire and delete (confirmed).
+// Machines: the list (search, filters, live online state, quarantine, posture, PQ state) and the
+// detail page (posture checks of the policy, quarantine reason), with the admin actions rename,
+// retag, expire and delete (confirmed).
 import { del, get, patch, postEmpty, qs } from '../api.js';
 import { badge, clear, confirmDialog, errorBox, field, fmtTime, h, promptDialog, relTime, toast } from '../dom.js';
 
 const PAGE = 50;
 
+// The policy's posture checks (posture_checks: the postures a rule needs) when there are any,
+// else what the report's booleans say.
 function postureOf(m) {
+  const checks = m.posture_checks || [];
+  if (checks.length) {
+    const failed = checks.filter((c) => !c.pass);
+    return { ok: failed.length === 0, failed: failed.map((c) => c.name), why: failed.map((c) => `${c.name}: ${c.failed}`) };
+  }
   const p = m.posture || {};
-  if (typeof m.posture_ok === 'boolean') return { ok: m.posture_ok, failed: m.posture_failed || [] };
   const bools = Object.entries(p).filter(([, v]) => typeof v === 'boolean');
   if (!bools.length) return null;
   const failed = bools.filter(([, v]) => !v).map(([k]) => k);
-  return { ok: failed.length === 0, failed };
+  return { ok: failed.length === 0, failed, why: [] };
 }
 
 function postureBadge(m) {
   const p = postureOf(m);
   if (!p) return badge('no report', 'muted');
-  return p.ok ? badge('pass', 'ok') : badge(`fail: ${p.failed.join(', ')}`, 'bad');
+  if (p.ok) return badge('pass', 'ok');
+  const b = badge(`fail: ${p.failed.join(', ')}`, 'bad');
+  if (p.why.length) b.title = p.why.join('; ');
+  return b;
 }
 
-function pqState(m) {
-  const pq = m.pq ?? m.pq_state ?? (m.posture && m.posture.pq);
-  if (pq === undefined || pq === null) return null;
-  if (typeof pq === 'boolean') return pq ? 'hybrid PQ' : 'classical';
-  if (typeof pq === 'object') return pq.state || (pq.enabled ? 'hybrid PQ' : 'classical');
-  return String(pq);
+// Issue 7: the PQ counters of the latest heartbeat (m.pq, null until reported) as
+// "PQ 3/3", plus "1 classical" and "2 failing" when there are such peers.
+function pqParts(m) {
+  const pq = m.pq;
+  if (!pq || typeof pq !== 'object' || typeof pq.peers !== 'number') return null;
+  if (pq.peers === 0) return [['no peers', 'muted']];
+  const n = typeof pq.peers_pq === 'number' ? pq.peers_pq : 0;
+  const parts = [[`PQ ${n}/${pq.peers}`, n === pq.peers ? 'ok' : 'warn']];
+  if (pq.classical > 0) parts.push([`${pq.classical} classical`, 'warn']);
+  if (pq.failing > 0) parts.push([`${pq.failing} failing`, 'bad']);
+  return parts;
+}
+
+function pqCell(m) {
+  const parts = pqParts(m);
+  return parts ? h('span', { class: 'pq' }, parts.map(([t, k]) => badge(t, k))) : '—';
+}
+
+function pqText(m) {
+  const parts = pqParts(m);
+  if (!parts) return 'not reported';
+  return `${parts.map(([t]) => t).join(', ')} (reported ${relTime(m.pq.reported_at)})`;
+}
+
+// Issue 6: the server quarantines a machine whose posture report is missing or stale.
+function quarantineBadge(m) {
+  const q = m.quarantine;
+  if (!q || !q.quarantined) return null;
+  return h('div', { class: 'quarantine' }, badge('quarantined', 'bad'),
+    h('span', { class: 'small quarantine-reason' }, ` ${q.reason || ''}`));
 }
 
 function onlineBadge(m) {
@@ -114,17 +148,16 @@ export async function renderList(ctx) {
   }
 
   function row(m) {
-    const pq = pqState(m);
     return h('tr', { 'data-id': m.id, 'data-online': m.online ? 'true' : 'false' },
       h('td', { 'data-label': 'Name' }, h('a', { href: `#/machines/${m.id}` }, m.name),
         h('div', { class: 'muted small' }, m.hostname)),
-      h('td', { 'data-label': 'State', class: 'state' }, onlineBadge(m)),
+      h('td', { 'data-label': 'State', class: 'state' }, onlineBadge(m), quarantineBadge(m)),
       h('td', { 'data-label': 'Address' }, h('code', {}, m.tailnet_ip)),
       h('td', { 'data-label': 'MagicDNS' }, h('code', { class: 'wrap' }, m.fqdn)),
       h('td', { 'data-label': 'Tags' }, tagList(m.tags)),
       h('td', { 'data-label': 'OS' }, `${m.os || '—'} ${m.os_version || ''}`),
       h('td', { 'data-label': 'Posture' }, postureBadge(m)),
-      h('td', { 'data-label': 'PQ' }, pq ? badge(pq, pq === 'classical' ? 'warn' : 'ok') : '—'),
+      h('td', { 'data-label': 'PQ', class: 'pq' }, pqCell(m)),
       h('td', { 'data-label': 'Last seen' }, h('time', { datetime: m.last_seen ? new Date(m.last_seen * 1000).toISOString() : null, title: fmtTime(m.last_seen) }, relTime(m.last_seen))),
       h('td', { 'data-label': 'Actions' }, actions(ctx, m, changed)));
   }
@@ -186,15 +219,18 @@ export async function renderDetail(ctx) {
   const body = h('div');
   const draw = () => {
     const p = postureOf(m);
-    const pq = pqState(m);
+    const checks = m.posture_checks || [];
     clear(body,
       h('div', { class: 'page-head' }, h('h1', {}, m.name), onlineBadge(m)),
+      m.quarantine && m.quarantine.quarantined &&
+        h('p', { class: 'card quarantine', role: 'status' }, badge('quarantined', 'bad'),
+          ` ${m.quarantine.reason || ''}. It keeps its address; rules that need a posture deny it until a fresh report arrives.`),
       h('p', {}, h('a', { href: '#/machines' }, '← All machines')),
       actions(ctx, m, (kind, n) => { if (kind === 'delete') go('#/machines'); else { m = n; draw(); } }),
       h('dl', { class: 'kv card' },
         [['MagicDNS name', h('code', {}, m.fqdn)], ['Tailnet address', h('code', {}, m.tailnet_ip)],
           ['Hostname', m.hostname], ['OS', `${m.os} ${m.os_version}`], ['Tags', tagList(m.tags)],
-          ['Ephemeral', m.ephemeral ? 'yes' : 'no'], ['Post-quantum', pq || 'not reported'],
+          ['Ephemeral', m.ephemeral ? 'yes' : 'no'], ['Post-quantum', pqText(m)],
           ['Last seen', `${relTime(m.last_seen)} (${fmtTime(m.last_seen)})`], ['Created', fmtTime(m.created_at)],
           ['Key expired', m.expired ? fmtTime(m.expired_at) : 'no'],
           ['Machine key', h('code', { class: 'wrap' }, m.machine_key)], ['WireGuard key', h('code', { class: 'wrap' }, m.wg_public_key)]]
@@ -205,7 +241,12 @@ export async function renderDetail(ctx) {
           h('tbody', {}, Object.entries(m.posture).map(([k, v]) => h('tr', {}, h('td', {}, k),
             h('td', {}, typeof v === 'boolean' ? badge(v ? 'pass' : 'fail', v ? 'ok' : 'bad') : String(v))))))
         : h('p', { class: 'muted' }, 'This machine has not reported posture yet.'),
-      h('p', { class: 'muted small' }, `Reported ${relTime(m.posture_at)}`));
+      h('p', { class: 'muted small' }, `Reported ${relTime(m.posture_at)}`),
+      checks.length > 0 && h('h2', {}, 'Policy posture checks'),
+      checks.length > 0 && h('table', { class: 'list posture-checks' },
+        h('thead', {}, h('tr', {}, ['Posture', 'Result', 'Why'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, checks.map((c) => h('tr', {}, h('td', {}, c.name),
+          h('td', {}, badge(c.pass ? 'pass' : 'fail', c.pass ? 'ok' : 'bad')), h('td', {}, c.failed || '—'))))));
   };
   draw();
   clear(main, body);
