@@ -154,10 +154,13 @@ void api_machine_set_tags(struct api_ctx *ctx)
     if (!owner_of(ctx, m, "setting tags", &owner))
         goto out;
     ret = machine_tags_to_json(&b->tags, tags, &bad);
+    if (ret == -EINVAL) {
+        api_reply_error(ctx, 400, "INVALID_FIELD", "tags: \"%.64s\" is not a valid tag (tag: and "
+                        "1..60 of [A-Za-z0-9_-])", bad ? bad : "");
+        goto out;
+    }
     if (ret) {
-        api_reply_error(ctx, 400, "INVALID_FIELD", ret == -EINVAL ? "tags: \"%.64s\" is not a "
-                        "valid tag (tag:name, name of [A-Za-z0-9_-])" : "tags: too many%.0s",
-                        bad ? bad : "");
+        api_reply_error(ctx, 400, "INVALID_FIELD", "tags: too many or too long");
         goto out;
     }
     ret = machine_tags_owner_check(ctx->db, m->org_id, m->id, tags, why, sizeof(why));
