@@ -3,7 +3,8 @@
 # machines) and, if a machine has it, where it is present. In a private namespace (zkfb$$):
 #   missing module: --backend kernel fails (exit 1) saying the module is missing and creates
 #     nothing; --backend auto says so, falls back to the userspace engine (TUN + UAPI socket, `wg`
-#     configures it); --backend bogus is a usage error (exit 2) naming the value.
+#     configures it); --backend bogus is a usage error (exit 2) naming the value, and so are a
+#     malformed --pq-endpoint and --pq-endpoint without --pq.
 #   module present: --backend auto and kernel create a kernel interface (link kind wireguard)
 #     that `wg` configures over netlink, and remove it on SIGTERM in -f mode.
 set -u
@@ -32,6 +33,13 @@ wg genkey > "$TMP/key"
 
 ip netns exec $NS "$ZTNA" wireguard --backend bogus $IF 2>"$TMP/bogus.err"
 [ $? = 2 ] && grep -q "'bogus'" "$TMP/bogus.err" || fail "--backend bogus: want exit 2 naming the value"
+K=$(wg pubkey < "$TMP/key")
+ip netns exec $NS "$ZTNA" wireguard --pq --pq-endpoint "$K=198.18.0.1" $IF 2>"$TMP/pqep.err"
+[ $? = 2 ] && grep -q -- "--pq-endpoint: '$K=198.18.0.1' is not" "$TMP/pqep.err" ||
+    fail "--pq-endpoint without a port: want exit 2 naming the value"
+ip netns exec $NS "$ZTNA" wireguard --pq-endpoint "$K=198.18.0.1:51831" $IF 2>"$TMP/pqep.err"
+[ $? = 2 ] && grep -q "needs the post-quantum exchange" "$TMP/pqep.err" ||
+    fail "--pq-endpoint without --pq: want exit 2 saying it needs --pq"
 
 if ip -n $NS link add zkprobe type wireguard 2>/dev/null; then
     ip -n $NS link del zkprobe
