@@ -119,6 +119,10 @@ def main():
     assert "NXDOMAIN" in missing, missing
     ext = run(["dig", "+short", "+time=2", "+tries=2", "@100.100.100.100", "www.example.test"], ns="A").stdout.split()
     assert ext == ["198.18.0.77"], ("forwarded upstream", ext)
+    # DNS over TCP to the stub (agent/daemon/dnstcp.c): three queries on one connection
+    ans = run(["dig", "+tcp", "+keepopen", "+short", "+time=2", "+tries=2", "@100.100.100.100", me["B"]["fqdn"],
+               me["C"]["name"], "www.example.test"], ns="A").stdout.split()
+    assert ans == [me["B"]["tailnet_ip"], me["C"]["tailnet_ip"], "198.18.0.77"], ("dig +tcp", ans)
     q = ztna("A", "dns", "query", "www.example.test").stdout.strip()
     assert q == "198.18.0.77 (www.example.test)", q
     with open(os.path.join(TMP, "upstream.names")) as f:
