@@ -21,6 +21,9 @@ its own port of beta, and real TCP connections through the tunnel.
      8080  schedule: UTC, today from this minute to a minute boundary 25-85 s ahead
      9000  requireJit
 
+Every check is a new TCP connection made by a long-lived prober process in the source netns
+(`--probe` mode of this script; 1-1.5 s connect timeout), so a dropped SYN costs no process start.
+
 Checks, in order (each wait bounded):
   1. alpha reaches beta on tcp/22 and reads the banner (the reply passes alpha's filter, which
      admits nothing inbound: stateful); tcp/23 is dropped; beta cannot open tcp/22 to alpha
