@@ -4,7 +4,8 @@
  * kernel-style one (WireGuard port 51931, nothing answers there; exchange on 51932):
  *   - with nothing learned, an INIT goes to the WireGuard endpoint and to its port + 1 (both
  *     directions);
- *   - a reply goes to the source of the message it answers (the responder needs no address);
+ *   - a reply goes to the source of the message it answers (the responder needs no address), and
+ *     a data plane without an endpoint gets the source of the message that completed the exchange;
  *   - after an exchange each side knows the other's exchange address, and a rotation sends
  *     nothing to the guesses;
  *   - the peer moves (new port): the attempt to the old address times out, the next one also
@@ -71,6 +72,21 @@ static int be_send(void *ctx, const uint8_t peer[static 32], const uint8_t *buf,
     (void)len;
     CHECK(!"send() is not used with send_to");
     return -EIO;
+}
+
+static unsigned endpoint_sets;
+static uint16_t endpoint_port;
+
+/* The data plane had no endpoint: it gets the source of the message that completed an exchange. */
+static int be_endpoint(void *ctx, const uint8_t peer[static 32], const struct sockaddr *a,
+                       socklen_t len)
+{
+    (void)ctx;
+    (void)peer;
+    CHECK(a->sa_family == AF_INET && len == sizeof(struct sockaddr_in));
+    endpoint_sets++;
+    endpoint_port = ntohs(((const struct sockaddr_in *)a)->sin_port);
+    return 0;
 }
 
 static int be_send_to(void *ctx, const struct sockaddr *to, socklen_t to_len, const uint8_t *buf,
@@ -164,7 +180,7 @@ int main(void)
 {
     uint8_t su[32], sk[32], ku[32], kk[32];
     struct pqx_config cfg;
-    struct agentpq_backend bu = {be_install, be_block, be_send, NULL, &nu, NULL, be_send_to};
+    struct agentpq_backend bu = {be_install, be_block, be_send, be_endpoint, &nu, NULL, be_send_to};
     struct agentpq_backend bk = {be_install, be_block, be_send, NULL, &nk, NULL, be_send_to};
     struct sockaddr_in ep;
     uint8_t psk1[32];
@@ -207,6 +223,7 @@ int main(void)
     run(0, 1000);
     CHECK(both_pq(ku, kk));
     CHECK(info_port(nu.pq, kk, 51932) && info_port(nk.pq, ku, 51933));
+    CHECK(endpoint_sets == 1 && endpoint_port == 51932); /* U's data plane had no endpoint */
 
     /* 2. U re-creates the peer (address forgotten) and knows K's WireGuard endpoint 51931: its
      * INIT goes to 51931 and 51932, K answers the source, U learns 51932 again. */
@@ -223,6 +240,7 @@ int main(void)
         CHECK(agentpq_peer_info(nu.pq, kk, &iu) == 0 && agentpq_peer_info(nk.pq, ku, &ik) == 0);
         CHECK(iu.initiated == 1 && ik.responded >= 1);
     }
+    CHECK(endpoint_sets == 1); /* U's data plane has its endpoint now: left alone */
 
     /* 3. K's rotation goes to the learned address only. */
     memcpy(psk1, nu.psk, 32);
