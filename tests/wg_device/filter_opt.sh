@@ -68,8 +68,7 @@ cat >$TMP/f.json <<'JSON'
 JSON
 
 wgt_start ours $A $IA; PA=$STARTED
-# wgt_start passes its extra arguments as env assignments; --filter goes through ZTNA_WG_ARGS-like
-# wrapping: start B by hand with the option
+# B by hand: wgt_start takes env assignments, not options
 ip netns exec $B env ZTNA_WG_LOG_LEVEL=info "$ZTNA" wireguard -f --filter $TMP/f.json $IB 2>>"$TMP/$IB.log" &
 PB=$!; PIDS+=($PB)
 for _ in $(seq 50); do [ -S /var/run/wireguard/$IB.sock ] && break; sleep 0.1; done
