@@ -3,7 +3,8 @@
 //   #/login -> Organisation "acme-corp" -> "Continue with single sign-on" -> the provider's own
 //   sign-in page (a wrong password is refused there) -> email + password -> back on the
 //   dashboard, signed in as a new member (no admin pages offered; the owner's API lists them as
-//   member with their groups), the realtime socket authenticated;
+//   member), the realtime socket authenticated; the owner's open users page lists her at once
+//   (the "joined" event on the members channel, no reload);
 //   a user whose e-mail domain is not in oidc-allowed-domains signs in at the provider and lands
 //   on #/login with the server's reason in words, no session and no account created.
 // Run by run-sso.sh (installs the provider's npm packages), then run-browser.sh.
@@ -77,6 +78,23 @@ run('web_sso', async () => {
     await control(opPort, '/__test/accounts', [CAROL, MALLORY]);
     const t = (ms = 10000) => ({ timeout: ms });
 
+    // The owner watches the users page in another browser.
+    const octx = await browser.newContext();
+    const opage = await octx.newPage();
+    const orec = await instrument(opage);
+    await opage.goto(`${srv.base}/#/login`);
+    await opage.getByRole('heading', { name: 'Log in' }).waitFor(t());
+    await opage.getByLabel('Email').fill(OWNER);
+    await opage.getByLabel('Password').fill(PASSWORD);
+    await opage.getByRole('button', { name: 'Log in' }).click();
+    await opage.getByRole('heading', { name: 'Machines' }).waitFor(t());
+    await opage.goto(`${srv.base}/#/users`);
+    await opage.getByRole('heading', { name: 'Users' }).waitFor(t());
+    await opage.locator('table.list tbody').getByText(OWNER).waitFor(t());
+    await opage.waitForFunction(() => document.documentElement.dataset.live === 'open', null, t());
+    await opage.evaluate(() => { window.__noReload = true; });
+    check(!(await opage.locator('table.list').textContent()).includes(CAROL.email), 'carol not listed yet');
+
     // Carol: allowed domain -> signed in on the dashboard as a member.
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
@@ -97,6 +115,12 @@ run('web_sso', async () => {
     const refreshed = rec.responses.find((r) => r.url.endsWith('/api/auth/refresh') && r.status === 200);
     check(refreshed, 'the dashboard took its session from the SSO refresh cookie');
     await shot(page, 'sso-signed-in');
+    await opage.locator('table.list tbody').getByText(CAROL.email).waitFor(t());
+    check(await opage.evaluate(() => window.__noReload === true), 'the users page updated without a reload');
+    check(orec.frames.some((f) => f.dir === 'in' && f.channel === 'members' && f.data.event === 'joined'
+      && f.data.id === carol.id), 'the owner\'s socket got the joined event');
+    await shot(opage, 'sso-owner-users-live');
+    await octx.close();
     const csp = await page.evaluate(() => window.__csp);
     check(csp.length === 0 && rec.errors.length === 0, `no CSP violation or page error: ${csp} ${rec.errors}`);
     await ctx.close();
