@@ -19,7 +19,8 @@ Checks, in order (each wait bounded):
   2. every agent pings every other by short name and by full name (`ztna ping`), through the tunnel
   3. `dig @100.100.100.100` on each agent (short and full names) agrees with `kdig` against the
      server's authority and with `ztna dns query`; a non-tailnet name is forwarded upstream, and
-     no tailnet name ever reaches the upstream resolver
+     no tailnet name ever reaches the upstream resolver; `dig +tcp` gets the same answers over TCP,
+     and an upstream answer too big for a client without EDNS is TC=1 over UDP, whole over TCP
   4. the server is stopped and restarted while a ping runs every 100 ms: no packet lost; the
      agents reconnect
   5. a machine retagged by the admin shows its new tags in the others' `ztna status --json`;
@@ -123,6 +124,12 @@ def main():
     ans = run(["dig", "+tcp", "+keepopen", "+short", "+time=2", "+tries=2", "@100.100.100.100", me["B"]["fqdn"],
                me["C"]["name"], "www.example.test"], ns="A").stdout.split()
     assert ans == [me["B"]["tailnet_ip"], me["C"]["tailnet_ip"], "198.18.0.77"], ("dig +tcp", ans)
+    # an upstream answer too big for a client without EDNS: TC=1 over UDP, whole over TCP
+    big = ["198.18.1.%d" % i for i in range(1, 41)]
+    out = run(["dig", "+noedns", "+ignore", "+time=2", "+tries=1", "@100.100.100.100", "big.example.test"], ns="A").stdout
+    assert re.search(r"flags:[^;]* tc", out) and "ANSWER: 0" in out, out
+    ans = run(["dig", "+noedns", "+short", "+time=2", "+tries=1", "@100.100.100.100", "big.example.test"], ns="A").stdout.split()
+    assert sorted(ans) == sorted(big), ("TC then TCP", ans)
     q = ztna("A", "dns", "query", "www.example.test").stdout.strip()
     assert q == "198.18.0.77 (www.example.test)", q
     with open(os.path.join(TMP, "upstream.names")) as f:
@@ -130,7 +137,7 @@ def main():
     assert "www.example.test" in asked, asked
     leaked = [n for n in asked if n.endswith(suffix) or n in [m["name"] for m in me.values()] + ["nosuchhost"]]
     assert not leaked, "tailnet names reached the upstream resolver: %s" % leaked
-    log("DNS: stub == authority == ztna dns query; upstream forwarding, no leak")
+    log("DNS: stub == authority == ztna dns query; upstream forwarding, no leak; TCP, TC=1")
 
     # 4. server restart under a continuous ping
     pinger = subprocess.Popen(["ip", "netns", "exec", NS["A"], "ping", "-n", "-q", "-i", "0.1", "-c", "60",

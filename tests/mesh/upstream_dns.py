@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A stand-in upstream resolver for tests/mesh/test_mesh.py: answers every A query for a name
-under example.test with 198.18.0.77, NXDOMAIN for anything else, and logs every name it was
-asked (one per line) so the test can prove tailnet names never reach it.
+under example.test with 198.18.0.77 (big.example.test: 40 addresses 198.18.1.1-40, 674 bytes, more
+than a client without EDNS takes, sent whole anyway), NXDOMAIN for anything else, and logs every
+name it was asked (one per line) so the test can prove tailnet names never reach it.
 
     upstream_dns.py ADDR LOGFILE"""
 import socket
@@ -32,11 +33,13 @@ def main():
         question = msg[12:end + 4]
         ok = name.lower().endswith("example.test")
         flags = 0x8180 if ok else 0x8183
-        an = 1 if ok and qtype == 1 else 0
+        big = name.lower() == "big.example.test"
+        an = (40 if big else 1) if ok and qtype == 1 else 0
         hdr = msg[:2] + struct.pack("!HHHHH", flags, 1, an, 0, 0)
         ans = b""
-        if an:
-            ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("198.18.0.77")
+        for i in range(an):
+            ans += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(
+                "198.18.1.%d" % (i + 1) if big else "198.18.0.77")
         s.sendto(hdr + question + ans, addr)
 
 
