@@ -4,7 +4,8 @@
 //   sign-in page (a wrong password is refused there) -> email + password -> back on the
 //   dashboard, signed in as a new member (no admin pages offered; the owner's API lists them as
 //   member), the realtime socket authenticated; the owner's open users page lists her at once
-//   (the "joined" event on the members channel, no reload);
+//   (the "joined" event on the members channel, no reload); promoted to admin and back while
+//   her tab is open, her navigation gains and loses "Auth keys" without a reload;
 //   a user whose e-mail domain is not in oidc-allowed-domains signs in at the provider and lands
 //   on #/login with the server's reason in words, no session and no account created.
 // Run by run-sso.sh (installs the provider's npm packages), then run-browser.sh.
@@ -121,6 +122,19 @@ run('web_sso', async () => {
       && f.data.id === carol.id), 'the owner\'s socket got the joined event');
     await shot(opage, 'sso-owner-users-live');
     await octx.close();
+
+    // Her role changes while her tab is open: the navigation follows without a reload.
+    await page.evaluate(() => { window.__noReload = true; });
+    const setRole = async (role) => {
+      const r = await srv.api('PATCH', `/api/orgs/${org.id}/users/${carol.id}`, { role }, owner);
+      check(r.status === 200, `role ${role}: ${JSON.stringify(r.env)}`);
+    };
+    await setRole('admin');
+    await page.locator('#nav').getByRole('link', { name: 'Auth keys' }).waitFor(t());
+    await setRole('member');
+    await page.locator('#nav').getByRole('link', { name: 'Auth keys' }).waitFor({ state: 'detached', timeout: 10000 });
+    check(await page.evaluate(() => window.__noReload === true), 'role changes applied without a reload');
+    check(rec.errors.length === 0, `page errors after the role changes: ${rec.errors}`);
     const csp = await page.evaluate(() => window.__csp);
     check(csp.length === 0 && rec.errors.length === 0, `no CSP violation or page error: ${csp} ${rec.errors}`);
     await ctx.close();

@@ -84,9 +84,9 @@ export class Live {
         this.pinger = setInterval(() => this.send({ type: 'ping' }), PING_MS);
         this.subscribe();
         break;
-      case 'subscribed':
+      case 'subscribed': // also sent by the server when this user's role changed
         this.setState('open');
-        this.emit('*', { type: 'subscribed' });
+        this.emit('*', { type: 'subscribed', org: m.org, role: m.role });
         break;
       case 'reauth':
         if (await refresh()) this.send({ type: 'auth', token: getToken() });
@@ -100,6 +100,7 @@ export class Live {
       case 'error':
         if (m.code === 'UNAUTHORIZED' && await refresh() && this.ws)
           this.send({ type: 'auth', token: getToken() });
+        else if (m.code === 'NOT_FOUND') this.emit('*', { type: 'gone', org: this.org }); // removed from the org
         break;
       default:
         break;

@@ -1,7 +1,7 @@
 // Boot, layout and the hash router. Routes: #/login, #/setup, #/cli-login?req=ID, and the
 // org pages below. Every org page gets ctx = {main, org, isAdmin, isOwner, params, query, live,
 // go}; it may return a cleanup function, run when the route changes.
-import { getSession, onSession, refresh, logout } from './api.js';
+import { getSession, onSession, refresh, logout, reloadMe } from './api.js';
 import { h, clear, toast } from './dom.js';
 import { Live } from './live.js';
 
@@ -25,6 +25,20 @@ const ROUTES = [
 const live = new Live();
 let cleanup = null;
 let renderSeq = 0;
+
+// The user's role in the org changed, or they were removed, while the tab is open (the server
+// re-grants the socket: "subscribed" with the new role, or NOT_FOUND): re-read the org list and
+// re-render with the new rights. Once per org and role, so a disagreement cannot loop.
+let lastRoleFix = '';
+live.on('*', (m) => {
+  const org = currentOrg();
+  if (!getSession() || !org || String(m.org) !== String(org.id)) return;
+  const changed = (m.type === 'subscribed' && m.role && m.role !== org.role) || m.type === 'gone';
+  const key = `${org.id}:${m.type}:${m.role || ''}`;
+  if (!changed || key === lastRoleFix) return;
+  lastRoleFix = key;
+  reloadMe().then(() => route()).catch(() => {});
+});
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
