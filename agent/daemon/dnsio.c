@@ -390,7 +390,8 @@ bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len)
     struct dnsio_query dq;
     uint8_t out[DNS_BUF];
     size_t out_len = 0;
-    if (!d)
+    /* the common case first, cheaply: not for the stub (no clock read on the data path) */
+    if (!d || len < IP4_HDR || pkt[0] >> 4 != 4 || memcmp(pkt + 16, &d->stub_ip, 4))
         return false;
     /* TCP to the stub (port 53 or not) is the TCP responder's */
     if (dnstcp_input(d->tcp, pkt, len, agent_now_ms()) != -ENOENT)
