@@ -10,6 +10,8 @@ Proves:
   with no_rule;
 - a later SSO login of that user with "eng" in the claim recompiles the policy (no edit): the
   same machine is accepted; a login with no groups denies it again;
+- JIT approvers named as group:oidc:oncall: a member whose groups claim has "oncall" may approve
+  a request for that rule's port, a member without it may not (403);
 - a first SSO login that makes a user a member is a "joined" event on the org's realtime
   "members" channel (an open users page refreshes); later logins are not.
 Skips (77) without node/npm."""
@@ -34,6 +36,8 @@ POLICY = """// IdP groups in rules
   "tagOwners": {"tag:prod": ["%(owner)s"]},
   "rules": [
     {"action": "accept", "src": ["group:oidc:eng"], "dst": ["tag:prod:22"], "proto": "tcp"},
+    {"action": "accept", "src": ["group:oidc:eng"], "dst": ["tag:prod:5432"], "proto": "tcp",
+     "requireJit": true, "approvers": ["group:oidc:oncall"]},
   ],
 }
 """
@@ -111,6 +115,18 @@ def run(srv, op):
     d = explain(srv, owner, org, "alice-laptop", "web", 22)
     check(d["accepted"] is True, "alice unaffected: %r" % d)
     check(ws.until(joined, timeout=1.0) is None, "later logins of a member are not joins")
+
+    # JIT approvers by IdP group: carl (member, oncall) may decide, dave (member) may not.
+    carl = sso_user(srv, flow, op, owner, org, "carl", ["oncall"])
+    dave = sso_user(srv, flow, op, owner, org, "dave", ["eng"])
+    alice = sso_user(srv, flow, op, owner, org, "alice", ["eng", "ops"])
+    jit = "/api/orgs/%d/jit-requests" % org
+    rid = expect(srv.post(jit, {"dst": "web", "port": 5432, "duration": 600, "reason": "db fix"}, alice),
+                 201).data["id"]
+    r = expect(srv.post("%s/%d/approve" % (jit, rid), None, dave), 403, "FORBIDDEN")
+    check("approver" in r.message, "dave is not an approver: %r" % r.message)
+    r = expect(srv.post("%s/%d/approve" % (jit, rid), None, carl), 200)
+    check(r.data["state"] == "approved", "carl (group:oidc:oncall) approved: %r" % r.data)
     ws.close()
 
 
