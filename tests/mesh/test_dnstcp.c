@@ -451,6 +451,31 @@ static void test_retransmit_and_give_up(void)
     dnstcp_free(t);
 }
 
+/* The SYN-ACK is lost: retransmitted on the timer and on a repeated SYN, same ISN; the client
+ * never completing the handshake costs the slot only for the bounded retries. */
+static void test_synack_retransmit(void)
+{
+    struct dnstcp *t = fresh();
+    struct tseg s, r;
+    CHECK(feed(t, 100, 40070, 5000, 0, F_SYN, 65535, 1460, NULL, 0) == 0);
+    CHECK(one_out(0, &s) && s.flags == (F_SYN | F_ACK) && s.ack == 5001);
+    dnstcp_tick(t, 100 + DNSTCP_RTO_MS);
+    CHECK(one_out(1, &r) && r.flags == (F_SYN | F_ACK) && r.seq == s.seq && r.ack == 5001);
+    CHECK(feed(t, 400, 40070, 5000, 0, F_SYN, 65535, 1460, NULL, 0) == 0);
+    CHECK(one_out(2, &r) && r.flags == (F_SYN | F_ACK) && r.seq == s.seq);
+    /* a wrong ACK for it: RST, slot freed */
+    CHECK(feed(t, 400, 40070, 5001, s.seq + 7, F_ACK, 65535, 0, NULL, 0) == 0);
+    CHECK(one_out(3, &r) && r.flags == F_RST && r.seq == s.seq + 7 && dnstcp_conns(t) == 0);
+    /* nobody answers at all: DNSTCP_MAX_RETRIES SYN-ACKs, then RST */
+    W.n_out = 0;
+    CHECK(feed(t, 1000, 40071, 9000, 0, F_SYN, 65535, 1460, NULL, 0) == 0);
+    for (uint64_t ms = 1000; ms < 60000 && dnstcp_conns(t); ms += 50)
+        dnstcp_tick(t, ms);
+    CHECK(dnstcp_conns(t) == 0 && W.n_out == 1 + DNSTCP_MAX_RETRIES + 1);
+    CHECK(parse_out(&W.out[W.n_out - 1], &r) && (r.flags & F_RST));
+    dnstcp_free(t);
+}
+
 static void test_rst(void)
 {
     struct dnstcp *t = fresh();
@@ -660,6 +685,7 @@ int main(void)
     test_pipelined_split();
     test_out_of_order_and_duplicates();
     test_retransmit_and_give_up();
+    test_synack_retransmit();
     test_rst();
     test_conn_cap_and_bad_packets();
     test_idle_and_fin();
