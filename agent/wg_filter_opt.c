@@ -42,17 +42,21 @@ static int read_file(const char *path, char **text)
     }
     for (;;) {
         if (len + 1 >= cap || !buf) {
-            char *nb = len > FILTER_JSON_MAX ? NULL : realloc(buf, cap *= 2);
+            char *nb = realloc(buf, cap *= 2);
             if (!nb) {
-                ret = len > FILTER_JSON_MAX ? -E2BIG : -ENOMEM;
-                snprintf(why, sizeof(why), ret == -E2BIG ? "larger than %u bytes" : "out of memory",
-                         FILTER_JSON_MAX);
+                ret = -ENOMEM;
+                snprintf(why, sizeof(why), "out of memory");
                 break;
             }
             buf = nb;
         }
         size_t got = fread(buf + len, 1, cap - 1 - len, f);
         len += got;
+        if (len > FILTER_JSON_MAX) {
+            ret = -E2BIG;
+            snprintf(why, sizeof(why), "larger than %u bytes", FILTER_JSON_MAX);
+            break;
+        }
         if (got == 0) {
             if (ferror(f)) {
                 ret = errno ? -errno : -EIO;

@@ -7,8 +7,9 @@
 #   100.64.0.1/24  198.18.0.1                   100.64.0.2/24  198.18.0.2
 #   f.json: tcp 100.64.0.1/32 5201, udp 100.64.0.1/32 5301, tcp 100.64.0.9/32 5202 (another source)
 #
-# Usage: filter_opt.sh cli    bad filter files: a message naming the problem, non-zero exit, no
-#                             interface left behind (needs no root)
+# Usage: filter_opt.sh cli    bad filter files (missing, a directory, empty, NUL byte, > 64 MiB,
+#                             not JSON, no entries, bad entries): a message naming the problem,
+#                             exit 1, no interface left behind (needs no root)
 #        filter_opt.sh netns  A->B: tcp 5201 passes (5 MB, sha256), tcp 5202 (listener present)
 #                             times out, udp 5301 arrives, udp 5302 does not, ping A->B is dropped;
 #                             B->A ping and TCP to a port the filter never names work (replies
@@ -27,6 +28,8 @@ if [ "$mode" = cli ]; then
     printf '{"entries": "tcp 100.64.0.1/32 22"' >$TMP/notjson.json
     printf '{"filter": []}' >$TMP/noentries.json
     printf '' >$TMP/empty.json
+    printf '{"entries": []}\0' >$TMP/nul.json
+    truncate -s 65M $TMP/huge.json
     # each case: FILE  expected text in the message
     cases=(
         "$TMP/missing.json|cannot open: No such file or directory"
@@ -36,6 +39,8 @@ if [ "$mode" = cli ]; then
         "$TMP/noentries.json|no \"entries\" array"
         "$TMP/empty.json|not JSON"
         "$TMP|cannot read: Is a directory"
+        "$TMP/nul.json|contains a NUL byte"
+        "$TMP/huge.json|larger than 67108864 bytes"
     )
     for c in "${cases[@]}"; do
         f=${c%%|*} want=${c#*|}
