@@ -15,6 +15,7 @@
 #include "server/db.h"
 #include "server/db_machines.h"
 #include "server/metrics.h"
+#include "server/netmap.h"
 #include "server/realtime.h"
 #include "server/policy_rt.h"
 #include "server/server.h"
@@ -118,6 +119,9 @@ int janitor_run_once(struct server *srv, int64_t now)
         log_warn("janitor", "pass failed: %d", ret);
     }
     db_conn_idle(db);
+    /* Machines marked offline or deleted change the maps: the netmap applies them now rather
+     * than at its next sweep (netmap.h). */
+    netmap_sync(srv);
     return ret < 0 ? ret : 0;
 }
 

@@ -4,7 +4,12 @@
  * (the orgs array; an org, once created, lives until netmap_stop), org->lock (a read-write lock:
  * its version, slots and list). A poll read-locks org->lock only to read the state and take
  * references to immutable nodes; it renders, filters by policy and signs outside every lock, and
- * sleeps on the org's generation word (futex), which every change wakes in one call. */
+ * sleeps on the org's generation word (futex), which every change wakes in one call. An API
+ * request that makes a change holds that call until its own reply is written
+ * (netmap_wakes_hold()): released first, 10,000 woken polls would take the cores from it and the
+ * writer (a registration, say) would be answered only after them. A reply that takes longer
+ * than NM_WAKE_HOLD_MS to write (a slow reader) does not hold the polls: the module's thread
+ * wakes them at its next sweep. */
 #include "server/netmap.h"
 
 #include <errno.h>
@@ -59,6 +64,8 @@ struct nm_org {
      * FUTEX_WAIT and are all woken by one FUTEX_WAKE: no waiter list to walk, no mutex for a
      * herd of 10,000 woken threads to queue on. */
     _Atomic uint32_t gen;
+    /* gen moved on under netmap_wakes_hold(): since when (CLOCK_MONOTONIC ms), 0 if not */
+    _Atomic int64_t wake_pending;
     int64_t version;
     int64_t floor;               /* polls with since < floor get a full map */
     int64_t reset_at;            /* every machine's map goes out whole to polls older than this */
@@ -352,11 +359,66 @@ static void org_free(struct nm_org *o)
     free(o);
 }
 
-/* Wakes every poll waiting on o (after a version bump, or at shutdown). */
+#define NM_WAKE_HOLD_MS 50
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static _Thread_local bool wakes_held;     /* between netmap_wakes_hold() and _release() */
+static _Thread_local bool wakes_pending;  /* some org's wake-up was held */
+
+/* Wakes every poll waiting on o (after a version bump, or at shutdown); a poll about to sleep
+ * sees gen move on at once, so only those asleep wait for a held wake-up. */
 static void waiters_wake(struct nm_org *o)
 {
     atomic_fetch_add(&o->gen, 1);
+    if (wakes_held && !atomic_load(&o->nm->stopping)) {
+        int64_t none = 0;
+
+        atomic_compare_exchange_strong(&o->wake_pending, &none, mono_ms()); /* keeps the oldest */
+        wakes_pending = true;
+        return;
+    }
     syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void netmap_wakes_hold(void)
+{
+    wakes_held = true;
+}
+
+/* Makes the wake-ups held since before `before` (ms; INT64_MAX: all of them). */
+static void waiters_wake_held(struct netmap *nm, int64_t before)
+{
+    for (size_t i = 0;; i++) {
+        struct nm_org *o = NULL;
+
+        pthread_mutex_lock(&nm->orgs_lock);
+        if (i < nm->norgs)
+            o = nm->orgs[i]; /* an org lives until netmap_stop */
+        pthread_mutex_unlock(&nm->orgs_lock);
+        if (!o)
+            break;
+        int64_t since = atomic_load(&o->wake_pending);
+
+        if (since && since < before && atomic_compare_exchange_strong(&o->wake_pending, &since, 0))
+            syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    }
+}
+
+void netmap_wakes_release(struct server *srv)
+{
+    struct netmap *nm = srv ? srv->netmap : NULL;
+    bool pending = wakes_pending;
+
+    wakes_held = wakes_pending = false;
+    if (pending && nm)
+        waiters_wake_held(nm, INT64_MAX);
 }
 
 /* Sleeps while o->gen == gen, at most until deadline (CLOCK_MONOTONIC). false once it passed. */
@@ -1059,6 +1121,7 @@ static void *sweeper(void *arg)
             break;
         pthread_mutex_unlock(&nm->tlock);
         netmap_sync(nm->srv);
+        waiters_wake_held(nm, mono_ms() - NM_WAKE_HOLD_MS + 1); /* a reply slow to write */
         pthread_mutex_lock(&nm->tlock);
     }
     pthread_mutex_unlock(&nm->tlock);

@@ -10,8 +10,8 @@
  * machines, machine_control and orgs, whoever writes them. netmap_sync() applies the rows after
  * the last one applied: one version bump per org per batch, one entry replaced per changed
  * machine, and a broadcast to the waiting polls of that org only. It runs after every successful
- * API write (dispatch.c) and from the module's thread every NM_SWEEP_MS (for writers outside the
- * API, e.g. the janitor). A poll never queries SQLite for the map.
+ * API write (dispatch.c), after every janitor pass (janitor.c), and from the module's thread every
+ * NM_SWEEP_MS (for any other writer outside the API). A poll never queries SQLite for the map.
  *
  * Versions start, at load, at the server's clock in microseconds, so that they keep growing
  * across restarts (as long as the clock does) and an agent's "older than what I hold" check does
@@ -45,6 +45,12 @@ void netmap_stop(struct server *srv);
 
 /* Applies pending rows of netmap_changes now (no-op when the module is not started). */
 void netmap_sync(struct server *srv);
+
+/* An API request (server/http.c) holds the wake-up of the polls its writes release until its
+ * own reply is written, then releases it (see netmap.c). Per thread; release without a hold, or
+ * with nothing held, is a no-op. */
+void netmap_wakes_hold(void);
+void netmap_wakes_release(struct server *srv);
 
 /* Shutdown: every waiting poll answers at once (a keepalive) and no new poll waits. */
 void netmap_streams_release(struct server *srv);

@@ -80,6 +80,25 @@ static long rss_kib(int pid)
     return kib;
 }
 
+/* CPU seconds the process has used so far (every thread, user + system), or -1. */
+static double cpu_s(int pid)
+{
+    char path[64], line[1024], *p;
+    unsigned long long ut = 0, st = 0;
+    double ret = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    f = fopen(path, "r");
+    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (f && fgets(line, sizeof(line), f) && (p = strrchr(line, ')')) &&
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+        ret = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    if (f)
+        fclose(f);
+    return ret;
+}
+
 static int dial(bool nonblock)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -390,6 +409,7 @@ int main(int argc, char **argv)
     double t0, t1;
     char req[1024];
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines as they come, also into a pipe */
     if (argc != 6 || sodium_init() < 0) {
         fprintf(stderr, "usage: ctl_load HOST PORT AUTH_KEY N SERVER_PID\n");
         return 2;
@@ -441,7 +461,8 @@ int main(int argc, char **argv)
         n = map_request(&agents[0], org_version, 1, req, sizeof(req));
         body = roundtrip(fd, req, (size_t)n, &status);
         if (!body || status != 200 || !map_verify(body, agents[0].id, type, sizeof(type), &v, 0)) {
-            fprintf(stderr, "settling poll: HTTP %d\n", status);
+            fprintf(stderr, "settling poll: HTTP %d, not verified: %.300s\n", status,
+                    body ? body : "(no reply)");
             return 1;
         }
         free(body);
@@ -478,8 +499,13 @@ int main(int argc, char **argv)
     printf("  streams: %d open, %d answered before the change (should be 0); server RSS %.1f MiB\n",
            open, early, rss_kib(pid) / 1024.0);
 
-    /* 5. the change: one more machine */
+    /* 5. the change: one more machine (CTL_LOAD_PAUSE=S waits S more seconds first, e.g. to
+     * attach a profiler to the server once the streams are held) */
+    const char *pause = getenv("CTL_LOAD_PAUSE");
+    if (pause && atoi(pause) > 0 && atoi(pause) <= 60)
+        sleep((unsigned)atoi(pause));
     fd = dial(false);
+    double cpu0 = cpu_s(pid), self0 = cpu_s(getpid());
     t0 = now_s();
     char *resp = register_one(fd, &agents[nagents], nagents);
     t1 = now_s();
@@ -487,8 +513,12 @@ int main(int argc, char **argv)
     free(resp);
     close(fd);
     int got = fanout_collect(ep, now_s() + 60);
+    double cpu1 = cpu_s(pid), self1 = cpu_s(getpid());
     printf("  change (registration) answered in %.1f ms\n", (t1 - t0) * 1e3);
     print_latency("change -> every stream has its delta", t0);
+    /* CPU is steadier than wall time on a shared machine: compare runs on both. */
+    printf("  CPU used from the change until every delta was in: server %.0f ms, this tool "
+           "%.0f ms\n", (cpu1 - cpu0) * 1e3, (self1 - self0) * 1e3);
     /* 6. check every reply */
     int verified = 0, deltas = 0, bad_status = 0;
     for (int i = 0; i < nagents; i++) {
