@@ -2,8 +2,9 @@
 """Issues 6 and 7 in the machines API and the machine's own map entry:
 - "quarantine" and "posture_checks": a heartbeat failing the posture a rule needs shows the failed
   check with its reason; a good heartbeat clears it; a report older than maxReportAge quarantines
-  the machine (reason with the age and the limit) in the API (list and detail) and in the "self"
-  entry of its map, which the server re-sends when the state flips; a fresh heartbeat clears both;
+  the machine (reason with the age and the limit) in the API (list and detail), on the dashboard's
+  realtime "machines" channel and in the "self" entry of its map, which the server re-sends when
+  the state flips; a fresh heartbeat clears both;
 - "pq": the PQ counters of the latest heartbeat's stats, null until reported, rejected when bad."""
 import os
 import re
@@ -12,10 +13,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "control"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "web"))
 import harness  # noqa: E402
 from harness import Server, check, expect  # noqa: E402
 from test_machines_util import Machine, body_bytes, create_key  # noqa: E402
 import control_util as cu  # noqa: E402
+import test_realtime as rt  # noqa: E402  (its WebSocket client)
 
 MAX_AGE = 3  # seconds: maxReportAge of the test's posture
 GOOD = {"os": "linux", "os_version": "6.1", "firewall": True}
@@ -148,6 +151,8 @@ def stale(srv, s, laptop):
     msg, _ = cu.poll(srv, laptop)
     check(self_quarantine(msg)["quarantined"] is False, "fresh: map not quarantined: %r" % msg)
     since = msg["version"]
+    ws = rt.session(srv, s)
+    check(rt.subscribe(ws, s.org_id, ["machines"]).get("type") == "subscribed", "subscribed")
     expect(heartbeat(srv, laptop, GOOD), 200)
     at = get(srv, s, laptop)["posture_at"]
     # the report goes stale MAX_AGE seconds later: the API says so with the age and the limit
@@ -165,6 +170,13 @@ def stale(srv, s, laptop):
     check(len(d["posture_checks"]) == 1 and not d["posture_checks"][0]["pass"] and
           d["posture_checks"][0]["failed"].startswith("quarantined, report is "),
           "the check says why: %r" % d["posture_checks"])
+    # the dashboard hears of the flip by itself (no heartbeat, no API write made it)
+    ev = ws.until(lambda f: f.get("type") == "event" and f.get("channel") == "machines" and
+                  (f["data"].get("machine") or {}).get("id") == laptop.id and
+                  f["data"]["machine"]["quarantine"]["quarantined"], timeout=5.0)
+    check(ev is not None and STALE_RE.match(ev["data"]["machine"]["quarantine"]["reason"] or ""),
+          "realtime upsert with the quarantine: %r" % ev)
+    ws.close()
     # the machine's own map entry says so too, without the agent asking from scratch
     msg = wait_map_quarantine(srv, laptop, since, True)
     q = self_quarantine(msg)
