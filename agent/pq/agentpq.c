@@ -521,16 +521,20 @@ size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, u
         char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
         int n;
 
-        char addr[INET6_ADDRSTRLEN + 8];
+        char addr[INET6_ADDRSTRLEN + 8], conf[INET6_ADDRSTRLEN + 8];
+        const struct ap_conf *c = conf_find(pq, pq->peers[i]->p.peer_pub);
 
         pqx_peer_status(&pq->peers[i]->p, &st);
+        agentpq_addr_format(c ? (const struct sockaddr *)&c->addr : NULL, c ? c->len : 0, conf,
+                            sizeof(conf));
         agentpq_addr_format((const struct sockaddr *)&pq->peers[i]->learned,
                             pq->peers[i]->learned_len, addr, sizeof(addr));
         sodium_bin2base64(b64, sizeof(b64), pq->peers[i]->p.peer_pub, 32,
                           sodium_base64_VARIANT_ORIGINAL);
         n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0,
                      "%s psk=%s exch=%s error=%s rx_error=%s epoch=%llu age_ms=%llu failures=%u "
-                     "exchanges=%llu blocked=%d classical_only=%d next_in_ms=%lld pq_addr=%s\n",
+                     "exchanges=%llu blocked=%d classical_only=%d next_in_ms=%lld pq_addr=%s "
+                     "pq_endpoint=%s\n",
                      b64, pqx_psk_state_name(st.psk), pqx_exch_state_name(st.exch),
                      pqx_error_name(st.last_error), pqx_error_name(st.rx_error),
                      (unsigned long long)st.epoch,
@@ -538,7 +542,7 @@ size_t agentpq_status_format(const struct agentpq *pq, char *buf, size_t size, u
                      st.failures, (unsigned long long)st.exchanges, st.blocked, st.classical_only,
                      st.next_exchange_ms == 0 ? -1LL
                      : st.next_exchange_ms > now_ms ? (long long)(st.next_exchange_ms - now_ms) : 0LL,
-                     addr);
+                     addr, conf);
         if (n > 0)
             off += (size_t)n;
     }

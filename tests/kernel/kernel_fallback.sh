@@ -4,7 +4,8 @@
 #   missing module: --backend kernel fails (exit 1) saying the module is missing and creates
 #     nothing; --backend auto says so, falls back to the userspace engine (TUN + UAPI socket, `wg`
 #     configures it); --backend bogus is a usage error (exit 2) naming the value, and so are a
-#     malformed --pq-endpoint and --pq-endpoint without --pq.
+#     malformed --pq-endpoint and --pq-endpoint without --pq; with --pq --pq-endpoint the
+#     peer's --pq-status line shows the configured exchange endpoint.
 #   module present: --backend auto and kernel create a kernel interface (link kind wireguard)
 #     that `wg` configures over netlink, and remove it on SIGTERM in -f mode.
 set -u
@@ -23,7 +24,7 @@ cleanup() {
         kill -9 "$PID" 2>/dev/null
     fi
     ip netns del $NS 2>/dev/null
-    rm -f /var/run/wireguard/$IF.sock
+    rm -f /var/run/wireguard/$IF.sock /var/run/wireguard/$IF.pq
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -63,7 +64,9 @@ grep -q "module missing" "$TMP/kernel.err" || fail "--backend kernel: the messag
 ! ip -n $NS link show $IF >/dev/null 2>&1 || fail "--backend kernel created an interface anyway"
 echo "ok: --backend kernel: $(cat "$TMP/kernel.err")"
 
-ip netns exec $NS "$ZTNA" wireguard -f --backend auto $IF 2>"$TMP/auto.err" &
+P2=$(wg genkey | wg pubkey)
+ip netns exec $NS "$ZTNA" wireguard -f --backend auto --pq --pq-endpoint "$P2=[2001:db8::7]:51999" \
+    $IF 2>"$TMP/auto.err" &
 PID=$!
 for _ in $(seq 1 50); do [ -S /var/run/wireguard/$IF.sock ] && break; sleep 0.1; done
 [ -S /var/run/wireguard/$IF.sock ] || fail "auto: no userspace engine (no UAPI socket)"
@@ -73,4 +76,13 @@ ip -d -n $NS link show $IF | grep -q " tun " || fail "auto: the interface is not
 ip netns exec $NS wg set $IF private-key "$TMP/key" listen-port 51830 || fail "wg set (UAPI)"
 ip netns exec $NS wg show $IF listen-port | grep -qx 51830 || fail "wg show (UAPI)"
 echo "ok: --backend auto: $(head -1 "$TMP/auto.err")"
+# --pq-endpoint reaches the exchange: the peer's status line shows the configured address.
+ip netns exec $NS wg set $IF peer "$P2" endpoint 198.18.0.7:51830 || fail "wg set peer"
+for _ in $(seq 1 30); do
+    "$ZTNA" wireguard --pq-status $IF >"$TMP/status" 2>&1 && grep -q "^$P2 " "$TMP/status" && break
+    sleep 0.1
+done
+grep "^$P2 " "$TMP/status" | grep -q " pq_endpoint=\[2001:db8::7\]:51999" ||
+    fail "--pq-endpoint: the status does not show the configured exchange endpoint"
+echo "ok: --pq-endpoint: $(grep -o 'pq_endpoint=[^ ]*' "$TMP/status")"
 exit 0

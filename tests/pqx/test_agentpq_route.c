@@ -277,7 +277,7 @@ int main(void)
     {
         char st[1024];
         size_t n = agentpq_status_format(nu.pq, st, sizeof(st), 8000);
-        CHECK(n < sizeof(st) && strstr(st, " pq_addr=198.18.0.1:51932\n"));
+        CHECK(n < sizeof(st) && strstr(st, " pq_addr=198.18.0.1:51932 pq_endpoint=198.18.0.1:51932\n"));
     }
     CHECK(agentpq_pq_endpoint_set(nu.pq, kk, NULL, 0) == 0);
 
