@@ -17,21 +17,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "SKIP: node and npm are needed to drive chromium (apt-get install nodejs npm)"
     exit 77
 fi
-mkdir -p "$NODE_DIR"
 # Browser tests may start in parallel (ctest -j): one installs, the others wait for it.
-exec 9>"$NODE_DIR/.install.lock"
-flock -w 300 9 || { echo "SKIP: waited 300 s for another npm ci in $NODE_DIR"; exit 77; }
-if [ ! -d "$NODE_DIR/node_modules/playwright-core" ] ||
-   ! cmp -s "$SRC/tests/web/package-lock.json" "$NODE_DIR/package-lock.json"; then
-    cp "$SRC/tests/web/package.json" "$SRC/tests/web/package-lock.json" "$NODE_DIR/"
-    if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund --cache "$BUILD/npm-cache" >npm-ci.log 2>&1); then
-        tail -5 "$NODE_DIR/npm-ci.log"
-        rm -f "$NODE_DIR/package-lock.json"
-        echo "SKIP: npm ci of playwright-core failed (offline registry?), see $NODE_DIR/npm-ci.log"
-        exit 77
-    fi
-fi
-flock -u 9
+. "$SRC/tests/web/npm-ci.sh"
+npm_ci_once "$SRC/tests/web" "$NODE_DIR" playwright-core playwright-core || exit 77
 export ZTNA_WEB_NODE_DIR="$NODE_DIR" ZTNA_CHROMIUM="$CHROMIUM" ZTNA_SOURCE_DIR="$SRC" ZTNA_BUILD_DIR="$BUILD"
 # ZTNA_WEB_NETNS (run-cli-login-agent.sh): the test runs inside that network namespace.
 exec ${ZTNA_WEB_NETNS:+ip netns exec "$ZTNA_WEB_NETNS"} node "$SRC/tests/web/${1:-dashboard.test.mjs}"
