@@ -51,8 +51,10 @@ void jit_reply_list(struct api_ctx *ctx, int64_t requester);
  * the grant, notices, webhook. */
 void jit_request_revoke(struct api_ctx *ctx, struct jit_row *r, int64_t by);
 
-/* A machine of the org by id, name, hostname or tailnet IP. -ENOENT. */
-int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *text, int64_t *id);
+/* A machine of the org by id, name, hostname, tailnet IP or full MagicDNS name
+ * (name.<org-slug>.<base_domain>, case-insensitive, trailing dot allowed). -ENOENT. */
+int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *base_domain,
+                           const char *text, int64_t *id);
 int jit_db_insert(struct db_conn *db, struct jit_row *r);  /* sets r->id; state "pending" */
 int jit_db_get(struct db_conn *db, int64_t org_id, int64_t id, struct jit_row *out); /* -ENOENT */
 /* Requests of the org (requester 0: everyone's), newest first; stops on cb's non-zero. */

@@ -106,7 +106,8 @@ void jit_request_create(struct api_ctx *ctx, int64_t requester_id, const struct 
         api_reply_error(ctx, 400, "INVALID_FIELD", "reason must be printable text");
         return;
     }
-    int ret = jit_db_machine_resolve(ctx->db, ctx->auth.org_id, b->dst, &r.machine_id);
+    int ret = jit_db_machine_resolve(ctx->db, ctx->auth.org_id, ctx->srv->set.base_domain,
+                                     b->dst, &r.machine_id);
     if (ret == -ENOENT) {
         api_reply_error(ctx, 400, "INVALID_FIELD", "dst: no machine \"%.64s\" in this org", b->dst);
         return;

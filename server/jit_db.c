@@ -34,7 +34,8 @@ static const char SQL_MOVE[] =
     "WHERE org_id = ?1 AND id = ?2 AND state = ?3";
 static const char SQL_RESOLVE[] =
     "SELECT id FROM machines WHERE org_id = ?1 AND (CAST(id AS TEXT) = ?2 OR name = ?2 OR "
-    "tailnet_ip = ?2 OR hostname = ?2 OR substr(?2, 1, length(name) + 1) = name || '.') "
+    "tailnet_ip = ?2 OR hostname = ?2 OR lower(rtrim(?2, '.')) = lower(name || '.' || "
+    "(SELECT slug FROM orgs WHERE id = ?1) || '.' || ?3)) "
     "ORDER BY CAST(id AS TEXT) = ?2 DESC, name = ?2 DESC, id LIMIT 1";
 static const char SQL_EXISTS[] = "SELECT 1 FROM jit_requests WHERE org_id = ? AND id = ?";
 
@@ -175,12 +176,15 @@ int jit_db_due(struct db_conn *db, int64_t now, int (*cb)(const struct jit_row *
     return each(st, ret, cb, arg);
 }
 
-int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *text, int64_t *id)
+int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *base_domain,
+                           const char *text, int64_t *id)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_RESOLVE);
     int ret = st ? db_bind_int64(st, 1, org_id) : -EIO;
     if (!ret)
         ret = db_bind_text(st, 2, text);
+    if (!ret)
+        ret = db_bind_text(st, 3, base_domain);
     if (ret)
         return ret;
     int rc = sqlite3_step(st);

@@ -76,6 +76,12 @@ def test_jit(srv, f):
                    ("jit.approve", "user", f.owner_s.user_id),
                    ("jit.request", "machine", f.dana_laptop.id)],
           "request and revoke audited with the machine as actor: %r" % acts)
+    # only the machine's own full name resolves: not its name under another domain
+    r = expect(signed(srv, f.dana_laptop, "POST", JIT, jit_body(f.db.name + ".evil.example")),
+               400, "INVALID_FIELD")
+    check("no machine" in r.message, "a foreign domain does not resolve: %r" % r.message)
+    d = expect(signed(srv, f.dana_laptop, "POST", JIT, jit_body(fqdn.upper() + ".")), 201).data
+    check(d["machine_id"] == f.db.id, "the full name in capitals with a trailing dot: %r" % d)
 
 
 def test_jit_refused(srv, f):
