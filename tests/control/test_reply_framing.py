@@ -88,23 +88,18 @@ def main():
         check(env["success"] is False and env["error"]["code"], "404 body %r" % body)
         s.close()
 
-        # Connection: close is honoured and said.
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        status, headers, body, buf = read_reply(s, b"")
-        check(status == "HTTP/1.1 200 OK" and headers.get("connection") == "close",
-              "Connection: close request: %r %r" % (status, headers.get("connection")))
-        check(closed_by_server(s), "connection still open after Connection: close")
-        s.close()
-
-        # HTTP/1.0 without keep-alive: the status line keeps the version, the connection closes.
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
-        status, headers, body, buf = read_reply(s, b"")
-        check(status == "HTTP/1.0 200 OK" and headers.get("connection") == "close",
-              "HTTP/1.0 request: %r %r" % (status, headers.get("connection")))
-        check(closed_by_server(s), "connection still open after an HTTP/1.0 reply")
-        s.close()
+        # Connection: close is honoured and said; HTTP/1.0 without keep-alive: the status line
+        # keeps the version, the connection closes.
+        for req, want in ((b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                           "HTTP/1.1 200 OK"),
+                          (b"GET /healthz HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK")):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+            s.sendall(req)
+            status, headers, body, buf = read_reply(s, b"")
+            check(status == want and headers.get("connection") == "close",
+                  "%r: %r %r" % (req, status, headers.get("connection")))
+            check(closed_by_server(s), "connection still open after %r" % req)
+            s.close()
 
         # A 401 with the handler's own header; civetweb closes after a 401 and the reply says so.
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
