@@ -9,7 +9,8 @@
  * (netmap_wakes_hold()): released first, 10,000 woken polls would take the cores from it and the
  * writer (a registration, say) would be answered only after them. A reply that takes longer
  * than NM_WAKE_HOLD_MS to write (a slow reader) does not hold the polls: the module's thread
- * wakes them at its next sweep. */
+ * wakes them at its next sweep. The sweep holds the wake-ups of what it applies the same way,
+ * since what it finds is mostly an API write whose request is about to answer. */
 #include "server/netmap.h"
 
 #include <errno.h>
@@ -1120,7 +1121,12 @@ static void *sweeper(void *arg)
         if (nm->tstop)
             break;
         pthread_mutex_unlock(&nm->tlock);
+        /* The sweep often finds an API write before that request's own netmap_sync() does: it
+         * holds the wake-up too, and the request releases it after its reply (or a later sweep
+         * does, NM_WAKE_HOLD_MS on; writers outside the API wake the polls themselves). */
+        wakes_held = true;
         netmap_sync(nm->srv);
+        wakes_held = wakes_pending = false;
         waiters_wake_held(nm, mono_ms() - NM_WAKE_HOLD_MS + 1); /* a reply slow to write */
         pthread_mutex_lock(&nm->tlock);
     }
