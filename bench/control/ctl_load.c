@@ -9,8 +9,10 @@
  * 4. opens N map streams (one connection per agent, signed GET /api/machine/map?since=V&wait=55
  *    at the org's current version V, as reconnecting agents do), so the server holds them all;
  * 5. registers one more machine (the change) and measures the time from sending it until every
- *    stream has received its delta (p50 / p99 / max), then checks each reply: HTTP 200, a delta
- *    for that agent that lists the new machine, and (for every reply) the server's signature.
+ *    stream has received its delta (p50 / p99 / max) and the CPU the server and this tool used
+ *    in that time (steadier than wall time on a shared machine), then checks each reply: HTTP
+ *    200, a delta for that agent that lists the new machine, and (for every reply) the server's
+ *    signature. CTL_LOAD_PAUSE=S waits S more seconds before the change (to attach a profiler).
  * Prints figures; never fails on time. Exit 1 only when the protocol misbehaves. */
 #include <arpa/inet.h>
 #include <errno.h>
