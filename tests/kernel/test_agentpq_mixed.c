@@ -16,13 +16,10 @@
  *     device flag; kernel: no allowed IPs), and the netlink messages stay well-formed.
  * Needs root and /dev/net/tun (exit 77 otherwise). */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -31,6 +28,8 @@
 #include "common/log.h"
 #include "tests/check.h"
 #include "tests/kernel/fakekernel.h"
+#include "tests/netns_util.h"
+#include "tests/pqx/pqx_fast.h"
 
 #define K_PORT 51931
 #define U_PORT 51933
@@ -133,19 +132,10 @@ int main(void)
     pthread_t thread;
     uint64_t start;
     int phase = 1, k_violations = 0;
+    int skip = netns_enter_private(true);
 
-    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
-        printf("SKIP: needs root and /dev/net/tun\n");
-        return 77;
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-        printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
-        return 77;
-    }
-    if (system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo") != 0) {
-        printf("SKIP: ip(8) failed\n");
-        return 77;
-    }
+    if (skip)
+        return skip;
     if (sodium_init() < 0)
         return 1;
     if (getenv("ZTNA_TEST_DEBUG"))
@@ -160,12 +150,7 @@ int main(void)
     memcpy(u.peer, kpub, 32);
     pthread_mutex_init(&u.mu, NULL);
 
-    pqx_config_default(&pc);
-    pc.rotate_ms = ROTATE_MS;
-    pc.fallback_ms = ROTATE_MS * 5 / 4;
-    pc.expire_ms = ROTATE_MS * 3 / 2;
-    pc.retransmit_ms = 300;
-    pc.backoff_min_ms = 300;
+    pqx_config_fast(&pc, ROTATE_MS);
 
     /* Kernel side: `wg set` put the userspace peer in with its WireGuard endpoint. */
     fk.cfg.flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT;

@@ -19,16 +19,14 @@
 #include <errno.h>
 #include <linux/wireguard.h>
 #include <poll.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "agent/kernel/wgnl.h"
 #include "agent/pq/agentpq_wgkernel.h"
 #include "tests/check.h"
+#include "tests/netns_util.h"
 #include "tests/kernel/fakekernel.h"
 
 static void run(struct agentpq_wgkernel *a, struct agentpq_wgkernel *b, unsigned ms)
@@ -53,15 +51,10 @@ int main(void)
     struct pqx_config pc;
     struct pqx_status st;
     struct wg_peer_config *p;
+    int skip = netns_enter_private(false);
 
-    if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
-        printf("SKIP: needs root for a private network namespace\n");
-        return 77;
-    }
-    if (system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo") != 0) {
-        printf("SKIP: ip(8) failed\n");
-        return 77;
-    }
+    if (skip)
+        return skip;
     if (sodium_init() < 0)
         return 1;
     randombytes_buf(fa.cfg.private_key, 32);

@@ -10,17 +10,16 @@
  *     then gets a PQ PSK again; at the end both devices hold the same non-zero PSK.
  * Needs root and /dev/net/tun (exit 77 otherwise). */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agent/pq/agentpq_wgdev.h"
 #include "common/crypto/x25519.h"
 #include "common/log.h"
 #include "tests/check.h"
+#include "tests/netns_util.h"
+#include "tests/pqx/pqx_fast.h"
 
 #define ROTATE_MS 2000
 #define HANDSHAKE_WINDOW_MS 1000 /* generous for loaded ASan runs; < ROTATE_MS */
@@ -147,12 +146,7 @@ static int setup(struct side *s, const char *ifname, uint16_t port)
     if (ret)
         return ret;
     s->port = port;
-    pqx_config_default(&pc);
-    pc.rotate_ms = ROTATE_MS;
-    pc.fallback_ms = ROTATE_MS * 5 / 4;
-    pc.expire_ms = ROTATE_MS * 3 / 2;
-    pc.retransmit_ms = 300;
-    pc.backoff_min_ms = 300;
+    pqx_config_fast(&pc, ROTATE_MS);
     ret = agentpq_wgdev_attach(s->dev, &pc, &s->pq);
     if (ret)
         return ret;
@@ -172,19 +166,10 @@ int main(void)
     struct side a = {.name = "a"}, b = {.name = "b"};
     uint8_t pa[32], pb[32], zero[32] = {0};
     struct timespec hs;
+    int skip = netns_enter_private(true);
 
-    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
-        printf("SKIP: needs root and /dev/net/tun\n");
-        return 77;
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-        printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
-        return 77;
-    }
-    if (system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo") != 0) {
-        printf("SKIP: ip(8) failed\n");
-        return 77;
-    }
+    if (skip)
+        return skip;
     if (getenv("ZTNA_TEST_DEBUG"))
         log_set_level(LOG_LVL_DEBUG);
     a.other = &b;

@@ -6,14 +6,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agent/wg/device.h"
 #include "common/crypto/x25519.h"
 #include "tests/check.h"
+#include "tests/netns_util.h"
 
 struct side {
     struct wg_device *dev;
@@ -90,18 +88,10 @@ static int setup(struct side *s, const char *ifname, uint16_t port, const char *
 int main(void)
 {
     struct side a = {0}, b = {0};
-    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
-        printf("SKIP: needs root and /dev/net/tun\n");
-        return 77;
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-        printf("SKIP: cannot create a network namespace: %s\n", strerror(errno));
-        return 77;
-    }
-    if (system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo") != 0) {
-        printf("SKIP: ip(8) failed\n");
-        return 77;
-    }
+    int skip = netns_enter_private(true);
+
+    if (skip)
+        return skip;
     a.other = &b;
     b.other = &a;
     x25519_private_generate(a.priv);
