@@ -4,6 +4,7 @@
 #include "common/filter/filter_limits.h"
 #include "common/filter/matcher.h"
 #include "tests/check.h"
+#include "tests/filter/pkt_build.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -130,44 +131,6 @@ static void test_random_vs_naive(void)
     size_t pn;
     CHECK(filter_json_parse("{\"entries\":[\"tcp 1.2.3.4/32 x\"]}", &pj, &pn) == -EINVAL);
     CHECK(filter_json_parse("[1,2", &pj, &pn) == -EINVAL);
-}
-
-/* Packet builders (checksums are not checked by the matcher). */
-static size_t pkt4(uint8_t *b, const char *src, const char *dst, uint8_t proto, uint16_t sp,
-                   uint16_t dp)
-{
-    size_t l4 = proto == 6 ? 20 : 8;
-    memset(b, 0, 60);
-    b[0] = 0x45;
-    b[2] = 0;
-    b[3] = (uint8_t)(20 + l4);
-    b[8] = 64;
-    b[9] = proto;
-    inet_pton(AF_INET, src, b + 12);
-    inet_pton(AF_INET, dst, b + 16);
-    b[20] = (uint8_t)(sp >> 8); b[21] = (uint8_t)sp; b[22] = (uint8_t)(dp >> 8); b[23] = (uint8_t)dp;
-    if (proto == 1) { /* sp = type, dp = id */
-        b[20] = (uint8_t)sp; b[21] = 0; b[22] = b[23] = 0; b[24] = (uint8_t)(dp >> 8); b[25] = (uint8_t)dp;
-    }
-    return 20 + l4;
-}
-
-static size_t pkt6(uint8_t *b, const char *src, const char *dst, uint8_t proto, uint16_t sp,
-                   uint16_t dp)
-{
-    size_t l4 = proto == 6 ? 20 : 8;
-    memset(b, 0, 80);
-    b[0] = 0x60;
-    b[5] = (uint8_t)l4;
-    b[6] = proto;
-    b[7] = 64;
-    inet_pton(AF_INET6, src, b + 8);
-    inet_pton(AF_INET6, dst, b + 24);
-    b[40] = (uint8_t)(sp >> 8); b[41] = (uint8_t)sp; b[42] = (uint8_t)(dp >> 8); b[43] = (uint8_t)dp;
-    if (proto == 58) {
-        b[40] = (uint8_t)sp; b[41] = 0; b[42] = b[43] = 0; b[44] = (uint8_t)(dp >> 8); b[45] = (uint8_t)dp;
-    }
-    return 40 + l4;
 }
 
 static void test_matcher(void)

@@ -9,24 +9,7 @@
 
 #include "common/filter/gate.h"
 #include "tests/check.h"
-
-/* An IPv4 TCP (proto 6) or UDP (17) packet; the gate does not check checksums. */
-static size_t pkt4(uint8_t *b, const char *src, const char *dst, uint8_t proto, uint16_t sp,
-                   uint16_t dp)
-{
-    size_t l4 = proto == 6 ? 20 : 8;
-    memset(b, 0, 40);
-    b[0] = 0x45;
-    b[3] = (uint8_t)(20 + l4);
-    b[8] = 64;
-    b[9] = proto;
-    inet_pton(AF_INET, src, b + 12);
-    inet_pton(AF_INET, dst, b + 16);
-    b[20] = (uint8_t)(sp >> 8); b[21] = (uint8_t)sp; b[22] = (uint8_t)(dp >> 8); b[23] = (uint8_t)dp;
-    if (proto == 6)
-        b[32] = 0x50; /* data offset */
-    return 20 + l4;
-}
+#include "tests/filter/pkt_build.h"
 
 static void test_gate(void)
 {
