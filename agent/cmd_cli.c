@@ -14,33 +14,12 @@
 #include "agent/cmd_login_browser.h"
 #include "agent/commands.h"
 #include "agent/daemon/agent_limits.h"
-#include "agent/daemon/client.h"
 #include "agent/daemon/daemon_main.h"
 #include "agent/daemon/cli_util.h"
 
 int cmd_daemon(int argc, char **argv)
 {
     return daemon_main(argc, argv);
-}
-
-static int call(const struct cli_opts *o, cJSON *req, int timeout_ms, cJSON **data)
-{
-    char err[1200];
-    int ret = client_call(o->socket, req, timeout_ms, data, err, sizeof(err));
-    cJSON_Delete(req);
-    if (ret) {
-        fprintf(stderr, "ztna %s: %s\n", o->cmd, err);
-        return 1;
-    }
-    return 0;
-}
-
-static cJSON *request(const char *cmd)
-{
-    cJSON *r = cJSON_CreateObject();
-    if (r)
-        cJSON_AddStringToObject(r, "cmd", cmd);
-    return r;
 }
 
 /* The login reply: "Logged in to SERVER as NAME (IP)". */
@@ -87,7 +66,7 @@ int cmd_login(int argc, char **argv)
         fprintf(stderr, "ztna login: --timeout: expected seconds, 1..3600\n");
         return 2;
     }
-    cJSON *r = request(o.val[1] ? "login" : "login-code");
+    cJSON *r = cli_request(o.val[1] ? "login" : "login-code");
     if (o.val[3] && !cli_add_list(r, "tags", o.val[3])) {
         cJSON_Delete(r);
         return 2;
@@ -108,7 +87,7 @@ int cmd_login(int argc, char **argv)
         cJSON_AddStringToObject(r, "auth_key", o.val[1]);
     } else {
         /* the daemon first: no point in having the user approve in the browser for nothing */
-        if (call(&o, request("status"), 10000, &data)) {
+        if (cli_call(&o, cli_request("status"), 10000, &data)) {
             cJSON_Delete(r);
             return 1;
         }
@@ -124,7 +103,7 @@ int cmd_login(int argc, char **argv)
         cJSON_AddStringToObject(r, "code_verifier", bl.verifier);
         sodium_memzero(&bl, sizeof(bl));
     }
-    if (call(&o, r, 30000, &data))
+    if (cli_call(&o, r, 30000, &data))
         return 1;
     return logged_in(server, data);
 }
@@ -136,7 +115,7 @@ static int simple(int argc, char **argv, const char *cmd, const char *help, cons
     int ret = cli_parse(&o, cmd, "", help, NULL, 0, argc, argv, 0);
     if (ret >= 0)
         return ret;
-    if (call(&o, request(cmd), 30000, &data))
+    if (cli_call(&o, cli_request(cmd), 30000, &data))
         return 1;
     cJSON_Delete(data);
     if (done)
@@ -156,9 +135,9 @@ int cmd_up(int argc, char **argv)
                         opts, 1, argc, argv, 0);
     if (ret >= 0)
         return ret;
-    cJSON *r = request("up");
+    cJSON *r = cli_request("up");
     cJSON_AddBoolToObject(r, "accept_dns", o.val[0] != NULL);
-    if (call(&o, r, 30000, &data))
+    if (cli_call(&o, r, 30000, &data))
         return 1;
     cJSON_Delete(data);
     return 0;
@@ -184,7 +163,7 @@ int cmd_ip(int argc, char **argv)
     int ret = cli_parse(&o, "ip", "", "Prints this machine's tailnet address.", NULL, 0, argc, argv, 0);
     if (ret >= 0)
         return ret;
-    if (call(&o, request("ip"), 10000, &data))
+    if (cli_call(&o, cli_request("ip"), 10000, &data))
         return 1;
     const cJSON *ip = cJSON_GetObjectItemCaseSensitive(data, "ipv4");
     printf("%s\n", cJSON_IsString(ip) ? ip->valuestring : "");
@@ -209,12 +188,12 @@ int cmd_set(int argc, char **argv)
         fprintf(stderr, "ztna set: nothing to set (see ztna set --help)\n");
         return 2;
     }
-    cJSON *r = request("set");
+    cJSON *r = cli_request("set");
     if (!cli_add_list(r, "tags", o.val[0])) {
         cJSON_Delete(r);
         return 2;
     }
-    if (call(&o, r, 30000, &data))
+    if (cli_call(&o, r, 30000, &data))
         return 1;
     const cJSON *t, *tags = cJSON_GetObjectItemCaseSensitive(data, "tags");
     printf("Tags set:%s", cJSON_GetArraySize(tags) ? "" : " (none)");
@@ -239,9 +218,9 @@ int cmd_dns(int argc, char **argv)
         fprintf(stderr, "ztna dns: unknown subcommand '%s' (try: ztna dns query NAME)\n", o.pos[0]);
         return 2;
     }
-    cJSON *r = request("dns-query");
+    cJSON *r = cli_request("dns-query");
     cJSON_AddStringToObject(r, "name", o.pos[1]);
-    if (call(&o, r, 10000, &data))
+    if (cli_call(&o, r, 10000, &data))
         return 1;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(data, "name"), *ip;
     cJSON_ArrayForEach(ip, cJSON_GetObjectItemCaseSensitive(data, "addresses"))

@@ -16,45 +16,8 @@
 #include "agent/commands.h"
 #include "agent/daemon/api_proto.h"
 #include "agent/daemon/cli_util.h"
-#include "agent/daemon/client.h"
 
 #define JIT_CALL_TIMEOUT_MS 30000
-
-static int jit_call(const struct cli_opts *o, cJSON *req, cJSON **data)
-{
-    char err[1200];
-    int ret = req ? client_call(o->socket, req, JIT_CALL_TIMEOUT_MS, data, err, sizeof(err)) : -1;
-    if (!req)
-        snprintf(err, sizeof(err), "out of memory");
-    cJSON_Delete(req);
-    if (ret) {
-        fprintf(stderr, "ztna %s: %s\n", o->cmd, err);
-        return 1;
-    }
-    return 0;
-}
-
-static cJSON *jit_req(const char *cmd)
-{
-    cJSON *r = cJSON_CreateObject();
-    if (r && !cJSON_AddStringToObject(r, "cmd", cmd)) {
-        cJSON_Delete(r);
-        r = NULL;
-    }
-    return r;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "?";
-}
-
-static double num(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
 
 /* 90 -> "1m30s", 3600 -> "1h", 93600 -> "1d2h" */
 static void fmt_duration(int64_t s, char out[static 24])
@@ -85,7 +48,7 @@ static void fmt_time(double t, char out[static 32])
 
 static const char *state_text(const cJSON *r)
 {
-    const char *s = str(r, "state");
+    const char *s = cli_str(r, "state", "?");
     return !strcmp(s, "pending") ? "pending approval by an org admin or an approver the policy names"
            : !strcmp(s, "approved") ? "approved"
                                     : s;
@@ -140,7 +103,7 @@ static int jit_request(int argc, char **argv)
         fprintf(stderr, "ztna jit request: --reason: give 1..%d bytes of text\n", API_JIT_MAX_REASON);
         return 2;
     }
-    cJSON *r = jit_req("jit-request");
+    cJSON *r = cli_request("jit-request");
     if (r) {
         cJSON_AddStringToObject(r, "name", o.val[0]);
         cJSON_AddNumberToObject(r, "port", (double)port);
@@ -148,12 +111,13 @@ static int jit_request(int argc, char **argv)
         cJSON_AddNumberToObject(r, "duration", (double)secs);
         cJSON_AddStringToObject(r, "reason", o.val[4]);
     }
-    if (jit_call(&o, r, &data))
+    if (cli_call(&o, r, JIT_CALL_TIMEOUT_MS, &data))
         return 1;
     char dur[24];
-    fmt_duration((int64_t)num(data, "duration"), dur);
-    printf("JIT request %.0f: %s port %.0f/%s for %s: %s\n", num(data, "id"),
-           str(data, "machine_name"), num(data, "port"), str(data, "proto"), dur, state_text(data));
+    fmt_duration((int64_t)cli_num(data, "duration"), dur);
+    printf("JIT request %.0f: %s port %.0f/%s for %s: %s\n", cli_num(data, "id"),
+           cli_str(data, "machine_name", "?"), cli_num(data, "port"), cli_str(data, "proto", "?"),
+           dur, state_text(data));
     cJSON_Delete(data);
     return 0;
 }
@@ -167,7 +131,7 @@ static int jit_list(int argc, char **argv)
                         "machine, newest first.", NULL, 0, argc, argv, 0);
     if (ret >= 0)
         return ret;
-    if (jit_call(&o, jit_req("jit-list"), &data))
+    if (cli_call(&o, cli_request("jit-list"), JIT_CALL_TIMEOUT_MS, &data))
         return 1;
     const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(data, "requests");
     if (cJSON_GetArraySize(reqs) == 0)
@@ -178,11 +142,12 @@ static int jit_list(int argc, char **argv)
     cJSON_ArrayForEach(e, reqs)
     {
         char port[16], dur[24], exp[32];
-        snprintf(port, sizeof(port), "%.0f/%s", num(e, "port"), str(e, "proto"));
-        fmt_duration((int64_t)num(e, "duration"), dur);
-        fmt_time(num(e, "expires_at"), exp);
-        printf("%-6.0f %-9s %-24s %-10s %-8s %-21s %s\n", num(e, "id"), str(e, "state"),
-               str(e, "machine_name"), port, dur, exp, str(e, "reason"));
+        snprintf(port, sizeof(port), "%.0f/%s", cli_num(e, "port"), cli_str(e, "proto", "?"));
+        fmt_duration((int64_t)cli_num(e, "duration"), dur);
+        fmt_time(cli_num(e, "expires_at"), exp);
+        printf("%-6.0f %-9s %-24s %-10s %-8s %-21s %s\n", cli_num(e, "id"),
+               cli_str(e, "state", "?"), cli_str(e, "machine_name", "?"), port, dur, exp,
+               cli_str(e, "reason", "?"));
     }
     cJSON_Delete(data);
     return 0;
@@ -202,12 +167,12 @@ static int jit_revoke(int argc, char **argv)
         fprintf(stderr, "ztna jit revoke: expected a request id (a number), not '%s'\n", o.pos[0]);
         return 2;
     }
-    cJSON *r = jit_req("jit-revoke");
+    cJSON *r = cli_request("jit-revoke");
     if (r)
         cJSON_AddNumberToObject(r, "id", (double)id);
-    if (jit_call(&o, r, &data))
+    if (cli_call(&o, r, JIT_CALL_TIMEOUT_MS, &data))
         return 1;
-    printf("JIT request %lld: %s\n", id, str(data, "state"));
+    printf("JIT request %lld: %s\n", id, cli_str(data, "state", "?"));
     cJSON_Delete(data);
     return 0;
 }

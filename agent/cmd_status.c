@@ -10,19 +10,6 @@
 #include "agent/cmd_status.h"
 #include "agent/commands.h"
 #include "agent/daemon/cli_util.h"
-#include "agent/daemon/client.h"
-
-static const char *str(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double num(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
 
 static void tags(const cJSON *o, char *out, size_t cap)
 {
@@ -67,40 +54,43 @@ void status_render(FILE *out, const cJSON *s)
     const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(s, "control");
     const cJSON *p, *d;
     char t[256], h[32], rx[32], tx[32];
-    if (!strcmp(str(ctl, "state"), "logged-out")) {
+    if (!strcmp(cli_str(ctl, "state", ""), "logged-out")) {
         fprintf(out, "Logged out: run 'ztna login --server URL --auth-key KEY'.\n");
         return;
     }
     tags(self, t, sizeof(t));
-    fprintf(out, "%-15s %-20s %-32s %s (this machine)\n", str(self, "tailnet_ip"),
-            str(self, "name"), str(self, "fqdn"), t);
-    fprintf(out, "control: %s %s", str(ctl, "state"), str(ctl, "server"));
-    if (str(ctl, "last_error")[0])
-        fprintf(out, " (%s)", str(ctl, "last_error"));
-    fprintf(out, ", map version %.0f, policy %s\n", num(ctl, "map_version"), str(s, "filter"));
+    fprintf(out, "%-15s %-20s %-32s %s (this machine)\n", cli_str(self, "tailnet_ip", ""),
+            cli_str(self, "name", ""), cli_str(self, "fqdn", ""), t);
+    fprintf(out, "control: %s %s", cli_str(ctl, "state", ""), cli_str(ctl, "server", ""));
+    if (cli_str(ctl, "last_error", "")[0])
+        fprintf(out, " (%s)", cli_str(ctl, "last_error", ""));
+    fprintf(out, ", map version %.0f, policy %s\n", cli_num(ctl, "map_version"),
+            cli_str(s, "filter", ""));
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(self, "quarantine");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "quarantined")))
         fprintf(out, "quarantined: %s\n",
-                str(q, "reason")[0] ? str(q, "reason") : "(no reason given)");
+                cli_str(q, "reason", "")[0] ? cli_str(q, "reason", "") : "(no reason given)");
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(s, "peers"))
     {
         const cJSON *pq = cJSON_GetObjectItemCaseSensitive(p, "pq");
         const cJSON *on = cJSON_GetObjectItemCaseSensitive(p, "online");
         tags(p, t, sizeof(t));
-        ago(num(p, "last_handshake"), h, sizeof(h));
-        bytes(num(p, "rx_bytes"), rx, sizeof(rx));
-        bytes(num(p, "tx_bytes"), tx, sizeof(tx));
+        ago(cli_num(p, "last_handshake"), h, sizeof(h));
+        bytes(cli_num(p, "rx_bytes"), rx, sizeof(rx));
+        bytes(cli_num(p, "tx_bytes"), tx, sizeof(tx));
         fprintf(out, "%-15s %-20s %-32s %s %s, %s, handshake %s, pq %s%s, rx %s, tx %s\n",
-                str(p, "tailnet_ip"), str(p, "name"), str(p, "fqdn"), t,
-                cJSON_IsTrue(on) ? "online" : "offline", str(p, "path"), h, str(pq, "psk"),
+                cli_str(p, "tailnet_ip", ""), cli_str(p, "name", ""), cli_str(p, "fqdn", ""), t,
+                cJSON_IsTrue(on) ? "online" : "offline", cli_str(p, "path", ""), h,
+                cli_str(pq, "psk", ""),
                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pq, "blocked")) ? " (blocked)" : "",
                 rx, tx);
     }
     cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(s, "denials"))
     {
-        ago(num(d, "last"), h, sizeof(h));
+        ago(cli_num(d, "last"), h, sizeof(h));
         fprintf(out, "denied by policy: from %s to %s port %.0f: %.0f packets, last %s\n",
-                str(d, "src"), str(d, "proto"), num(d, "dport"), num(d, "count"), h);
+                cli_str(d, "src", ""), cli_str(d, "proto", ""), cli_num(d, "dport"),
+                cli_num(d, "count"), h);
     }
 }
 
@@ -108,21 +98,14 @@ int cmd_status(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {{"--json", false, "print the full status as JSON"}};
     struct cli_opts o;
-    cJSON *req, *data = NULL;
-    char err[1200];
+    cJSON *data = NULL;
     int ret = cli_parse(&o, "status", "[--json]",
                         "Shows this machine, the control session, the peers and recent policy denials.",
                         opts, 1, argc, argv, 0);
     if (ret >= 0)
         return ret;
-    req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "status");
-    ret = client_call(o.socket, req, 10000, &data, err, sizeof(err));
-    cJSON_Delete(req);
-    if (ret) {
-        fprintf(stderr, "ztna status: %s\n", err);
+    if (cli_call(&o, cli_request("status"), 10000, &data))
         return 1;
-    }
     if (o.val[0]) {
         char *txt = cJSON_Print(data);
         printf("%s\n", txt ? txt : "{}");

@@ -1,4 +1,4 @@
-/* CLI option parsing (see cli_util.h). */
+/* Helpers shared by the CLI commands (see cli_util.h). */
 #include "agent/daemon/cli_util.h"
 
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/daemon/agent_limits.h"
+#include "agent/daemon/client.h"
 
 static void usage(FILE *f, const char *cmd, const char *synopsis, const char *help,
                   const struct cli_opt *opts, size_t n)
@@ -91,4 +92,40 @@ bool cli_add_list(cJSON *obj, const char *key, const char *csv)
         p += l + (e ? 1 : 0);
     }
     return true;
+}
+
+cJSON *cli_request(const char *cmd)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (r && !cJSON_AddStringToObject(r, "cmd", cmd)) {
+        cJSON_Delete(r);
+        r = NULL;
+    }
+    return r;
+}
+
+int cli_call(const struct cli_opts *o, cJSON *req, int timeout_ms, cJSON **data)
+{
+    char err[1200];
+    int ret = req ? client_call(o->socket, req, timeout_ms, data, err, sizeof(err)) : -1;
+    if (!req)
+        snprintf(err, sizeof(err), "out of memory");
+    cJSON_Delete(req);
+    if (ret) {
+        fprintf(stderr, "ztna %s: %s\n", o->cmd, err);
+        return 1;
+    }
+    return 0;
+}
+
+const char *cli_str(const cJSON *o, const char *k, const char *dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+double cli_num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
