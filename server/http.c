@@ -322,7 +322,8 @@ static int tls_bundle(const struct server *srv, char *out, size_t size)
 static void nofile_raise(const struct server *srv)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)(srv->set.http_threads + srv->set.max_streams) + 256;
+    rlim_t want = (rlim_t)(srv->set.http_threads + srv->set.max_streams +
+                           srv->set.max_websockets) + 256;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
@@ -351,11 +352,12 @@ int http_start(struct server *srv, struct mg_context **out)
     }
     mg_init_library(tls ? MG_FEATURES_SSL : 0);
     snprintf(ports, sizeof(ports), "%s%s", srv->set.listen, tls ? "s" : "");
-    /* Held map streams (GET /api/machine/map) each keep a worker: the pool is http_threads for the
-     * normal API plus max_streams, and the netmap never holds more than max_streams at once
-     * (netmap.h), so a crowd of agents cannot starve the API. */
+    /* Held map streams (GET /api/machine/map) and dashboard WebSockets each keep a worker: the
+     * pool is http_threads for the normal API plus max_streams plus max_websockets, and the
+     * netmap never holds more than max_streams (netmap.h) nor the realtime hub more than
+     * max_websockets sockets (realtime.h), so neither agents nor open tabs can starve the API. */
     snprintf(threads, sizeof(threads), "%lld",
-             (long long)(srv->set.http_threads + srv->set.max_streams));
+             (long long)(srv->set.http_threads + srv->set.max_streams + srv->set.max_websockets));
     snprintf(queue, sizeof(queue), "%lld", (long long)(srv->set.max_streams / 4 + 32));
     nofile_raise(srv);
     opts[n++] = "listening_ports";

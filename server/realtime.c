@@ -1,6 +1,6 @@
 /* The realtime WebSocket (see realtime.h for the protocol).
  *
- * A client's life: connect (slot reserved, or refused when RT_MAX_CLIENTS are open) ->
+ * A client's life: connect (slot reserved, or refused when --max-websockets are open) ->
  * ready (registered; authenticated at once when ?token= was given) -> frames (auth, subscribe,
  * ping) -> close (unregistered; waits until the sender thread no longer holds it).
  * The sender thread wakes on every publish and every RT_TICK_MS: it writes queued frames, and
@@ -490,7 +490,7 @@ static int connect_handler(const struct mg_connection *conn, void *cbdata)
     if (rt->nclients >= rt->max_clients) {
         pthread_mutex_unlock(&rt->lock);
         free(c);
-        log_warn("realtime", "refusing a WebSocket: %zu open (limit %zu, half the HTTP workers)",
+        log_warn("realtime", "refusing a WebSocket: %zu open (limit %zu, --max-websockets)",
                  rt->nclients, rt->max_clients);
         return 1;
     }
@@ -615,7 +615,7 @@ int realtime_start(struct server *srv)
     if (!rt)
         return -ENOMEM;
     rt->srv = srv;
-    rt->max_clients = (size_t)RT_MAX_CLIENTS(srv->set.http_threads);
+    rt->max_clients = (size_t)srv->set.max_websockets;
     pthread_mutex_init(&rt->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -27,8 +27,9 @@
  * On "audit": {"event":"new","action","actor_type","actor","target_type","target_id"} for every
  * entry of the org (the channel is admin-only, enforced at subscribe and at every role change).
  *
- * Threads: civetweb gives each socket a worker thread (so at most RT_MAX_CLIENTS(threads)
- * sockets are accepted, leaving workers for the API); events are queued per client (at most
+ * Threads: civetweb gives each socket a worker thread; the HTTP pool has --max-websockets workers
+ * on top of those for the API (server/http.c), and at most that many sockets are accepted, so
+ * open tabs never take the API's workers; events are queued per client (at most
  * RT_QUEUE_MAX, then "resync") and written by one sender thread, so realtime_publish() never
  * blocks on a slow client. */
 #ifndef ZTNA_SERVER_REALTIME_H
@@ -48,7 +49,6 @@ struct server;
 #define RT_REAUTH_GRACE_S   60
 #define RT_RECHECK_S        5   /* tokens of open sockets re-validated this often */
 #define RT_TICK_MS          1000
-#define RT_MAX_CLIENTS(threads) ((threads) / 2 > 0 ? (threads) / 2 : 1)
 
 /* Module hooks (modules.c): the sender thread and the client registry (srv->realtime). */
 int realtime_start(struct server *srv);

@@ -26,6 +26,7 @@ struct server_settings {
     bool insecure_http;
     int64_t http_threads;
     int64_t max_streams;        /* held netmap long-polls (server/netmap.h); extra HTTP workers */
+    int64_t max_websockets;     /* open dashboard sockets (server/realtime.h); extra HTTP workers */
     int64_t access_token_ttl;   /* seconds */
     int64_t refresh_token_ttl;  /* seconds */
     int64_t login_rate_window;  /* seconds */

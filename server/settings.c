@@ -45,6 +45,8 @@ static const struct setting settings[] = {
     S_INT("http-threads", http_threads, "8", 2, 128, "HTTP worker threads"),
     S_INT("max-streams", max_streams, "256", 1, 20000,
           "netmap long-polls held at once (each holds one extra HTTP worker thread)"),
+    S_INT("max-websockets", max_websockets, "64", 1, 1000,
+          "dashboard WebSockets open at once (each holds one extra HTTP worker thread)"),
     S_INT("access-token-ttl", access_token_ttl, "900", 10, 86400, "access token lifetime, seconds"),
     S_INT("refresh-token-ttl", refresh_token_ttl, "1209600", 60, 31536000,
           "refresh token lifetime, seconds"),

@@ -10,7 +10,8 @@
   upsert/upsert/delete with the machine's data, and never org B's socket;
 - the janitor marking a machine offline reaches the socket;
 - JIT notices carry only an id (members may not see each other's requests);
-- at most http-threads/2 sockets are accepted; closing one frees a slot;
+- at most --max-websockets sockets are accepted, in workers of their own: with 2 API workers and
+  every socket open, the API still answers at once; closing one frees a slot;
 - a logout elsewhere makes the server ask the socket to re-authenticate and hold its events.
 Second server (channels()): the other publishers:
 - "keys": created / revoked notices with the key id, to admins; a member asking for "keys" or
@@ -170,7 +171,8 @@ def quiet_args():
 
 def protocol():
     # Machines go offline 3 s after their last sign of life (the janitor ticks every second).
-    with Server(args=quiet_args() + ["--http-threads", "8"], env={"ZTNA_OFFLINE_TIMEOUT": "3"}) as srv:
+    args = quiet_args() + ["--http-threads", "2", "--max-streams", "1", "--max-websockets", "4"]
+    with Server(args=args, env={"ZTNA_OFFLINE_TIMEOUT": "3"}) as srv:
         owner = srv.setup()
         idle = WS(srv.port)                          # never authenticates
         opened = time.monotonic()
@@ -259,9 +261,16 @@ def protocol():
             check(m and m["data"] == {"event": "request", "id": r.data["id"]}, "jit notice: %r" % m)
             check("secret reason" not in json.dumps(m), "the notice carries no details")
 
-        # The client limit: 8 threads -> 4 sockets. Open: idle, ws, mws, qws.
+        # The client limit: --max-websockets 4. Open: idle, ws, mws, qws.
         extra = WS(srv.port)
         check(extra.status != 101, "a fifth socket is refused (status %d)" % extra.status)
+        # The four sockets hold workers of their own: the API's two still answer, concurrently.
+        import concurrent.futures
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda _: srv.get("/healthz").status, range(8)))
+        check(codes == [200] * 8 and time.monotonic() - t0 < 10,
+              "the API answers with every socket open: %r in %.1f s" % (codes, time.monotonic() - t0))
         mws.close()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
