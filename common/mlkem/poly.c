@@ -88,35 +88,28 @@ void poly_invntt_tomont(poly *p)
         r[j] = fqmul(r[j], INV_F);
 }
 
-/* Algorithm 12 BaseCaseMultiply in Montgomery form. */
-static inline void basemul(int16_t r[2], const int16_t a[2], const int16_t b[2], int16_t zeta)
-{
-    r[0] = fqmul(fqmul(a[1], b[1]), zeta);
-    r[0] = (int16_t)(r[0] + fqmul(a[0], b[0]));
-    r[1] = fqmul(a[0], b[1]);
-    r[1] = (int16_t)(r[1] + fqmul(a[1], b[0]));
-}
-
-/* r = sum_i a_i o b_i (Algorithm 11 MultiplyNTTs, accumulated over the vector), times 2^-16. */
+/* r = sum_i a_i o b_i (Algorithm 11 MultiplyNTTs with Algorithm 12 BaseCaseMultiply, accumulated
+ * over the vector), times 2^-16. Lazy reduction: the products of a pair of coefficients are summed
+ * over the vector in 32 bits and reduced once. b1 * zeta is reduced first (zetas are in Montgomery
+ * form, so fqmul gives b1 * zeta mod q in (-q, q)); with every input in (-q, q) the sum stays below
+ * 2 * MLKEM_K * q^2 < q * 2^15, the range montgomery_reduce accepts. */
 void poly_basemul_acc(poly *r, const polyvec *a, const polyvec *b)
 {
-    int16_t t[2];
     for (unsigned i = 0; i < MLKEM_N / 4; i++) {
-        int16_t z = zetas[64 + i];
+        const int16_t z = zetas[64 + i];
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         for (unsigned k = 0; k < MLKEM_K; k++) {
             const int16_t *x = &a->v[k].c[4 * i], *y = &b->v[k].c[4 * i];
-            if (k == 0) {
-                basemul(&r->c[4 * i], x, y, z);
-                basemul(&r->c[4 * i + 2], x + 2, y + 2, (int16_t)-z);
-                continue;
-            }
-            basemul(t, x, y, z);
-            r->c[4 * i] = (int16_t)(r->c[4 * i] + t[0]);
-            r->c[4 * i + 1] = (int16_t)(r->c[4 * i + 1] + t[1]);
-            basemul(t, x + 2, y + 2, (int16_t)-z);
-            r->c[4 * i + 2] = (int16_t)(r->c[4 * i + 2] + t[0]);
-            r->c[4 * i + 3] = (int16_t)(r->c[4 * i + 3] + t[1]);
+            const int16_t y1z = fqmul(y[1], z), y3z = fqmul(y[3], (int16_t)-z);
+            s0 += (int32_t)x[0] * y[0] + (int32_t)x[1] * y1z;
+            s1 += (int32_t)x[0] * y[1] + (int32_t)x[1] * y[0];
+            s2 += (int32_t)x[2] * y[2] + (int32_t)x[3] * y3z;
+            s3 += (int32_t)x[2] * y[3] + (int32_t)x[3] * y[2];
         }
+        r->c[4 * i] = montgomery_reduce(s0);
+        r->c[4 * i + 1] = montgomery_reduce(s1);
+        r->c[4 * i + 2] = montgomery_reduce(s2);
+        r->c[4 * i + 3] = montgomery_reduce(s3);
     }
     poly_reduce(r);
 }
