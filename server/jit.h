@@ -14,6 +14,7 @@
 
 struct db_conn;
 struct api_ctx;
+struct cJSON;
 
 #define JIT_MAX_DURATION   (7 * 86400) /* seconds */
 #define JIT_MAX_REASON     200         /* bytes */
@@ -50,6 +51,13 @@ void jit_reply_list(struct api_ctx *ctx, int64_t requester);
  * revoked by user `by`; replies 200 with it (409 when it is neither), audits jit.revoke, drops
  * the grant, notices, webhook. */
 void jit_request_revoke(struct api_ctx *ctx, struct jit_row *r, int64_t by);
+
+/* The one serializer of a JIT request (jit_api.c), new (cJSON_Delete), NULL on no memory.
+ * JIT_JSON_API: every field, unset times and decided_by null (the API's replies);
+ * JIT_JSON_WEBHOOK: without requester_id, created_at, decided_at, decided_by, ended_at (the
+ * webhook's "request", docs/policy.md). */
+enum jit_json_view { JIT_JSON_API, JIT_JSON_WEBHOOK };
+struct cJSON *jit_row_json(const struct jit_row *r, enum jit_json_view view);
 
 /* A machine of the org by id, name, hostname, tailnet IP or full MagicDNS name
  * (name.<org-slug>.<base_domain>, case-insensitive, trailing dot allowed). -ENOENT. */

@@ -30,7 +30,8 @@ static const struct field_spec jit_fields[] = {
 };
 const struct body_spec jit_request_body = BODY_SPEC(struct jit_request_in, jit_fields);
 
-static void add_time(cJSON *o, const char *k, int64_t t)
+/* A time or a user id: 0 is "not set", null. */
+static void add_or_null(cJSON *o, const char *k, int64_t t)
 {
     if (t)
         cJSON_AddNumberToObject(o, k, (double)t);
@@ -38,14 +39,15 @@ static void add_time(cJSON *o, const char *k, int64_t t)
         cJSON_AddNullToObject(o, k);
 }
 
-/* The one serializer of a JIT request. */
-static cJSON *jit_json(const struct jit_row *r)
+cJSON *jit_row_json(const struct jit_row *r, enum jit_json_view view)
 {
+    bool api = view == JIT_JSON_API;
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     cJSON_AddNumberToObject(o, "id", (double)r->id);
-    cJSON_AddNumberToObject(o, "requester_id", (double)r->requester_id);
+    if (api)
+        cJSON_AddNumberToObject(o, "requester_id", (double)r->requester_id);
     cJSON_AddStringToObject(o, "requester_email", r->requester_email);
     cJSON_AddNumberToObject(o, "machine_id", (double)r->machine_id);
     cJSON_AddStringToObject(o, "machine_name", r->machine_name);
@@ -54,14 +56,14 @@ static cJSON *jit_json(const struct jit_row *r)
     cJSON_AddNumberToObject(o, "duration", (double)r->duration);
     cJSON_AddStringToObject(o, "reason", r->reason);
     cJSON_AddStringToObject(o, "state", r->state);
-    add_time(o, "created_at", r->created_at);
-    add_time(o, "decided_at", r->decided_at);
-    if (r->decided_by)
-        cJSON_AddNumberToObject(o, "decided_by", (double)r->decided_by);
-    else
-        cJSON_AddNullToObject(o, "decided_by");
-    add_time(o, "expires_at", r->expires_at);
-    add_time(o, "ended_at", r->ended_at);
+    if (api) {
+        add_or_null(o, "created_at", r->created_at);
+        add_or_null(o, "decided_at", r->decided_at);
+        add_or_null(o, "decided_by", r->decided_by);
+    }
+    add_or_null(o, "expires_at", r->expires_at);
+    if (api)
+        add_or_null(o, "ended_at", r->ended_at);
     return o;
 }
 
@@ -121,7 +123,7 @@ void jit_request_create(struct api_ctx *ctx, int64_t requester_id, const struct 
         api_reply_errno(ctx, ret, "jit request");
         return;
     }
-    api_reply_ok(ctx, 201, jit_json(&r));
+    api_reply_ok(ctx, 201, jit_row_json(&r, JIT_JSON_API));
     audit_jit(ctx, "jit.request", &r);
     realtime_notice(ctx->srv, ctx->auth.org_id, "jit", "request", r.id);
     policy_rt_jit_event(ctx->srv, "jit.request", &r);
@@ -134,7 +136,7 @@ void api_jit_create(struct api_ctx *ctx)
 
 static int list_one(const struct jit_row *r, void *arg)
 {
-    cJSON *o = jit_json(r);
+    cJSON *o = jit_row_json(r, JIT_JSON_API);
     if (!o)
         return -ENOMEM;
     cJSON_AddItemToArray(arg, o);
@@ -189,7 +191,7 @@ void api_jit_get(struct api_ctx *ctx)
 {
     struct jit_row r;
     if (load(ctx, &r, false))
-        api_reply_ok(ctx, 200, jit_json(&r));
+        api_reply_ok(ctx, 200, jit_row_json(&r, JIT_JSON_API));
 }
 
 /* Moves the loaded request r from `from` (or from2) to `to`, by user `by`. */
@@ -218,7 +220,7 @@ static void move_row(struct api_ctx *ctx, struct jit_row *rp, const char *from, 
         policy_rt_grant_added(ctx->srv, &r);
     else if (was_active)
         policy_rt_grant_removed(ctx->srv, r.org_id, r.id);
-    api_reply_ok(ctx, 200, jit_json(&r));
+    api_reply_ok(ctx, 200, jit_row_json(&r, JIT_JSON_API));
     audit_jit(ctx, action, &r);
     realtime_notice(ctx->srv, ctx->auth.org_id, "jit", to, r.id);
     policy_rt_jit_event(ctx->srv, action, &r);

@@ -138,20 +138,17 @@ void jit_webhook_event(struct jit_webhook *w, const char *event, const struct ji
 {
     if (!w)
         return;
-    cJSON *o = cJSON_CreateObject(), *q = cJSON_AddObjectToObject(o, "request");
+    cJSON *o = cJSON_CreateObject(), *q = jit_row_json(r, JIT_JSON_WEBHOOK);
+    if (!o || !q) {
+        cJSON_Delete(o);
+        cJSON_Delete(q);
+        log_warn("jit", "webhook: out of memory, %s for request %" PRId64 " dropped", event, r->id);
+        return;
+    }
     cJSON_AddStringToObject(o, "event", event);
     cJSON_AddNumberToObject(o, "org_id", (double)r->org_id);
     cJSON_AddNumberToObject(o, "time", (double)now);
-    cJSON_AddNumberToObject(q, "id", (double)r->id);
-    cJSON_AddStringToObject(q, "requester_email", r->requester_email);
-    cJSON_AddNumberToObject(q, "machine_id", (double)r->machine_id);
-    cJSON_AddStringToObject(q, "machine_name", r->machine_name);
-    cJSON_AddNumberToObject(q, "port", r->port);
-    cJSON_AddStringToObject(q, "proto", r->proto == 6 ? "tcp" : r->proto == 17 ? "udp" : "*");
-    cJSON_AddNumberToObject(q, "duration", (double)r->duration);
-    cJSON_AddStringToObject(q, "reason", r->reason);
-    cJSON_AddStringToObject(q, "state", r->state);
-    cJSON_AddNumberToObject(q, "expires_at", (double)r->expires_at);
+    cJSON_AddItemToObject(o, "request", q);
     char *body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!body)

@@ -15,6 +15,8 @@ import policy_util as pu  # noqa: E402
 from policy_util import harness, check, expect  # noqa: E402
 
 GRANT_SECONDS = 3
+WEBHOOK_FIELDS = {"id", "requester_email", "machine_id", "machine_name", "port", "proto",
+                  "duration", "reason", "state", "expires_at"}
 
 
 class Hook:
@@ -91,6 +93,7 @@ def test_grant_and_expiry(srv, f):
     check(expect(srv.get(jit(f), f.bob_s), 200).data["requests"] == [], "bob sees none")
     before = int(time.time())
     r = expect(srv.post(jit(f, "/%d/approve" % rid), None, f.owner_s), 200)
+    approved = r.data
     check(r.data["state"] == "approved" and r.data["decided_by"] == f.owner_s.user_id, r.data)
     check(before + GRANT_SECONDS <= r.data["expires_at"] <= int(time.time()) + GRANT_SECONDS,
           "grant runs from approval: %r" % r.data)
@@ -111,6 +114,14 @@ def test_grant_and_expiry(srv, f):
     check(got[0]["org_id"] == f.org and got[0]["request"]["reason"] == "incident 42" and
           got[0]["request"]["requester_email"] == f.dana_s.email and
           got[2]["request"]["state"] == "expired", "webhook bodies: %r" % got)
+    # The webhook's "request" is the API's serializer minus the requester id and the other times
+    # (docs/policy.md); an unset expiry is null as in the API.
+    check(all(set(e["request"]) == WEBHOOK_FIELDS for e in got), "webhook fields: %r" % got)
+    check(got[0]["request"]["expires_at"] is None and
+          got[1]["request"]["expires_at"] == approved["expires_at"] and
+          {k: approved[k] for k in WEBHOOK_FIELDS if k != "state"} ==
+          {k: got[1]["request"][k] for k in WEBHOOK_FIELDS if k != "state"},
+          "webhook request agrees with the API's: %r vs %r" % (got[1], approved))
 
 
 def test_revoke_and_deny(srv, f):
