@@ -278,7 +278,7 @@ static int porg_load(struct policy_rt *rt, struct db_conn *db, struct porg *o)
 {
     struct policy_version v;
     struct policy_error err;
-    struct fleet_store fs = {0};
+    struct fleet_store fs = {.ip6 = &rt->srv->set.ip6};
     int64_t now = server_now();
     int ret = db_policy_current(db, o->org_id, &v);
     porg_clear(o);
@@ -304,6 +304,40 @@ static int porg_load(struct policy_rt *rt, struct db_conn *db, struct porg *o)
     if (ret)
         log_error("policy", "org %" PRId64 ": engine build failed: %d; failing closed", o->org_id, ret);
     return 0;
+}
+
+/* An incremental change to po's engine failed (ret != 0; 0: nothing to do): its results are
+ * incomplete, so the org is rebuilt from the database and every map recomputed. */
+static void rebuild_on_error(struct policy_rt *rt, struct db_conn *db, struct porg *po,
+                             struct notice *nt, int ret, const char *what)
+{
+    if (!ret)
+        return;
+    log_warn("policy", "org %" PRId64 ": %s update failed (%d); rebuilding", po->org_id, what, ret);
+    porg_load(rt, db, po);
+    nt->all = true;
+}
+
+/* Puts into po's engine what pfleet_machine() or pfleet_user() (its result: ret) read into f: the
+ * user and the machine it holds, or removes machine_id (0: none asked for) when f lacks it. The
+ * nodes that changed join nt; on any failure the org is rebuilt (rebuild_on_error). */
+static void engine_update(struct policy_rt *rt, struct db_conn *db, struct porg *po,
+                          struct notice *nt, int ret, const struct fleet *f, int64_t machine_id,
+                          const char *what)
+{
+    if (!ret && machine_id && f->nmachines == 0) {
+        ret = policy_engine_machine_remove(po->e, machine_id);
+        if (!ret)
+            notice_add(nt, po->e);
+        ret = ret == -ENOENT ? 0 : ret;
+    }
+    if (!ret && f->nusers && !(ret = policy_engine_user_upsert(po->e, &f->users[0])))
+        notice_add(nt, po->e);
+    if (!ret && f->nmachines && !(ret = policy_engine_machine_upsert(po->e, &f->machines[0])))
+        notice_add(nt, po->e);
+    if (!ret && f->nmachines)
+        q_note_machine(po, nt, f->machines[0].id, server_now());
+    rebuild_on_error(rt, db, po, nt, ret, what);
 }
 
 /* The org's state, loaded on first use. NULL on a database error (callers fail closed). */
@@ -402,7 +436,7 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
 {
     struct policy_rt *rt = srv->policy;
     struct notice nt = {.org_id = org_id};
-    struct fleet_store fs = {0};
+    struct fleet_store fs = {.ip6 = &srv->set.ip6};
     if (!rt)
         return;
     pthread_mutex_lock(&rt->lock);
@@ -412,24 +446,7 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
     struct db_conn *db = db_conn_get(srv->db);
     if (po && po->e && db) {
         int ret = pfleet_machine(db, org_id, machine_id, seen_get, rt, &fs);
-        if (!ret && fs.f.nmachines == 0) {
-            ret = policy_engine_machine_remove(po->e, machine_id);
-            ret = ret == -ENOENT ? 0 : ret;
-            if (!ret)
-                notice_add(&nt, po->e);
-        } else if (!ret) {
-            if (fs.f.nusers && !(ret = policy_engine_user_upsert(po->e, &fs.f.users[0])))
-                notice_add(&nt, po->e);
-            if (!ret && !(ret = policy_engine_machine_upsert(po->e, &fs.f.machines[0])))
-                notice_add(&nt, po->e);
-            if (!ret)
-                q_note_machine(po, &nt, machine_id, server_now());
-        }
-        if (ret) { /* results incomplete: rebuild from the database */
-            log_warn("policy", "org %" PRId64 ": machine update failed (%d); rebuilding", org_id, ret);
-            porg_load(rt, db, po);
-            nt.all = true;
-        }
+        engine_update(rt, db, po, &nt, ret, &fs.f, machine_id, "machine");
     }
     pfleet_free(&fs);
     pthread_mutex_unlock(&rt->lock);
@@ -450,13 +467,7 @@ void policy_rt_user_changed(struct server *srv, int64_t org_id, int64_t user_id)
     struct db_conn *db = db_conn_get(srv->db);
     if (po && po->e && db) {
         int ret = pfleet_user(db, org_id, user_id, &fs);
-        if (!ret && fs.f.nusers && !(ret = policy_engine_user_upsert(po->e, &fs.f.users[0])))
-            notice_add(&nt, po->e);
-        if (ret) { /* results incomplete: rebuild from the database */
-            log_warn("policy", "org %" PRId64 ": user update failed (%d); rebuilding", org_id, ret);
-            porg_load(rt, db, po);
-            nt.all = true;
-        }
+        engine_update(rt, db, po, &nt, ret, &fs.f, 0, "user");
     }
     pfleet_free(&fs);
     pthread_mutex_unlock(&rt->lock);
@@ -495,18 +506,18 @@ void policy_rt_policy_changed(struct server *srv, int64_t org_id)
     struct policy_error err;
     if (po && !fresh && po->e && db && db_policy_current(db, org_id, &v) == 0) {
         /* incremental: only the nodes the edit affects */
-        if (policy_parse(v.text, strlen(v.text), &np, &err) == 0 &&
-            policy_engine_set_policy(po->e, np) == 0) {
+        int ret = policy_parse(v.text, strlen(v.text), &np, &err);
+        if (!ret && !(ret = policy_engine_set_policy(po->e, np))) {
             policy_free(po->p);
             po->p = np;
+            np = NULL;
             po->version = v.version;
             nt.all = false;
             notice_add(&nt, po->e);
             q_note_all(po, &nt, policy_engine_fleet(po->e), server_now());
-        } else {
-            porg_load(rt, db, po); /* the engine may reference np: rebuild, then drop it */
-            policy_free(np);
         }
+        rebuild_on_error(rt, db, po, &nt, ret, "policy");
+        policy_free(np); /* the engine may have referenced it: only after the rebuild */
         free(v.text);
     } else if (po && !fresh && db) {
         porg_load(rt, db, po);
@@ -549,7 +560,7 @@ void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_i
 int policy_rt_check(struct server *srv, struct db_conn *db, int64_t org_id, const struct policy *p,
                     int64_t now, struct policy_error *err)
 {
-    struct fleet_store fs = {0};
+    struct fleet_store fs = {.ip6 = &srv->set.ip6};
     struct policy_rt *rt = srv->policy;
     (void)rt;
     int ret = pfleet_load(db, org_id, now, NULL, NULL, &fs);
@@ -688,12 +699,14 @@ static bool name_matches(const char *name, const char *s)
 
 static const struct fleet_machine *machine_resolve(const struct fleet *f, const char *s)
 {
-    uint8_t a4[4];
+    uint8_t a4[4], a6[16];
     bool num = all_digits(s), ip = inet_pton(AF_INET, s, a4) == 1;
+    bool ip6 = !ip && inet_pton(AF_INET6, s, a6) == 1;
     for (size_t i = 0; i < f->nmachines; i++) {
         const struct fleet_machine *m = &f->machines[i];
         if ((num && m->id == strtoll(s, NULL, 10)) || (ip && m->has_ip4 && !memcmp(m->ip4, a4, 4)) ||
-            (!num && !ip && m->name && name_matches(m->name, s)))
+            (ip6 && m->has_ip6 && !memcmp(m->ip6, a6, 16)) ||
+            (!num && !ip && !ip6 && m->name && name_matches(m->name, s)))
             return m;
     }
     return NULL;

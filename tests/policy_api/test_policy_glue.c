@@ -187,6 +187,23 @@ int main(void)
     policy_rt_machine_changed(&srv, 1, 10, NULL);
     expect_filter(&srv, 10, "tcp 100.64.0.11/32 23-23");
 
+    /* an update that fails half way (the machine cannot be read): the engine is rebuilt from the
+     * database, which fails the same way here, so the org fails closed and every map is told;
+     * once the table is back, the next policy event rebuilds it */
+    rec_reset();
+    CHECK(sqlite3_exec(db_conn_handle(c), "ALTER TABLE machines RENAME TO machines_gone", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    policy_rt_machine_changed(&srv, 1, 10, NULL);
+    CHECK(rec.calls == 1 && rec.all);
+    expect_filter(&srv, 10, "");
+    CHECK(!policy_glue_visible(&srv, 1, 10, 11));
+    CHECK(sqlite3_exec(db_conn_handle(c), "ALTER TABLE machines_gone RENAME TO machines", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    rec_reset();
+    policy_rt_policy_changed(&srv, 1);
+    CHECK(rec.calls == 1 && rec.all);
+    expect_filter(&srv, 10, "tcp 100.64.0.11/32 23-23");
+
     /* alice's laptop is deleted */
     rec_reset();
     CHECK(sqlite3_exec(db_conn_handle(c), "DELETE FROM machines WHERE id = 11", NULL, NULL, NULL) ==
