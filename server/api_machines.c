@@ -106,6 +106,11 @@ cJSON *machine_json(struct server *srv, const struct machine_row *m, const char 
     cJSON_AddStringToObject(o, "fqdn", fqdn);
     cJSON_AddStringToObject(o, "hostname", m->hostname);
     cJSON_AddStringToObject(o, "tailnet_ip", m->tailnet_ip);
+    char ip6[IP6_TEXT_MAX];
+    if (ip6_tailnet_text(&srv->set.ip6, m->tailnet_ip, ip6))
+        cJSON_AddStringToObject(o, "tailnet_ip6", ip6);
+    else
+        cJSON_AddNullToObject(o, "tailnet_ip6");
     cJSON_AddStringToObject(o, "os", m->os);
     cJSON_AddStringToObject(o, "os_version", m->os_version);
     cJSON_AddItemToObject(o, "tags", machine_tags_parse(m->tags));

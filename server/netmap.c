@@ -456,6 +456,7 @@ static struct nm_node *row_render(struct netmap *nm, sqlite3_stmt *st, const cha
         .last_seen = sqlite3_column_int64(st, 7),
         .expired_at = sqlite3_column_int64(st, 8),
         .endpoints = (const char *)sqlite3_column_text(st, 9),
+        .ip6 = &nm->srv->set.ip6,
     };
     static const uint8_t zero[32];
 

@@ -36,6 +36,8 @@ static cJSON *array_or_empty(const char *text)
 struct nm_node *nm_node_render(const struct nm_row *row, const char *slug, const char *base_domain)
 {
     char fqdn[512], wg[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+    char ip6[IP6_TEXT_MAX], prefix6[IP6_PREFIX_TEXT_MAX];
+    bool has6 = ip6_tailnet_text(row->ip6, row->tailnet_ip, ip6);
     struct nm_node *n = calloc(1, sizeof(*n));
     cJSON *peer = cJSON_CreateObject(), *self = cJSON_CreateObject();
 
@@ -52,6 +54,8 @@ struct nm_node *nm_node_render(const struct nm_row *row, const char *slug, const
     cJSON_AddStringToObject(peer, "name", row->name);
     cJSON_AddStringToObject(peer, "fqdn", fqdn);
     cJSON_AddStringToObject(peer, "tailnet_ip", row->tailnet_ip);
+    if (has6)
+        cJSON_AddStringToObject(peer, "tailnet_ip6", ip6);
     cJSON_AddStringToObject(peer, "wg_public_key", wg);
     cJSON_AddItemToObject(peer, "tags", array_or_empty(row->tags));
     cJSON_AddBoolToObject(peer, "online", row->online);
@@ -67,6 +71,11 @@ struct nm_node *nm_node_render(const struct nm_row *row, const char *slug, const
     cJSON_AddStringToObject(self, "name", row->name);
     cJSON_AddStringToObject(self, "fqdn", fqdn);
     cJSON_AddStringToObject(self, "tailnet_ip", row->tailnet_ip);
+    if (has6) {
+        ip6_prefix_format(row->ip6, prefix6);
+        cJSON_AddStringToObject(self, "tailnet_ip6", ip6);
+        cJSON_AddStringToObject(self, "tailnet_prefix6", prefix6);
+    }
     cJSON_AddItemToObject(self, "tags", array_or_empty(row->tags));
     cJSON_AddNumberToObject(self, "org_id", (double)row->org_id);
     cJSON_AddBoolToObject(self, "expired", n->expired);

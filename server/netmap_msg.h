@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "server/ip6.h"
+
 /* One machine as every map shows it, rendered once per change. Immutable once published; shared
  * by reference count (nm_node_put() frees at zero). */
 struct nm_node {
@@ -39,6 +41,7 @@ struct nm_row {
     const char *name, *tailnet_ip, *tags, *endpoints; /* borrowed */
     const uint8_t *wg_public_key;                      /* 32 bytes, borrowed */
     const uint8_t *machine_key;                        /* 32 bytes, borrowed */
+    const struct ip6_prefix *ip6; /* the server's IPv6 prefix (borrowed); NULL or off: no IPv6 */
     bool online;
 };
 

@@ -168,6 +168,11 @@ static int machine_read(sqlite3_stmt *st, struct fleet_store *s, pfleet_seen_fn 
     m->name = kstr(s, (const char *)sqlite3_column_text(st, 2));
     const char *ip = (const char *)sqlite3_column_text(st, 3);
     m->has_ip4 = ip && inet_pton(AF_INET, ip, m->ip4) == 1;
+    if (m->has_ip4 && s->ip6 && s->ip6->on) {
+        ip6_tailnet_addr(s->ip6, (uint32_t)m->ip4[0] << 24 | (uint32_t)m->ip4[1] << 16 |
+                                     (uint32_t)m->ip4[2] << 8 | m->ip4[3], m->ip6);
+        m->has_ip6 = true;
+    }
     cJSON *tags = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
     int nt = cJSON_IsArray(tags) ? cJSON_GetArraySize(tags) : 0;
     const char **tv = keep(s, calloc((size_t)nt + 1, sizeof(*tv)));
@@ -286,5 +291,7 @@ void pfleet_free(struct fleet_store *s)
     free(s->users);
     free(s->machines);
     free(s->grants);
+    const struct ip6_prefix *ip6 = s->ip6; /* the caller's setting outlives a reload */
     memset(s, 0, sizeof(*s));
+    s->ip6 = ip6;
 }

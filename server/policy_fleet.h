@@ -1,5 +1,6 @@
 /* The policy compiler's fleet model (server/policy/fleet.h) filled from the database: the org's
- * users (members and machine owners), its machines (not expired) with tags, tailnet address, owner
+ * users (members and machine owners), its machines (not expired) with tags, tailnet addresses
+ * (IPv4, and IPv6 derived from it when the store's prefix is on), owner
  * (the machine's user, else the admin whose pre-auth key registered it),
  * posture from the latest heartbeat and the source address the server last saw, and the JIT
  * grants in force. Posture keys read from the heartbeat's object: os, os_version,
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/ip6.h"
 #include "server/policy/fleet.h"
 
 struct db_conn;
@@ -20,6 +22,9 @@ struct db_conn;
 typedef bool (*pfleet_seen_fn)(void *arg, int64_t machine_id, uint8_t *family, uint8_t addr[16]);
 
 struct fleet_store {
+    /* Set by the caller before loading: machines get their IPv6 tailnet address derived under
+     * it (server/ip6.h); NULL or off: IPv4 only. Borrowed. */
+    const struct ip6_prefix *ip6;
     struct fleet f;                 /* points into the arrays below */
     struct fleet_user *users;
     struct fleet_machine *machines;

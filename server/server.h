@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <pthread.h>
 
+#include "server/ip6.h"
 #include "server/limits.h"
 
 /* All settings, filled from ONE static table in settings.c (defaults < config file < env < flags). */
@@ -52,6 +53,8 @@ struct server_settings {
     int64_t oidc_login_ttl;     /* seconds between SSO start and callback (api_oidc_login.c) */
     int64_t cli_login_ttl;      /* seconds a `ztna login` browser request lives (api_cli_login.c) */
     int64_t cli_login_code_ttl; /* seconds its one-time code lives */
+    char ipv6_prefix[64];       /* --ipv6-prefix text: PREFIX or off (server/ip6.h) */
+    struct ip6_prefix ip6;      /* ipv6_prefix parsed by settings_load(); zeroed = off */
 };
 
 struct db;            /* db.h */

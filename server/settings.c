@@ -35,6 +35,8 @@ static const struct setting settings[] = {
     S_ADDR("dns-listen", dns_listen, "127.0.0.1:5353", "MagicDNS UDP+TCP address ADDR:PORT"),
     S_STR("stun-listen", stun_listen, "127.0.0.1:3478", "STUN (UDP) address ADDR:PORT, or off"),
     S_STR("base-domain", base_domain, "zt.net", "MagicDNS base domain"),
+    S_STR("ipv6-prefix", ipv6_prefix, IP6_DEFAULT_PREFIX,
+          "tailnet IPv6 prefix (machines get PREFIX + their IPv4 in the last 32 bits), or off"),
     S_STR("log-level", log_level, "info", "debug, info, warn or error"),
     S_STR("tls-cert", tls_cert, "", "PEM certificate (chain) for HTTPS; enables TLS"),
     S_STR("tls-key", tls_key, "", "PEM private key for --tls-cert"),
@@ -376,6 +378,15 @@ int settings_load(struct server_settings *set, int argc, char **argv, const char
                 "address), not '%s'\n", set->oidc_issuer);
         return -EINVAL;
     } /* end of the oidc-* checks */
+    {
+        const char *why = NULL;
+
+        if (!ip6_prefix_parse(set->ipv6_prefix, &set->ip6, &why)) {
+            fprintf(stderr, "ztna-server: invalid --ipv6-prefix '%s': %s\n", set->ipv6_prefix,
+                    why);
+            return -EINVAL;
+        }
+    }
     if (!!set->tls_cert[0] != !!set->tls_key[0]) {
         fprintf(stderr, "ztna-server: --tls-cert and --tls-key go together\n");
         return -EINVAL;

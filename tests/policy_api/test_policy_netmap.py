@@ -3,6 +3,7 @@ every other and the filter is null; with one, each machine's filter is the traff
 it and its peers are those it may reach or be reached by; a JIT approval reaches a waiting poll as
 a delta carrying the new filter (policy -> netmap_policy_changed -> the held poll)."""
 import base64
+import ipaddress
 import json
 import os
 import shutil
@@ -29,6 +30,17 @@ def entries(msg):
     return sorted((msg.get("filter") or {}).get("entries") or [])
 
 
+def v6(ip4):
+    """The source's IPv6 tailnet address under the default --ipv6-prefix (docs/configuration.md)."""
+    return str(ipaddress.IPv6Address(int(ipaddress.IPv6Address("fd7a:115c:a1e0::")) |
+                                     int(ipaddress.IPv4Address(ip4))))
+
+
+def both(proto, ip4, ports):
+    """A source allowed in: its IPv4 /32 and IPv6 /128 entries."""
+    return ["%s %s/32 %s" % (proto, ip4, ports), "%s %s/128 %s" % (proto, v6(ip4), ports)]
+
+
 def main():
     srv = pu.start_server()
     try:
@@ -46,7 +58,7 @@ def main():
             pu.put_policy(srv, f, pu.policy_text(f.emails), 0)
             web = poll(srv, f.web)
             a = f.alice_laptop.ip
-            check(entries(web) == sorted(["tcp %s/32 22-22" % a, "tcp %s/32 80-80" % a]),
+            check(entries(web) == sorted(both("tcp", a, "22-22") + both("tcp", a, "80-80")),
                   "web lets alice in on 22 (posture ok) and 80: %r" % entries(web))
             check(peer_ids(web) == [f.alice_laptop.id], "web's peers: %r" % peer_ids(web))
             alice = poll(srv, f.alice_laptop)
@@ -67,7 +79,7 @@ def main():
             delta = poll(srv, f.db, since=db["version"], wait=10)
             check(time.monotonic() - t0 < 8, "delivered promptly")
             check(delta["type"] in ("delta", "full") and entries(delta) ==
-                  ["tcp %s/32 5432-5432" % f.dana_laptop.ip], "db's new filter: %r" % delta)
+                  sorted(both("tcp", f.dana_laptop.ip, "5432-5432")), "db's new filter: %r" % delta)
             dana = poll(srv, f.dana_laptop)
             check(peer_ids(dana) == [f.db.id], "dana now sees db: %r" % peer_ids(dana))
             expect(srv.post("/api/orgs/%d/jit-requests/%d/revoke" % (f.org, rid), None,
