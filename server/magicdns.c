@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "server/db.h"
+#include "server/ip6.h"
 
 #ifdef ZTNA_HAVE_DNSD
 #include "server/dns/dns_server.h"
@@ -65,6 +66,12 @@ static int snapshot_build(struct server *srv, struct db_conn *c, struct dns_snap
         if (inet_pton(AF_INET, (const char *)sqlite3_column_text(st, 2), &a) != 1)
             continue;
         ret = dns_snapshot_builder_add_a(b, name, a);
+        if (ret == 0 && srv->set.ip6.on) { /* the derived IPv6 address (server/ip6.h) */
+            struct in6_addr a6;
+
+            ip6_tailnet_addr(&srv->set.ip6, ntohl(a.s_addr), a6.s6_addr);
+            ret = dns_snapshot_builder_add_aaaa(b, name, &a6);
+        }
         if (ret == -EINVAL)
             ret = 0;
     }

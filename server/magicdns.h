@@ -1,6 +1,7 @@
 /* MagicDNS glue: feeds the DNS authority (server/dns/) a snapshot built from SQLite.
  * One zone per org ("<org-slug>.<base-domain>") with an A record per machine
- * ("<machine-name>.<org-slug>.<base-domain>"). A watcher thread with its own connection polls
+ * ("<machine-name>.<org-slug>.<base-domain>") and, unless --ipv6-prefix is off, an AAAA record
+ * with its derived IPv6 tailnet address (server/ip6.h). A watcher thread with its own connection polls
  * PRAGMA data_version once a second and rebuilds + swaps the snapshot after any commit, so
  * writers need not call anything; magicdns_refresh() forces a rebuild now. */
 #ifndef ZTNA_SERVER_MAGICDNS_H
