@@ -27,8 +27,6 @@ struct janitor {
     pthread_mutex_t write_lock; /* serialises the module's write transactions (janitor.h) */
     pthread_cond_t wake;
     bool stop;
-    int64_t offline_timeout;
-    int64_t ephemeral_timeout;
 };
 
 void machines_write_lock(struct server *srv)
@@ -43,23 +41,11 @@ void machines_write_unlock(struct server *srv)
         pthread_mutex_unlock(&srv->janitor->write_lock);
 }
 
-static int64_t env_seconds(const char *name, int64_t def)
-{
-    const char *v = getenv(name);
-    char *end;
-    if (!v || !*v)
-        return def;
-    long long n = strtoll(v, &end, 10);
-    if (*end || n < 1 || n > 30LL * 24 * 3600) {
-        log_warn("janitor", "ignoring %s=%s (want 1..2592000 seconds)", name, v);
-        return def;
-    }
-    return n;
-}
-
 int64_t janitor_offline_timeout(const struct server *srv)
 {
-    return srv->janitor ? srv->janitor->offline_timeout : 3 * srv->set.heartbeat_interval;
+    if (srv->set.offline_timeout)
+        return srv->set.offline_timeout;
+    return MACH_DEFAULT_OFFLINE_AFTER_BEATS * srv->set.heartbeat_interval;
 }
 
 struct stale_ctx {
@@ -103,7 +89,7 @@ int janitor_run_once(struct server *srv, int64_t now)
     if (!db)
         return -EIO;
     int64_t offline = janitor_offline_timeout(srv);
-    int64_t eph = srv->janitor ? srv->janitor->ephemeral_timeout : MACH_DEFAULT_EPHEMERAL_TIMEOUT;
+    int64_t eph = srv->set.ephemeral_timeout;
     struct stale_ctx s = {.srv = srv, .db = db};
     machines_write_lock(srv);
     int ret = db_machine_nonce_prune(db, now);
@@ -155,8 +141,6 @@ int janitor_start(struct server *srv)
     if (!j)
         return -ENOMEM;
     j->srv = srv;
-    j->offline_timeout = env_seconds("ZTNA_OFFLINE_TIMEOUT", 3 * srv->set.heartbeat_interval);
-    j->ephemeral_timeout = env_seconds("ZTNA_EPHEMERAL_TIMEOUT", MACH_DEFAULT_EPHEMERAL_TIMEOUT);
     pthread_mutex_init(&j->lock, NULL);
     pthread_mutex_init(&j->write_lock, NULL);
     pthread_condattr_init(&ca);
@@ -174,7 +158,7 @@ int janitor_start(struct server *srv)
         return ret;
     }
     log_info("janitor", "offline after %" PRId64 " s, ephemeral machines removed after %" PRId64 " s",
-             j->offline_timeout, j->ephemeral_timeout);
+             janitor_offline_timeout(srv), srv->set.ephemeral_timeout);
     return 0;
 }
 

@@ -6,9 +6,8 @@
  *   - deletes ephemeral machines offline for longer than the ephemeral timeout (audited as
  *     machine.delete by the system, reason "ephemeral").
  *
- * Timeouts (seconds): ZTNA_OFFLINE_TIMEOUT (default 3 x heartbeat-interval) and
- * ZTNA_EPHEMERAL_TIMEOUT (default MACH_DEFAULT_EPHEMERAL_TIMEOUT), read at start from the
- * environment until they join the settings table. */
+ * Timeouts (seconds): the settings offline-timeout (0, the default: 3 x heartbeat-interval) and
+ * ephemeral-timeout (docs/configuration.md). */
 #ifndef ZTNA_SERVER_JANITOR_H
 #define ZTNA_SERVER_JANITOR_H
 
@@ -28,6 +27,7 @@ int janitor_start(struct server *srv); /* 0 / -errno; sets srv->janitor */
 void janitor_stop(struct server *srv); /* joins the thread; accepts a never-started janitor */
 /* One pass, as the thread does it (exposed for tests and for the first pass at start). */
 int janitor_run_once(struct server *srv, int64_t now);
+/* The offline-timeout setting in force, seconds. */
 int64_t janitor_offline_timeout(const struct server *srv);
 
 #endif

@@ -36,6 +36,8 @@ struct server_settings {
     int64_t pwhash_ops;         /* argon2id opslimit */
     int64_t pwhash_mem_kib;     /* argon2id memlimit in KiB */
     int64_t heartbeat_interval; /* seconds, for the machines module */
+    int64_t offline_timeout;    /* seconds without a heartbeat before offline; 0: 3 x the above */
+    int64_t ephemeral_timeout;  /* seconds an ephemeral machine stays offline before deletion */
     char geo_db[SRV_MAX_SETTING_BYTES];     /* country CSV for policy geo rules; "" none */
     int64_t jit_min_duration;   /* shortest JIT grant, seconds (policy module) */
     char jit_webhook[SRV_MAX_SETTING_BYTES]; /* URL POSTed on JIT events; "" none */

@@ -61,6 +61,10 @@ static const struct setting settings[] = {
     S_INT("pwhash-mem-kib", pwhash_mem_kib, "19456", 8, 1048576, "argon2id memory cost, KiB"),
     S_INT("heartbeat-interval", heartbeat_interval, "60", 5, 3600,
           "expected machine heartbeat interval, seconds"),
+    S_INT("offline-timeout", offline_timeout, "0", 0, 2592000,
+          "seconds without a heartbeat before a machine is offline (0: 3 x heartbeat-interval)"),
+    S_INT("ephemeral-timeout", ephemeral_timeout, "300", 1, 2592000,
+          "seconds an ephemeral machine may stay offline before it is deleted"),
     /* OIDC single sign-on from the config (docs/oidc.md); an org's own settings win. */
     S_STR("oidc-org", oidc_org, "", "slug of the org the oidc-* settings below apply to"),
     S_STR("oidc-issuer", oidc_issuer, "", "OIDC issuer URL (https://, or http:// on loopback)"),

@@ -40,7 +40,9 @@ def test_help():
                                ("--tls-cert", "ZTNA_TLS_CERT", None),
                                ("--tls-key", "ZTNA_TLS_KEY", None),
                                ("--insecure-http", "ZTNA_INSECURE_HTTP", "false"),
-                               ("--access-token-ttl", "ZTNA_ACCESS_TOKEN_TTL", "900")):
+                               ("--access-token-ttl", "ZTNA_ACCESS_TOKEN_TTL", "900"),
+                               ("--offline-timeout", "ZTNA_OFFLINE_TIMEOUT", "0"),
+                               ("--ephemeral-timeout", "ZTNA_EPHEMERAL_TIMEOUT", "300")):
         line = next((l for l in out.splitlines() if l.strip().startswith(flag + " ")
                      or l.strip().startswith(flag + "[")), None)
         check(line is not None, "--help lacks %s:\n%s" % (flag, out))
@@ -61,6 +63,9 @@ def test_bad_values():
              (["--log-level", "loud"], "log-level"),
              (["--tls-cert", "/x.pem"], "tls-key"),
              (["--listen"], "listen"),
+             (["--offline-timeout", "2s"], "offline-timeout"),
+             (["--ephemeral-timeout", "0"], "ephemeral-timeout"),
+             (["--ephemeral-timeout", "2592001"], "ephemeral-timeout"),
              (["frobnicate"], "frobnicate"),
              (["--config", "/nonexistent/ztna.conf"], "/nonexistent/ztna.conf")]
     for args, word in cases:
@@ -69,6 +74,10 @@ def test_bad_values():
         check(word in err, "%s: message should name %r: %s" % (args, word, err))
     rc, _, err = run([], env={"ZTNA_ACCESS_TOKEN_TTL": "-1", "ZTNA_DATA_DIR": "/nonexistent"})
     check(rc == 2 and "ZTNA_ACCESS_TOKEN_TTL" in err, err)
+    for env, bad in (("ZTNA_OFFLINE_TIMEOUT", "-1"), ("ZTNA_EPHEMERAL_TIMEOUT", "soon")):
+        rc, _, err = run([], env={env: bad, "ZTNA_DATA_DIR": "/nonexistent"})
+        check(rc == 2 and env in err and "'%s'" % bad in err,
+              "%s=%s: exit %d, message should name both: %s" % (env, bad, rc, err))
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
         f.write("# comment\nlisten = 127.0.0.1:1\nbogus_key = 1\n")
     rc, _, err = run(["--config", f.name])

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Ephemeral machines are removed by the janitor once offline (no heartbeat for
-ZTNA_EPHEMERAL_TIMEOUT seconds); ordinary machines only go offline (ZTNA_OFFLINE_TIMEOUT) and
-come back online with a heartbeat. The removal is audited as machine.delete by the system."""
+"""Ephemeral machines are removed by the janitor once offline (no heartbeat for the setting
+ephemeral-timeout, given here as ZTNA_EPHEMERAL_TIMEOUT); ordinary machines only go offline
+(offline-timeout, given here as the flag) and come back online with a heartbeat. The removal is
+audited as machine.delete by the system."""
 import os
 import sys
 import time
@@ -22,8 +23,7 @@ def wait_for(pred, timeout, what):
 
 
 def main():
-    env = {"ZTNA_OFFLINE_TIMEOUT": "2", "ZTNA_EPHEMERAL_TIMEOUT": "3"}
-    with Server(env=env) as srv:
+    with Server(args=["--offline-timeout", "2"], env={"ZTNA_EPHEMERAL_TIMEOUT": "3"}) as srv:
         owner = srv.setup()
         base = "/api/orgs/%d/machines" % owner.org_id
         eph_key = create_key(srv, owner, ephemeral=True, reusable=True)["key"]
