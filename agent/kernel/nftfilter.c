@@ -52,7 +52,7 @@ static void ack_take(struct acks *k, const struct nlmsghdr *nlh)
         mnl_attr_parse(nlh, sizeof(*e), extack_cb, k->why);
 }
 
-static int batch_run(const struct nftf_batch *b)
+int nftf_batch_run(const struct nftf_batch *b)
 {
     static _Thread_local uint8_t buf[NFTF_RECV_MAX];
     struct acks k = {.b = b};
@@ -128,7 +128,7 @@ int nft_filter_apply(const char *table, const char *ifname, const struct filter_
     int ret = nftf_batch_build_apply(&b, table, ifname, e, n, nflog_group, SEQ_FIRST);
     if (ret)
         return ret;
-    ret = batch_run(&b);
+    ret = nftf_batch_run(&b);
     nftf_batch_free(&b);
     return ret;
 }
@@ -139,7 +139,7 @@ int nft_filter_delete(const char *table)
     int ret = nftf_batch_build_delete(&b, table, SEQ_FIRST);
     if (ret)
         return ret;
-    ret = batch_run(&b);
+    ret = nftf_batch_run(&b);
     nftf_batch_free(&b);
     return ret;
 }

@@ -24,7 +24,7 @@ int nft_filter_apply(const char *table, const char *ifname, const struct filter_
 int nft_filter_delete(const char *table); /* 0, or -errno; -ENOENT is fine to ignore */
 
 /* NFLOG listener for the denials: fd to poll (non-blocking netlink socket bound to the group).
- * -errno on failure (-EBUSY: another socket holds the group). Close with nft_denials_close(). */
+ * -errno on failure (-EPERM: another socket holds the group). Close with nft_denials_close(). */
 int nft_denials_open(uint16_t group);
 /* Reads every pending NFLOG message, parses the packet header (filter_packet_parse), and adds to
  * out[0..*n) by (family, proto, src, dport) up to max slots; the rest counted in *other (also

@@ -23,6 +23,8 @@
 #define NFTF_RECV_TIMEOUT_S 5        /* per receive while waiting for acks */
 #define NFTF_RECV_MAX_READS 4096     /* reads while waiting for one batch's acks */
 #define NFTF_NFLOG_RCVBUF (4u << 20) /* NFLOG socket buffer: bursts of denials */
+#define NFTF_NFLOG_QTHRESH 64        /* the kernel sends NFLOG packets in batches of up to 64 */
+#define NFTF_NFLOG_FLUSH_CS 10       /* ... or after 10 centiseconds */
 
 /* The three sets per family: saddr . tcp dport, saddr . udp dport, saddr . meta l4proto (ICMP
  * entries, and proto-any entries for every protocol but TCP and UDP). */
@@ -54,6 +56,9 @@ int nftf_batch_build_apply(struct nftf_batch *b, const char *table, const char *
                            const struct filter_entry *e, size_t n, uint16_t group, uint32_t seq);
 int nftf_batch_build_delete(struct nftf_batch *b, const char *table, uint32_t seq);
 void nftf_batch_free(struct nftf_batch *b);
+/* Sends the batch on a netlink socket of its own and collects every ack (nftfilter.c, the only
+ * I/O here). 0, or the first failing message's -errno (logged, with the kernel's reason). */
+int nftf_batch_run(const struct nftf_batch *b);
 /* Describes the batch message with sequence number seq ("NEWSETELEM tcp4 (120 elements)"). */
 void nftf_batch_describe(const struct nftf_batch *b, uint32_t seq, char *buf, size_t len);
 

@@ -111,7 +111,7 @@ int nft_denials_open(uint16_t group)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)); /* without CAP_NET_ADMIN */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
-    /* One config message: bind the group, copy packets up to the snap length. */
+    /* One config message: bind the group, copy packets up to the snap length, flush soon. */
     memset(buf, 0, sizeof(buf));
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG;
@@ -126,6 +126,10 @@ int nft_denials_open(uint16_t group)
     struct nfulnl_msg_config_mode mode = {.copy_range = htonl(NFTF_LOG_SNAPLEN),
                                           .copy_mode = NFULNL_COPY_PACKET};
     mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
+    /* The kernel batches up to qthresh packets or timeout; its defaults (100, 1 s) would hold
+     * a lone denial back for a second. */
+    mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(NFTF_NFLOG_QTHRESH));
+    mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(NFTF_NFLOG_FLUSH_CS));
     if (send(fd, nlh, nlh->nlmsg_len, 0) < 0)
         goto err_errno;
     for (int i = 0; i < NFLOG_MAX_READS; i++) {
