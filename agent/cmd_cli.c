@@ -158,17 +158,36 @@ int cmd_logout(int argc, char **argv)
 
 int cmd_ip(int argc, char **argv)
 {
+    static const struct cli_opt opts[] = {
+        {"-4", false, "only the IPv4 address"},
+        {"-6", false, "only the IPv6 address"},
+    };
     struct cli_opts o;
     cJSON *data = NULL;
-    int ret = cli_parse(&o, "ip", "", "Prints this machine's tailnet address.", NULL, 0, argc, argv, 0);
+    int ret = cli_parse(&o, "ip", "[-4 | -6]",
+                        "Prints this machine's tailnet addresses, IPv4 then IPv6 (one a line; no\n"
+                        "IPv6 line when the server has IPv6 off).", opts, 2, argc, argv, 0);
     if (ret >= 0)
         return ret;
+    if (o.val[0] && o.val[1]) {
+        fprintf(stderr, "ztna ip: -4 and -6 are mutually exclusive\n");
+        return 2;
+    }
     if (cli_call(&o, cli_request("ip"), 10000, &data))
         return 1;
-    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(data, "ipv4");
-    printf("%s\n", cJSON_IsString(ip) ? ip->valuestring : "");
+    const cJSON *ip4 = cJSON_GetObjectItemCaseSensitive(data, "ipv4");
+    const cJSON *ip6 = cJSON_GetObjectItemCaseSensitive(data, "ipv6");
+    ret = 0;
+    if (o.val[1] && !cJSON_IsString(ip6)) {
+        fprintf(stderr, "ztna ip: this machine has no tailnet IPv6 address (IPv6 is off on the server)\n");
+        ret = 1;
+    }
+    if (!o.val[1])
+        printf("%s\n", cJSON_IsString(ip4) ? ip4->valuestring : "");
+    if (!o.val[0] && cJSON_IsString(ip6))
+        printf("%s\n", ip6->valuestring);
     cJSON_Delete(data);
-    return 0;
+    return ret;
 }
 
 int cmd_set(int argc, char **argv)

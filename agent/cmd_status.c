@@ -1,4 +1,4 @@
-/* `ztna status [--json]`: this machine, the control session and every peer (name, tailnet IP,
+/* `ztna status [--json]`: this machine, the control session and every peer (name, tailnet IPs,
  * tags, online, last handshake, PQ state, path, bytes), whether the server quarantines this
  * machine and why, and recent policy denials. */
 #include <stdio.h>
@@ -48,19 +48,35 @@ static void bytes(double b, char *out, size_t cap)
         snprintf(out, cap, "%.1f MiB", b / 1024 / 1024);
 }
 
+/* "100.64.0.5" or, with IPv6 on, "100.64.0.5 fd7a:115c:a1e0::6440:5". */
+static void addrs(const cJSON *o, char *out, size_t cap)
+{
+    const char *v6 = cli_str(o, "tailnet_ip6", "");
+    snprintf(out, cap, "%s%s%s", cli_str(o, "tailnet_ip", ""), v6[0] ? " " : "", v6);
+}
+
 void status_render(FILE *out, const cJSON *s)
 {
     const cJSON *self = cJSON_GetObjectItemCaseSensitive(s, "self");
     const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(s, "control");
     const cJSON *p, *d;
-    char t[256], h[32], rx[32], tx[32];
+    char t[256], h[32], rx[32], tx[32], ip[64];
+    int w = 15; /* the address column: as wide as its widest entry */
     if (!strcmp(cli_str(ctl, "state", ""), "logged-out")) {
         fprintf(out, "Logged out: run 'ztna login --server URL --auth-key KEY'.\n");
         return;
     }
+    addrs(self, ip, sizeof(ip));
+    w = (int)strlen(ip) > w ? (int)strlen(ip) : w;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(s, "peers"))
+    {
+        char pip[64];
+        addrs(p, pip, sizeof(pip));
+        w = (int)strlen(pip) > w ? (int)strlen(pip) : w;
+    }
     tags(self, t, sizeof(t));
-    fprintf(out, "%-15s %-20s %-32s %s (this machine)\n", cli_str(self, "tailnet_ip", ""),
-            cli_str(self, "name", ""), cli_str(self, "fqdn", ""), t);
+    fprintf(out, "%-*s %-20s %-32s %s (this machine)\n", w, ip, cli_str(self, "name", ""),
+            cli_str(self, "fqdn", ""), t);
     fprintf(out, "control: %s %s", cli_str(ctl, "state", ""), cli_str(ctl, "server", ""));
     if (cli_str(ctl, "last_error", "")[0])
         fprintf(out, " (%s)", cli_str(ctl, "last_error", ""));
@@ -78,8 +94,9 @@ void status_render(FILE *out, const cJSON *s)
         ago(cli_num(p, "last_handshake"), h, sizeof(h));
         bytes(cli_num(p, "rx_bytes"), rx, sizeof(rx));
         bytes(cli_num(p, "tx_bytes"), tx, sizeof(tx));
-        fprintf(out, "%-15s %-20s %-32s %s %s, %s, handshake %s, pq %s%s, rx %s, tx %s\n",
-                cli_str(p, "tailnet_ip", ""), cli_str(p, "name", ""), cli_str(p, "fqdn", ""), t,
+        addrs(p, ip, sizeof(ip));
+        fprintf(out, "%-*s %-20s %-32s %s %s, %s, handshake %s, pq %s%s, rx %s, tx %s\n", w, ip,
+                cli_str(p, "name", ""), cli_str(p, "fqdn", ""), t,
                 cJSON_IsTrue(on) ? "online" : "offline", cli_str(p, "path", ""), h,
                 cli_str(pq, "psk", ""),
                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pq, "blocked")) ? " (blocked)" : "",

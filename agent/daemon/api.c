@@ -130,6 +130,16 @@ static void add_ip(cJSON *o, const char *key, struct in_addr ip)
     cJSON_AddStringToObject(o, key, t);
 }
 
+/* "tailnet_ip6" of a node, when the map gives it one. */
+static void add_ip6(cJSON *o, const struct nm_node *n)
+{
+    char t[INET6_ADDRSTRLEN];
+    if (!n->has_ip6)
+        return;
+    inet_ntop(AF_INET6, &n->ip6, t, sizeof(t));
+    cJSON_AddStringToObject(o, "tailnet_ip6", t);
+}
+
 static const struct wg_peer_config *dev_peer(const struct wg_device_config *cfg, const uint8_t key[32])
 {
     for (size_t i = 0; cfg && i < cfg->n_peers; i++)
@@ -166,6 +176,7 @@ static cJSON *peer_json(struct agent *a, const struct nm_node *p, const struct w
     cJSON_AddStringToObject(o, "name", p->name);
     cJSON_AddStringToObject(o, "fqdn", p->fqdn);
     add_ip(o, "tailnet_ip", p->ip);
+    add_ip6(o, p);
     cJSON_AddItemToObject(o, "tags", tags_json((char(*)[AGENT_NAME_MAX])p->tags, p->n_tags));
     cJSON_AddBoolToObject(o, "online", p->online);
     cJSON_AddNumberToObject(o, "last_seen", (double)p->last_seen);
@@ -214,6 +225,7 @@ cJSON *api_status(struct agent *a)
             cJSON_AddStringToObject(self, "name", a->nm->self.name);
             cJSON_AddStringToObject(self, "fqdn", a->nm->self.fqdn);
             add_ip(self, "tailnet_ip", a->nm->self.ip);
+            add_ip6(self, &a->nm->self);
             cJSON_AddItemToObject(self, "tags", tags_json(a->nm->self.tags, a->nm->self.n_tags));
             cJSON_AddBoolToObject(self, "expired", a->nm->self.expired);
             cJSON_AddItemToObject(self, "quarantine", netmap_quarantine_json(&a->nm->self));
@@ -230,6 +242,7 @@ cJSON *api_status(struct agent *a)
         cJSON_AddStringToObject(dns, "suffix", a->nm ? a->nm->dns.suffix : "");
         cJSON_AddStringToObject(dns, "upstream", dnsio_upstream(a));
     }
+    cJSON_AddNumberToObject(o, "ip6_link_dropped", (double)a->ip6_chatter_dropped);
     cJSON_AddStringToObject(o, "filter", !a->filter_on ? "allow-all"
                                          : a->filter     ? "policy"
                                                          : "deny-all");
@@ -251,11 +264,13 @@ static bool name_matches(const struct nm_node *n, const char *q)
 {
     size_t l = strlen(q);
     char ip[16];
+    struct in6_addr q6;
     if (l && q[l - 1] == '.')
         l--;
     inet_ntop(AF_INET, &n->ip, ip, sizeof(ip));
     return (strlen(n->fqdn) == l && !strncasecmp(n->fqdn, q, l)) ||
-           (strlen(n->name) == l && !strncasecmp(n->name, q, l)) || !strcmp(ip, q);
+           (strlen(n->name) == l && !strncasecmp(n->name, q, l)) || !strcmp(ip, q) ||
+           (n->has_ip6 && inet_pton(AF_INET6, q, &q6) == 1 && !memcmp(&q6, &n->ip6, 16));
 }
 
 static void cmd_resolve(struct agent *a, struct api_conn *c, const char *q)
@@ -287,6 +302,7 @@ static void cmd_resolve(struct agent *a, struct api_conn *c, const char *q)
     cJSON_AddStringToObject(o, "name", n->name);
     cJSON_AddStringToObject(o, "fqdn", n->fqdn);
     add_ip(o, "tailnet_ip", n->ip);
+    add_ip6(o, n);
     cJSON_AddBoolToObject(o, "self", self);
     if (!self) {
         struct wg_device_config *cfg = NULL;
@@ -348,8 +364,12 @@ static void dispatch(struct agent *a, struct api_conn *c)
             return;
         }
         cJSON *o = cJSON_CreateObject();
-        if (o)
+        if (o) {
+            char t[INET6_ADDRSTRLEN];
             cJSON_AddStringToObject(o, "ipv4", a->nm ? inet_ntoa(a->nm->self.ip) : a->st.tailnet_ip);
+            if (a->nm && a->nm->self.has_ip6)
+                cJSON_AddStringToObject(o, "ipv6", inet_ntop(AF_INET6, &a->nm->self.ip6, t, sizeof(t)));
+        }
         queue_reply(a, c, o, NULL);
         return;
     }

@@ -41,7 +41,8 @@ struct loop_src {
 
 /* Recent policy denials shown by `ztna status` (kept after being reported). */
 struct agent_denial {
-    struct in_addr src;
+    uint8_t family;  /* 4 or 6 */
+    uint8_t src[16]; /* IPv4 in the first 4 bytes */
     uint8_t proto;
     uint16_t dport;
     uint64_t packets, unreported; /* all seen; not yet sent in a heartbeat */
@@ -60,6 +61,9 @@ struct agent {
     struct agentpq_wgdev *pq;
     bool tun_addr_set;
     struct in_addr tun_addr;
+    bool tun_addr6_set;
+    struct in6_addr tun_addr6;
+    uint8_t tun_addr6_len;
     /* the inner loop (loop.c) */
     int epfd;
     struct loop_src *dead; /* released sources, freed after the dispatch */
@@ -76,6 +80,7 @@ struct agent {
     struct filter_matcher *fm;
     struct agent_denial denials[AGENT_DENIAL_SLOTS];
     size_t n_denials;
+    uint64_t ip6_chatter_dropped; /* the kernel's IPv6 link chatter from the TUN (pktpath.c) */
     /* DNS stub (dnsio.c) */
     struct dnsio *dns;
     /* posture collection in a worker thread (posture_async.c) */

@@ -135,6 +135,14 @@ const char *dnsio_upstream(const struct agent *a)
     return a->dns && a->dns->have_upstream ? a->dns->upstream_txt : "";
 }
 
+int dnsio_table_add_node(struct dns_stub_table *t, const struct nm_node *n)
+{
+    int ret = dns_stub_table_add_a(t, n->fqdn, n->ip);
+    if (!ret && n->has_ip6)
+        ret = dns_stub_table_add_aaaa(t, n->fqdn, &n->ip6);
+    return ret;
+}
+
 void dnsio_set_table(struct agent *a, const struct netmap *nm)
 {
     struct dnsio *d = a->dns;
@@ -143,9 +151,9 @@ void dnsio_set_table(struct agent *a, const struct netmap *nm)
         return;
     if (nm && nm->dns.suffix[0] && (t = dns_stub_table_new(nm->dns.suffix))) {
         if (nm->self.fqdn[0])
-            dns_stub_table_add_a(t, nm->self.fqdn, nm->self.ip);
+            dnsio_table_add_node(t, &nm->self);
         for (size_t i = 0; i < nm->n_peers; i++)
-            if (dns_stub_table_add_a(t, nm->peers[i].fqdn, nm->peers[i].ip))
+            if (dnsio_table_add_node(t, &nm->peers[i]))
                 log_debug("dns", "%s: not under %s, not served", nm->peers[i].fqdn, nm->dns.suffix);
         dns_stub_table_seal(t);
     }

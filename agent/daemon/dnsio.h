@@ -1,5 +1,5 @@
 /* The DNS stub's I/O: queries the host sends to 100.100.100.100:53 through the TUN (over UDP,
- * and over TCP through dnstcp.h) are answered in-process from the netmap's names
+ * and over TCP through dnstcp.h) are answered in-process from the netmap's names, A and AAAA
  * (agent/dns/dns_stub.h) or relayed to the system's upstream resolver (first IPv4 nameserver of
  * /etc/resolv.conf) over UDP; tailnet names never leave the machine.
  * Also answers `ztna dns query` for the local API. Runs with the device lock held. */
@@ -14,6 +14,8 @@
 
 struct agent;
 struct netmap;
+struct nm_node;
+struct dns_stub_table;
 
 typedef void (*dnsio_reply_fn)(struct agent *a, uint64_t conn_id, cJSON *data, const char *error);
 
@@ -21,6 +23,9 @@ int dnsio_init(struct agent *a, dnsio_reply_fn reply);
 void dnsio_fini(struct agent *a);
 /* Rebuilds the name table from nm (NULL: no tailnet names). */
 void dnsio_set_table(struct agent *a, const struct netmap *nm);
+/* What that table holds for one node: its fqdn's A and, when the map gives one, AAAA
+ * (tailnet_ip6). 0, or dns_stub_table_add_*()'s -errno. */
+int dnsio_table_add_node(struct dns_stub_table *t, const struct nm_node *n);
 /* Packet hook: true if pkt was addressed to the stub (answered, relayed or dropped). */
 bool dnsio_tun_packet(struct agent *a, const uint8_t *pkt, size_t len);
 /* The DNS query in an IPv4/UDP packet addressed to stub:53 (borrowed pointers into pkt). */

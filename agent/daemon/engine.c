@@ -1,5 +1,5 @@
 /* The netmap applied to the userspace WireGuard engine: one peer per netmap peer (allowed IP =
- * its tailnet address /32, endpoint from the map when it changes, persistent keepalive), the PQ
+ * its tailnet address /32 and /128, endpoint from the map when it changes, persistent keepalive), the PQ
  * exchange for each (blocked until its PSK is in, unless the map says classical-allowed), the
  * DNS table, the filter and the TUN address. Runs with the device lock held. */
 #include <arpa/inet.h>
@@ -89,12 +89,36 @@ static void set_tun_address(struct agent *a, struct in_addr ip)
     a->tun_addr_set = true;
 }
 
+/* The IPv6 address with the tailnet prefix's length; removed when the map has none. */
+static void set_tun_address6(struct agent *a, const struct nm_node *self)
+{
+    char t[INET6_ADDRSTRLEN];
+    int ret;
+    if (a->tun_addr6_set && self->has_ip6 && a->tun_addr6_len == self->prefix6_len &&
+        !memcmp(&a->tun_addr6, &self->ip6, 16))
+        return;
+    if (a->tun_addr6_set)
+        rtnl_addr6(a->tun, &a->tun_addr6, a->tun_addr6_len, true);
+    a->tun_addr6_set = false;
+    if (!self->has_ip6)
+        return;
+    ret = rtnl_addr6(a->tun, &self->ip6, self->prefix6_len, false);
+    if (ret) {
+        inet_ntop(AF_INET6, &self->ip6, t, sizeof(t));
+        log_error("daemon", "cannot add %s/%u to %s: %s", t, self->prefix6_len, a->tun, strerror(-ret));
+        return;
+    }
+    a->tun_addr6 = self->ip6;
+    a->tun_addr6_len = self->prefix6_len;
+    a->tun_addr6_set = true;
+}
+
 void engine_apply(struct agent *a, const struct netmap *prev, const struct netmap *next)
 {
     size_t cap = next->n_peers + (prev ? prev->n_peers : 0), n = 0;
     struct wg_device_config cfg;
     struct wg_peer_config *pcs = calloc(cap ? cap : 1, sizeof(*pcs));
-    struct wg_allowedip *aips = calloc(cap ? cap : 1, sizeof(*aips));
+    struct wg_allowedip *aips = calloc(cap ? 2 * cap : 1, sizeof(*aips)); /* a /32 and a /128 */
     struct agentpq *pq = agentpq_wgdev_pq(a->pq);
     uint64_t now = agentpq_now_ms();
     int ret;
@@ -118,11 +142,14 @@ void engine_apply(struct agent *a, const struct netmap *prev, const struct netma
         bool fresh = !o || memcmp(o->wg_key, p->wg_key, 32) || o->classical != p->classical;
         struct wg_peer_config *pc = &pcs[n++];
         memcpy(pc->public_key, p->wg_key, 32);
-        aips[i].family = AF_INET;
-        aips[i].cidr = 32;
-        aips[i].ip4 = p->ip;
-        pc->allowedips = &aips[i];
-        pc->n_allowedips = 1;
+        aips[2 * i].family = AF_INET;
+        aips[2 * i].cidr = 32;
+        aips[2 * i].ip4 = p->ip;
+        aips[2 * i + 1].family = AF_INET6;
+        aips[2 * i + 1].cidr = 128;
+        aips[2 * i + 1].ip6 = p->ip6;
+        pc->allowedips = &aips[2 * i];
+        pc->n_allowedips = p->has_ip6 ? 2 : 1;
         pc->flags = WG_PEER_REPLACE_ALLOWEDIPS | WG_PEER_HAS_KEEPALIVE;
         pc->persistent_keepalive = AGENT_WG_KEEPALIVE_S;
         /* a roamed endpoint is kept until the map says something new about this peer */
@@ -153,6 +180,7 @@ void engine_apply(struct agent *a, const struct netmap *prev, const struct netma
             log_warn("pq", "peer %s: %s", p->name, strerror(-ret));
     }
     set_tun_address(a, next->self.ip);
+    set_tun_address6(a, &next->self);
     dnsio_set_table(a, next);
     char err[256];
     dnsio_system_sync(a, next, err, sizeof(err));

@@ -2,6 +2,7 @@
  * field tables, check (recipient, version order, delta base) and apply (docs/control-protocol.md). */
 #include "agent/daemon/netmap.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -91,6 +92,7 @@ struct node_in {
     struct nm_node n;
     char pq[24];
     const cJSON *quarantine;
+    char ip6[INET6_ADDRSTRLEN], prefix6[INET6_ADDRSTRLEN + 4];
 };
 
 #define NF(name, type, req, member, cap, maxn, cnt, lo, hi)                                      \
@@ -111,6 +113,8 @@ static const struct jfield node_fields[] = {
     NF("expired", JF_BOOL, false, n.expired, 0, 0, 0, 0, 0),
     NF("pq", JF_STR, false, pq, sizeof(((struct node_in *)0)->pq), 0, 0, 1, 0),
     NF("quarantine", JF_OBJECT, false, quarantine, 0, 0, 0, 0, 0),
+    NF("tailnet_ip6", JF_STR, false, ip6, INET6_ADDRSTRLEN, 0, 0, 1, 0),
+    NF("tailnet_prefix6", JF_STR, false, prefix6, INET6_ADDRSTRLEN + 4, 0, 0, 1, 0),
 };
 
 /* self.quarantine: {"quarantined": bool, "reason": string or null}; other members ignored. A
@@ -141,6 +145,85 @@ static int quarantine_parse(const cJSON *q, struct nm_node *n, char *why, size_t
 }
 #define NODE_KEY_BIT (1ull << 6)
 #define NODE_PQ_BIT (1ull << 11)
+#define NODE_IP6_BIT (1ull << 13)
+#define NODE_PREFIX6_BIT (1ull << 14)
+
+/* A tailnet IPv6 address: a global or unique-local unicast address (not ::, ::1, multicast,
+ * link-local, or IPv4-mapped/compatible), written as inet_pton(AF_INET6) reads it. */
+static bool ip6_parse(const char *s, struct in6_addr *out)
+{
+    if (inet_pton(AF_INET6, s, out) != 1)
+        return false;
+    return !IN6_IS_ADDR_UNSPECIFIED(out) && !IN6_IS_ADDR_LOOPBACK(out) &&
+           !IN6_IS_ADDR_MULTICAST(out) && !IN6_IS_ADDR_LINKLOCAL(out) &&
+           !IN6_IS_ADDR_V4MAPPED(out) && !IN6_IS_ADDR_V4COMPAT(out);
+}
+
+/* "fd7a:115c:a1e0::/48": an address with no bits set past the length (1..128, no leading zero). */
+static bool prefix6_parse(const char *s, struct in6_addr *out, uint8_t *len)
+{
+    char a[INET6_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    unsigned long l = 0;
+    if (!slash || (size_t)(slash - s) >= sizeof(a) || !slash[1] || strlen(slash + 1) > 3 ||
+        slash[1] == '0')
+        return false;
+    for (const char *d = slash + 1; *d; d++) {
+        if (*d < '0' || *d > '9')
+            return false;
+        l = l * 10 + (unsigned long)(*d - '0');
+    }
+    memcpy(a, s, (size_t)(slash - s));
+    a[slash - s] = 0;
+    if (l < 1 || l > 128 || inet_pton(AF_INET6, a, out) != 1)
+        return false;
+    for (unsigned b = (unsigned)l; b < 128; b++)
+        if (out->s6_addr[b / 8] & (0x80 >> (b % 8)))
+            return false;
+    *len = (uint8_t)l;
+    return true;
+}
+
+static bool prefix6_holds(const struct in6_addr *prefix, uint8_t len, const struct in6_addr *ip)
+{
+    for (unsigned b = 0; b < len; b++)
+        if ((prefix->s6_addr[b / 8] ^ ip->s6_addr[b / 8]) & (0x80 >> (b % 8)))
+            return false;
+    return true;
+}
+
+/* tailnet_ip6 of a node and, for self, tailnet_prefix6: both or neither on self, and the prefix
+ * holds the address (it becomes the TUN address's prefix). */
+static int ip6_fields_parse(const struct node_in *in, uint64_t seen, bool is_peer, struct nm_node *n,
+                            char *why, size_t why_len)
+{
+    char who[40];
+    snprintf(who, sizeof(who), is_peer ? "peer %lld" : "self", (long long)in->n.id);
+    if (seen & NODE_IP6_BIT) {
+        if (!ip6_parse(in->ip6, &n->ip6)) {
+            snprintf(why, why_len, "%s: tailnet_ip6: expected a unicast IPv6 address", who);
+            return -EINVAL;
+        }
+        n->has_ip6 = true;
+    }
+    if (is_peer)
+        return 0;
+    if (!(seen & NODE_PREFIX6_BIT) != !n->has_ip6) {
+        snprintf(why, why_len, "self: tailnet_ip6 and tailnet_prefix6 come together");
+        return -EINVAL;
+    }
+    if (!n->has_ip6)
+        return 0;
+    if (!prefix6_parse(in->prefix6, &n->prefix6, &n->prefix6_len)) {
+        snprintf(why, why_len, "self: tailnet_prefix6: expected an IPv6 prefix (address/1..128)");
+        return -EINVAL;
+    }
+    if (!prefix6_holds(&n->prefix6, n->prefix6_len, &n->ip6)) {
+        snprintf(why, why_len, "self: tailnet_ip6 is outside tailnet_prefix6");
+        return -EINVAL;
+    }
+    return 0;
+}
 
 static int node_parse(const cJSON *o, bool is_peer, struct nm_node *out, char *why, size_t why_len)
 {
@@ -168,6 +251,8 @@ static int node_parse(const cJSON *o, bool is_peer, struct nm_node *out, char *w
         }
     }
     if (!is_peer && in.quarantine && (ret = quarantine_parse(in.quarantine, &in.n, why, why_len)))
+        return ret;
+    if ((ret = ip6_fields_parse(&in, seen, is_peer, &in.n, why, why_len)))
         return ret;
     *out = in.n;
     return 0;

@@ -21,6 +21,11 @@ struct nm_node {
     char name[AGENT_NAME_MAX];
     char fqdn[AGENT_FQDN_MAX];
     struct in_addr ip;
+    /* "tailnet_ip6" (absent: the server has IPv6 off, has_ip6 false); self also carries the
+     * tailnet's "tailnet_prefix6" (the TUN address's prefix length), which holds ip6 */
+    bool has_ip6;
+    struct in6_addr ip6, prefix6;
+    uint8_t prefix6_len;
     char tags[AGENT_MAX_TAGS][AGENT_NAME_MAX];
     size_t n_tags;
     char endpoints[AGENT_MAX_ENDPOINTS][AGENT_ENDPOINT_MAX];

@@ -1,6 +1,7 @@
 /* The packet hooks of the engine: what the host sends into the TUN goes to the DNS stub when it
  * is addressed to 100.100.100.100, and is recorded as an outbound flow; what arrives from the
- * tunnel passes the netmap's compiled filter (stateful: replies to our flows pass). A null filter
+ * tunnel passes the netmap's compiled filter (stateful: replies to our flows pass), IPv4 and IPv6
+ * alike; the kernel's IPv6 link chatter (solicitations, MLD) is dropped. A null filter
  * in the netmap allows everything. Denials are counted per (source, protocol, destination port),
  * reported in the next heartbeat and kept for `ztna status`. */
 #include <arpa/inet.h>
@@ -17,11 +18,29 @@
 #include "common/filter/gate.h"
 #include "common/log.h"
 
+/* The kernel's own IPv6 traffic on the TUN once it has an IPv6 address: router and neighbour
+ * solicitations, MLD reports (to multicast, or from the link-local or unspecified address). No
+ * peer owns those addresses; they are dropped here, quietly, before routing and conntrack. */
+static bool ip6_link_chatter(const uint8_t *pkt, size_t len)
+{
+    struct in6_addr src, dst;
+    if (len < 40 || pkt[0] >> 4 != 6)
+        return false;
+    memcpy(&src, pkt + 8, 16);
+    memcpy(&dst, pkt + 24, 16);
+    return IN6_IS_ADDR_MULTICAST(&dst) || IN6_IS_ADDR_LINKLOCAL(&dst) ||
+           IN6_IS_ADDR_LINKLOCAL(&src) || IN6_IS_ADDR_UNSPECIFIED(&src);
+}
+
 static bool on_tun_read(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct agent *a = ctx;
     if (dnsio_tun_packet(a, pkt, len))
         return true;
+    if (ip6_link_chatter(pkt, len)) {
+        a->ip6_chatter_dropped++;
+        return true;
+    }
     /* always tracked, so that a policy arriving later does not cut flows already open */
     filter_gate_outbound(a->fm, pkt, len);
     return false;
@@ -80,13 +99,12 @@ void pktpath_collect_denials(struct agent *a)
         n = FILTER_DENY_SLOTS;
     for (size_t i = 0; i < n; i++) {
         const struct filter_deny_count *g = &got[i];
-        size_t j;
-        /* the tailnet is IPv4; other sources cannot reach us through the tunnel */
-        if (!g->packets || g->family != 4)
+        size_t j, alen = g->family == 4 ? 4 : 16;
+        if (!g->packets || (g->family != 4 && g->family != 6))
             continue;
         for (j = 0; j < a->n_denials; j++)
-            if (!memcmp(&a->denials[j].src, g->src, 4) && a->denials[j].proto == g->proto &&
-                a->denials[j].dport == g->dport)
+            if (a->denials[j].family == g->family && !memcmp(a->denials[j].src, g->src, alen) &&
+                a->denials[j].proto == g->proto && a->denials[j].dport == g->dport)
                 break;
         if (j == a->n_denials) {
             if (a->n_denials == AGENT_DENIAL_SLOTS) {
@@ -95,7 +113,8 @@ void pktpath_collect_denials(struct agent *a)
             }
             a->n_denials++;
             memset(&a->denials[j], 0, sizeof(a->denials[j]));
-            memcpy(&a->denials[j].src, g->src, 4);
+            a->denials[j].family = g->family;
+            memcpy(a->denials[j].src, g->src, alen);
             a->denials[j].proto = g->proto;
             a->denials[j].dport = g->dport;
         }
@@ -109,11 +128,11 @@ void pktpath_collect_denials(struct agent *a)
 
 cJSON *pktpath_denial_json(const struct agent_denial *d, bool unreported)
 {
-    char src[16];
+    char src[INET6_ADDRSTRLEN];
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    inet_ntop(AF_INET, &d->src, src, sizeof(src));
+    inet_ntop(d->family == 6 ? AF_INET6 : AF_INET, d->src, src, sizeof(src));
     cJSON_AddStringToObject(o, "src", src);
     cJSON_AddStringToObject(o, "proto", proto_name(d->proto));
     cJSON_AddNumberToObject(o, "dport", d->dport);

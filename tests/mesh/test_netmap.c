@@ -203,6 +203,114 @@ static void test_delta_and_filter(void)
     netmap_free(cur);
 }
 
+/* IPv6 tailnet addresses: self's tailnet_ip6 + tailnet_prefix6 and the peers' tailnet_ip6 are
+ * read strictly; absent means IPv6 off; anything malformed is refused with the field named. */
+#define SELF6(ip6, prefix6)                                                                        \
+    "\"self\":{\"id\":7,\"name\":\"me\",\"fqdn\":\"me.acme.zt.net\",\"tailnet_ip\":\"100.64.0.7\","    \
+    "\"tags\":[],\"tailnet_ip6\":" ip6 ",\"tailnet_prefix6\":" prefix6 "}"
+#define PEER6(ip6)                                                                                 \
+    "{\"id\":2,\"name\":\"p2\",\"fqdn\":\"p2.acme.zt.net\",\"tailnet_ip\":\"100.64.0.2\","             \
+    "\"wg_public_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\",\"tailnet_ip6\":" ip6 "}"
+#define FULL6(self, peer)                                                                          \
+    "{\"type\":\"full\",\"machine_id\":7,\"version\":12," self ",\"peers\":[" peer "]," DNS "}"
+#define OK_SELF6 SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::/48\"")
+
+static void test_ip6(void)
+{
+    struct netmap *nm = NULL, *next = NULL;
+    char why[256], txt[INET6_ADDRSTRLEN];
+    CHECK(recv_payload(NULL, FULL6(OK_SELF6, PEER6("\"FD7A:115C:A1E0:0:0:0:6440:2\"")), &nm, why) ==
+          NM_APPLIED);
+    if (!nm)
+        return;
+    CHECK(nm->self.has_ip6 && nm->self.prefix6_len == 48);
+    inet_ntop(AF_INET6, &nm->self.ip6, txt, sizeof(txt));
+    CHECK(!strcmp(txt, "fd7a:115c:a1e0::6440:7"));
+    inet_ntop(AF_INET6, &nm->self.prefix6, txt, sizeof(txt));
+    CHECK(!strcmp(txt, "fd7a:115c:a1e0::"));
+    CHECK(nm->n_peers == 1 && nm->peers[0].has_ip6);
+    inet_ntop(AF_INET6, &nm->peers[0].ip6, txt, sizeof(txt));
+    CHECK(!strcmp(txt, "fd7a:115c:a1e0::6440:2"));
+    /* a delta upserting the peer without tailnet_ip6 takes its IPv6 address away */
+    CHECK(recv_payload(nm, "{\"type\":\"delta\",\"machine_id\":7,\"version\":13,\"prev_version\":12,"
+                           "\"upsert\":[{\"id\":2,\"name\":\"p2\",\"fqdn\":\"p2.acme.zt.net\","
+                           "\"tailnet_ip\":\"100.64.0.2\",\"wg_public_key\":"
+                           "\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\"}]}", &next, why) == NM_APPLIED);
+    CHECK(next && next->self.has_ip6 && next->n_peers == 1 && !next->peers[0].has_ip6);
+    netmap_free(next);
+    next = NULL;
+    /* IPv6 off on the server: no member, no address */
+    netmap_free(nm);
+    nm = full_map();
+    CHECK(nm && !nm->self.has_ip6 && !nm->peers[0].has_ip6 && !nm->peers[1].has_ip6);
+    netmap_free(nm);
+    nm = NULL;
+
+    static const struct {
+        const char *payload, *why;
+    } bad[] = {
+        {FULL6(SELF6("\"fd7a:115c:a1e0::zz\"", "\"fd7a:115c:a1e0::/48\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_ip6"},
+        {FULL6(SELF6("\"100.64.0.7\"", "\"fd7a:115c:a1e0::/48\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_ip6"},
+        {FULL6(SELF6("7", "\"fd7a:115c:a1e0::/48\""), PEER6("\"fd7a:115c:a1e0::2\"")), "tailnet_ip6"},
+        {FULL6(SELF6("null", "\"fd7a:115c:a1e0::/48\""), PEER6("\"fd7a:115c:a1e0::2\"")), "tailnet_ip6"},
+        {FULL6(SELF6("\"ff02::1\"", "\"ff02::/16\""), PEER6("\"fd7a:115c:a1e0::2\"")), "self: tailnet_ip6"},
+        {FULL6(SELF6("\"fe80::7\"", "\"fe80::/64\""), PEER6("\"fd7a:115c:a1e0::2\"")), "self: tailnet_ip6"},
+        {FULL6(SELF6("\"::ffff:100.64.0.7\"", "\"::ffff:0:0/96\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_ip6"},
+        {FULL6(SELF6("\"::\"", "\"fd7a:115c:a1e0::/48\""), PEER6("\"fd7a:115c:a1e0::2\"")), "self: tailnet_ip6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7%eth0\"", "\"fd7a:115c:a1e0::/48\""),
+               PEER6("\"fd7a:115c:a1e0::2\"")), "self: tailnet_ip6"},
+        {FULL6(OK_SELF6, PEER6("\"fd7a:115c:a1e0::6440:2/128\"")), "peer 2: tailnet_ip6"},
+        {FULL6(OK_SELF6, PEER6("\"1.2.3.4\"")), "peer 2: tailnet_ip6"},
+        {FULL6(OK_SELF6, PEER6("\"\"")), "tailnet_ip6"},
+        /* the prefix: present with the address, well formed, no host bits, holding the address */
+        {FULL6("\"self\":{\"id\":7,\"name\":\"me\",\"fqdn\":\"me.acme.zt.net\",\"tailnet_ip\":\"100.64.0.7\","
+               "\"tailnet_ip6\":\"fd7a:115c:a1e0::6440:7\"}", PEER6("\"fd7a:115c:a1e0::2\"")),
+         "come together"},
+        {FULL6("\"self\":{\"id\":7,\"name\":\"me\",\"fqdn\":\"me.acme.zt.net\",\"tailnet_ip\":\"100.64.0.7\","
+               "\"tailnet_prefix6\":\"fd7a:115c:a1e0::/48\"}", PEER6("\"fd7a:115c:a1e0::2\"")),
+         "come together"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::/0\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::/129\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::/048\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::/4x\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::1/48\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e1::/48\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "outside tailnet_prefix6"},
+        {FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"100.64.0.0/10\""), PEER6("\"fd7a:115c:a1e0::2\"")),
+         "self: tailnet_prefix6"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = 0;
+        enum nm_verdict v = recv_payload(NULL, bad[i].payload, &nm, why);
+        CHECK(v == NM_REFUSED && !nm);
+        CHECK(strstr(why, bad[i].why) != NULL);
+        if (v != NM_REFUSED || !strstr(why, bad[i].why))
+            fprintf(stderr, "ip6 case %zu: verdict %d, why \"%s\"\n", i, (int)v, why);
+        netmap_free(nm);
+        nm = NULL;
+    }
+    /* a /128 prefix holding exactly the address, and a /1, are fine */
+    CHECK(recv_payload(NULL, FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"fd7a:115c:a1e0::6440:7/128\""),
+                                   PEER6("\"fd7a:115c:a1e0::2\"")), &nm, why) == NM_APPLIED);
+    CHECK(nm && nm->self.prefix6_len == 128);
+    netmap_free(nm);
+    nm = NULL;
+    CHECK(recv_payload(NULL, FULL6(SELF6("\"fd7a:115c:a1e0::6440:7\"", "\"8000::/1\""),
+                                   PEER6("\"fd7a:115c:a1e0::2\"")), &nm, why) == NM_APPLIED);
+    CHECK(nm && nm->self.prefix6_len == 1);
+    netmap_free(nm);
+}
+
 /* Random deltas against a naive model: a presence flag and a tag number per id. */
 static void test_random_deltas(void)
 {
@@ -283,6 +391,7 @@ int main(void)
     test_full();
     test_forgeries();
     test_delta_and_filter();
+    test_ip6();
     test_random_deltas();
     return check_finish("test_netmap");
 }

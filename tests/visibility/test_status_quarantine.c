@@ -15,6 +15,7 @@
 #include "agent/daemon/netmap.h"
 #include "tests/check.h"
 #include "tests/mesh/netmap_util.h"
+#include "tests/mesh/status_text.h"
 
 static uint8_t pk[32], sk[64];
 
@@ -126,21 +127,6 @@ static void test_parse(void)
     }
 }
 
-static char *render(const char *status_json)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    cJSON *s = cJSON_Parse(status_json);
-    FILE *f = open_memstream(&buf, &len);
-    CHECK(s && f);
-    if (s && f)
-        status_render(f, s);
-    if (f)
-        fclose(f);
-    cJSON_Delete(s);
-    return buf;
-}
-
 #define STATUS_HEAD                                                                            \
     "{\"control\":{\"state\":\"connected\",\"server\":\"https://ztna.test\",\"map_version\":3},"  \
     "\"filter\":\"policy\",\"peers\":[],\"denials\":[],\"self\":{\"id\":7,\"name\":\"me\","      \
@@ -148,15 +134,15 @@ static char *render(const char *status_json)
 
 static void test_render(void)
 {
-    char *out = render(STATUS_HEAD ",\"quarantine\":{\"quarantined\":true,\"reason\":\"" REASON
+    char *out = status_text(STATUS_HEAD ",\"quarantine\":{\"quarantined\":true,\"reason\":\"" REASON
                                    "\"}}}");
     CHECK(out && strstr(out, "\nquarantined: " REASON "\n"));
     CHECK(out && strstr(out, "100.64.0.7") && strstr(out, "control: connected"));
     free(out);
-    out = render(STATUS_HEAD ",\"quarantine\":{\"quarantined\":false,\"reason\":null}}}");
+    out = status_text(STATUS_HEAD ",\"quarantine\":{\"quarantined\":false,\"reason\":null}}}");
     CHECK(out && !strstr(out, "quarantined"));
     free(out);
-    out = render(STATUS_HEAD "}}"); /* an older daemon */
+    out = status_text(STATUS_HEAD "}}"); /* an older daemon */
     CHECK(out && !strstr(out, "quarantined"));
     free(out);
 }
