@@ -16,7 +16,6 @@
 
 #include "agent/commands.h"
 #include "agent/daemon/cli_util.h"
-#include "agent/daemon/client.h"
 #include "agent/daemon/ipcsum.h"
 
 static double now_ms(void)
@@ -76,7 +75,6 @@ int cmd_ping(int argc, char **argv)
     };
     struct cli_opts o;
     cJSON *req, *data = NULL;
-    char err[1200];
     bool raw;
     int ret = cli_parse(&o, "ping", "[-c N] [--timeout S] NAME",
                         "Pings a peer through the tunnel by short name, full name or tailnet IP.",
@@ -89,26 +87,20 @@ int cmd_ping(int argc, char **argv)
         fprintf(stderr, "ztna ping: -c must be 1..1000 and --timeout 0..60 s\n");
         return 2;
     }
-    req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "cmd", "resolve");
-    cJSON_AddStringToObject(req, "name", o.pos[0]);
-    ret = client_call(o.socket, req, 10000, &data, err, sizeof(err));
-    cJSON_Delete(req);
-    if (ret) {
-        fprintf(stderr, "ztna ping: %s\n", err);
+    req = cli_request("resolve");
+    if (req)
+        cJSON_AddStringToObject(req, "name", o.pos[0]);
+    if (cli_call(&o, req, 10000, &data))
         return 1;
-    }
-    const cJSON *ipj = cJSON_GetObjectItemCaseSensitive(data, "tailnet_ip");
-    const cJSON *epj = cJSON_GetObjectItemCaseSensitive(data, "endpoint");
-    const cJSON *nj = cJSON_GetObjectItemCaseSensitive(data, "name");
     struct in_addr dst;
     char name[128], path[128];
-    snprintf(name, sizeof(name), "%s", cJSON_IsString(nj) ? nj->valuestring : o.pos[0]);
+    const char *ep = cli_str(data, "endpoint", "");
+    snprintf(name, sizeof(name), "%s", cli_str(data, "name", o.pos[0]));
     snprintf(path, sizeof(path), "%s",
              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "self")) ? "local"
-             : cJSON_IsString(epj) && epj->valuestring[0]              ? epj->valuestring
+             : ep[0]                                                     ? ep
                                                                          : "no endpoint yet");
-    if (!cJSON_IsString(ipj) || inet_pton(AF_INET, ipj->valuestring, &dst) != 1) {
+    if (inet_pton(AF_INET, cli_str(data, "tailnet_ip", ""), &dst) != 1) {
         fprintf(stderr, "ztna ping: the daemon gave no address for %s\n", o.pos[0]);
         cJSON_Delete(data);
         return 1;
