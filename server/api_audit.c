@@ -17,7 +17,7 @@
 #include "server/api.h"
 #include "server/audit_export.h"
 #include "server/db_audit.h"
-#include "server/machine_limits.h"
+#include "server/limits.h"
 
 struct audit_query {
     struct audit_filter f;

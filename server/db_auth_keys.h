@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "server/limits.h"
-#include "server/machine_limits.h"
 
 struct db_conn;
 

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/machine_limits.h"
+#include "server/limits.h"
 
 struct db_conn;
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "server/ipalloc.h"
-#include "server/machine_limits.h"
+#include "server/limits.h"
 
 struct db_conn;
 

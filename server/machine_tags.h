@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "server/json_body.h"
-#include "server/machine_limits.h"
+#include "server/limits.h"
 
 /* "tag:" followed by 1..60 of [A-Za-z0-9_-]. */
 bool machine_tag_valid(const char *t);
