@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
 
 #include "common/log.h"
@@ -104,9 +105,9 @@ int nftf_batch_run(const struct nftf_batch *b)
     if (k.bad_seq) {
         char what[128];
         ret = k.bad_err;
-        nftf_batch_describe(b, k.bad_seq, what, sizeof(what));
+        int type = nftf_batch_describe(b, k.bad_seq, what, sizeof(what));
         /* A missing table on delete is the caller's business, not an error worth a log line. */
-        if (ret != -ENOENT)
+        if (ret != -ENOENT || type != NFT_MSG_DELTABLE)
             log_error("nftfilter", "the kernel refused %s: %s%s%s", what, strerror(-ret),
                       k.why[0] ? ": " : "", k.why);
     } else if (k.got < want) {

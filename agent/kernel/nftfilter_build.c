@@ -516,7 +516,7 @@ static int name_attr_cb(const struct nlattr *a, void *data)
     return MNL_CB_OK;
 }
 
-void nftf_batch_describe(const struct nftf_batch *b, uint32_t seq, char *buf, size_t len)
+int nftf_batch_describe(const struct nftf_batch *b, uint32_t seq, char *buf, size_t len)
 {
     static const char *const types[] = {
         [NFT_MSG_NEWTABLE] = "NEWTABLE", [NFT_MSG_DELTABLE] = "DELTABLE",
@@ -539,6 +539,7 @@ void nftf_batch_describe(const struct nftf_batch *b, uint32_t seq, char *buf, si
         snprintf(buf, len, "message %u of the batch: %s %s", idx,
                  t < sizeof(types) / sizeof(types[0]) && types[t] ? types[t] : "NFT_MSG_?",
                  name ? name : "");
-        return;
+        return (int)t;
     }
+    return -1;
 }

@@ -59,8 +59,9 @@ void nftf_batch_free(struct nftf_batch *b);
 /* Sends the batch on a netlink socket of its own and collects every ack (nftfilter.c, the only
  * I/O here). 0, or the first failing message's -errno (logged, with the kernel's reason). */
 int nftf_batch_run(const struct nftf_batch *b);
-/* Describes the batch message with sequence number seq ("NEWSETELEM tcp4 (120 elements)"). */
-void nftf_batch_describe(const struct nftf_batch *b, uint32_t seq, char *buf, size_t len);
+/* Describes the batch message with sequence number seq ("message 5 of the batch: NEWSETELEM
+ * tcp4") and returns its NFT_MSG_* type, or -1 if no message has that number. */
+int nftf_batch_describe(const struct nftf_batch *b, uint32_t seq, char *buf, size_t len);
 
 /* Parses one received buffer (4-byte aligned) of netlink messages from the NFLOG socket: every
  * NFULNL_MSG_PACKET is counted into out[0..*n) (max slots) or *other. false on malformed

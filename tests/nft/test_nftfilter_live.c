@@ -449,7 +449,23 @@ int main(void)
     CHECK(chain != NULL);
     if (chain) {
         memcpy(chain, "forwarx", 7); /* the last rule now names a chain that does not exist */
+        FILE *log = tmpfile();
+        int saved = dup(2);
+        fflush(stderr);
+        CHECK(log && saved >= 0 && dup2(fileno(log), 2) == 2);
         CHECK(nftf_batch_run(&b) == -ENOENT);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        char text[512] = {0};
+        if (log) {
+            rewind(log);
+            CHECK(fread(text, 1, sizeof(text) - 1, log) > 0);
+            fclose(log);
+        }
+        fprintf(stderr, "refused batch logged: %s", text);
+        CHECK(strstr(text, "refused") && strstr(text, "NEWRULE forwarx") &&
+              strstr(text, "No such file or directory"));
     }
     nftf_batch_free(&b);
     CHECK(tcp_ok(ns_a, A4, N4, 22, T_ALLOW_MS));
