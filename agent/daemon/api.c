@@ -191,7 +191,7 @@ static cJSON *peer_json(struct agent *a, const struct nm_node *p, const struct w
     cJSON_AddNumberToObject(o, "rx_bytes", pc ? (double)pc->rx_bytes : 0);
     cJSON_AddNumberToObject(o, "tx_bytes", pc ? (double)pc->tx_bytes : 0);
     pq = cJSON_AddObjectToObject(o, "pq");
-    if (pq && agentpq_peer_status(agentpq_wgdev_pq(a->pq), p->wg_key, &st) == 0) {
+    if (pq && agentpq_peer_status(engine_pq(a), p->wg_key, &st) == 0) {
         cJSON_AddStringToObject(pq, "psk", pqx_psk_state_name(st.psk));
         cJSON_AddStringToObject(pq, "exchange", pqx_exch_state_name(st.exch));
         cJSON_AddStringToObject(pq, "last_error", pqx_error_name(st.last_error));
@@ -212,7 +212,7 @@ cJSON *api_status(struct agent *a)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "version", ZTNA_VERSION);
-    cJSON_AddStringToObject(o, "backend", "userspace");
+    cJSON_AddStringToObject(o, "backend", engine_backend_name(a));
     cJSON_AddStringToObject(o, "interface", a->tun);
     cJSON_AddNumberToObject(o, "listen_port", a->listen_port);
     cJSON_AddItemToObject(o, "control", ctl_status(a));
@@ -247,7 +247,7 @@ cJSON *api_status(struct agent *a)
                                          : a->filter     ? "policy"
                                                          : "deny-all");
     peers = cJSON_AddArrayToObject(o, "peers");
-    wg_device_get(a->dev, &cfg);
+    engine_device_get(a, &cfg);
     for (size_t i = 0; peers && a->nm && i < a->nm->n_peers; i++)
         cJSON_AddItemToArray(peers, peer_json(a, &a->nm->peers[i], cfg));
     wg_device_config_free(cfg);
@@ -307,7 +307,7 @@ static void cmd_resolve(struct agent *a, struct api_conn *c, const char *q)
     if (!self) {
         struct wg_device_config *cfg = NULL;
         char ep[80];
-        wg_device_get(a->dev, &cfg);
+        engine_device_get(a, &cfg);
         endpoint_text(dev_peer(cfg, n->wg_key), ep, sizeof(ep));
         wg_device_config_free(cfg);
         cJSON_AddStringToObject(o, "endpoint", ep);

@@ -15,6 +15,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/dnsio.h"
 #include "agent/daemon/http.h"
+#include "agent/daemon/kengine.h"
 #include "agent/daemon/posture_async.h"
 #include "agent/daemon/rtnl.h"
 #include "agent/pq/agentpq_wgdev.h"
@@ -22,21 +23,24 @@
 #include "common/log.h"
 
 static struct wg_device *g_dev; /* only for the signal handler; wg_device_stop is signal-safe */
+static enum agent_backend g_backend;
 
 static void on_signal(int sig)
 {
     (void)sig;
     if (g_dev)
         wg_device_stop(g_dev);
+    kengine_stop();
 }
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ztna daemon [--state-dir DIR] [--socket PATH] [--tun NAME] [--listen-port N]\n"
-               "                   [--log-level debug|info|warn|error]\n\n"
+               "                   [--backend auto|userspace|kernel] [--log-level debug|info|warn|error]\n\n"
                "Runs the agent: keys and state in DIR (default %s), the local API on PATH\n"
-               "(default %s), the tunnel on TUN device NAME (default %s), WireGuard on UDP port N\n"
-               "(default %d).\n",
+               "(default %s), the tunnel on interface NAME (default %s), WireGuard on UDP port N\n"
+               "(default %d). --backend: kernel WireGuard (needs the module), the userspace engine\n"
+               "over TUN, or auto (default): the kernel where the module exists.\n",
             AGENT_DEFAULT_STATE_DIR, AGENT_DEFAULT_SOCKET, AGENT_DEFAULT_TUN, AGENT_DEFAULT_PORT);
 }
 
@@ -71,6 +75,11 @@ static int parse_args(struct agent *a, int argc, char **argv)
                 return 2;
             }
             a->listen_port = (uint16_t)p;
+        } else if (!strcmp(o, "--backend")) {
+            if (!kengine_backend_parse(v, &g_backend)) {
+                fprintf(stderr, "ztna daemon: --backend: expected auto|userspace|kernel, got '%s'\n", v);
+                return 2;
+            }
         } else if (!strcmp(o, "--log-level")) {
             enum log_level l;
             if (!log_level_parse(v, &l)) {
@@ -109,6 +118,7 @@ static void shutdown_all(struct agent *a)
     ctl_fini(a);
     dnsio_fini(a);
     pktpath_fini(a);
+    kengine_fini(a);
     loop_fini(a);
     wg_device_destroy(a->dev);
     g_dev = NULL;
@@ -130,6 +140,17 @@ int daemon_main(int argc, char **argv)
         free(a);
         return ret == 1 ? 0 : 2;
     }
+    if (g_backend != AGENT_BACKEND_USERSPACE) {
+        char why[256] = "";
+        a->kernel = kengine_available(why, sizeof(why));
+        if (!a->kernel && g_backend == AGENT_BACKEND_KERNEL) {
+            fprintf(stderr, "ztna daemon: --backend kernel: %s\n", why);
+            free(a);
+            return 2;
+        }
+        if (!a->kernel)
+            log_info("daemon", "%s: the userspace engine runs the tunnels", why);
+    }
     ret = state_keys_load(a->state_dir, &a->keys);
     if (ret) {
         fprintf(stderr, "ztna daemon: keys in %s: %s\n", a->state_dir, strerror(-ret));
@@ -143,7 +164,7 @@ int daemon_main(int argc, char **argv)
         free(a);
         return 1;
     }
-    ret = wg_device_create(a->tun, &a->dev);
+    ret = a->kernel ? 0 : wg_device_create(a->tun, &a->dev);
     if (ret) {
         fprintf(stderr, "ztna daemon: cannot create TUN device %s: %s%s\n", a->tun, strerror(-ret),
                 ret == -EPERM || ret == -EACCES ? " (needs root or CAP_NET_ADMIN)" : "");
@@ -153,14 +174,14 @@ int daemon_main(int argc, char **argv)
         return 1;
     }
     g_dev = a->dev;
-    if ((ret = wg_device_uapi_listen(a->dev)))
+    if (!a->kernel && (ret = wg_device_uapi_listen(a->dev)))
         log_warn("daemon", "no UAPI socket for `wg show`: %s", strerror(-ret));
     const char *step = "event loop";
     if ((ret = loop_init(a)) || (step = "control session", ret = http_init(a, &a->http)) ||
         (ret = ctl_init(a, reply)) || (ret = posture_async_init(a, ctl_posture_ready)) || (step = "DNS stub", ret = dnsio_init(a, reply)) ||
         (step = "packet path", ret = pktpath_init(a)) ||
         (step = "WireGuard engine", ret = engine_init(a)) ||
-        (step = "timer", ret = wg_device_add_timer(a->dev, AGENT_TICK_MS, on_tick, a)) ||
+        (step = "timer", ret = a->kernel ? 0 : wg_device_add_timer(a->dev, AGENT_TICK_MS, on_tick, a)) ||
         (step = "local API socket", ret = api_init(a))) {
         fprintf(stderr, "ztna daemon: %s: %s\n", step, strerror(-ret));
         shutdown_all(a);
@@ -174,10 +195,10 @@ int daemon_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    log_info("daemon", "%s: userspace WireGuard on UDP %u (kernel backend not used by the daemon), "
-             "local API on %s, %s", a->tun, a->listen_port, a->socket_path,
+    log_info("daemon", "%s: %s WireGuard on UDP %u, local API on %s, %s", a->tun,
+             engine_backend_name(a), a->listen_port, a->socket_path,
              state_registered(&a->st) ? a->st.server_url : "not logged in");
-    ret = wg_device_run(a->dev);
+    ret = a->kernel ? kengine_run(a, on_tick) : wg_device_run(a->dev);
     log_info("daemon", "stopping");
     shutdown_all(a);
     free(a);

@@ -5,7 +5,8 @@
  * socket and its clients, libcurl's sockets and timer, and the DNS upstream socket; plus one
  * AGENT_TICK_MS timer. Every daemon callback therefore runs on the loop thread with the device
  * lock held, and the packet hooks (DNS stub, filter) run on the data threads with the same lock:
- * every field below is protected by the device lock. */
+ * every field below is protected by the device lock. With `--backend kernel` there is no
+ * userspace device: kengine_run() polls the inner set and runs the tick on one thread (kengine.h). */
 #ifndef ZTNA_AGENT_DAEMON_DAEMON_H
 #define ZTNA_AGENT_DAEMON_DAEMON_H
 
@@ -27,6 +28,10 @@ struct posture_async;
 struct filter;
 struct filter_matcher;
 struct dns_stub_table;
+struct kengine;
+struct agentpq;
+struct wg_device_config;
+struct filter_deny_count;
 
 /* An fd in the daemon's inner epoll set; epoll data.ptr points at one of these. A heap-allocated
  * source puts it first in its struct and is released with loop_release() (freed after the
@@ -56,7 +61,9 @@ struct agent {
     /* identity and saved state (state.c) */
     struct agent_keys keys;
     struct agent_state st;
-    /* data plane */
+    /* data plane: the userspace device (dev, pq), or with kernel the kernel engine (kengine.h) */
+    bool kernel;
+    struct kengine *kern;
     struct wg_device *dev;
     struct agentpq_wgdev *pq;
     bool tun_addr_set;
@@ -98,6 +105,8 @@ void loop_del(struct agent *a, struct loop_src *src);
 /* Removes src from the set, closes its fd and frees it (the struct it starts) after dispatch. */
 void loop_release(struct agent *a, struct loop_src *src);
 uint64_t agent_now_ms(void); /* CLOCK_MONOTONIC */
+/* Runs the callbacks of the ready sources (without blocking). */
+void loop_dispatch(struct agent *a);
 
 /* engine.c: the netmap applied to the data plane. */
 int engine_init(struct agent *a);
@@ -110,6 +119,13 @@ void engine_clear(struct agent *a);
  * (explicit classical-only PSK), peers_failing (no PQ PSK, exchange failed at least once in a row),
  * rx_bytes, tx_bytes, map_version, maps_refused, denied_packets. */
 struct cJSON *engine_stats(struct agent *a);
+/* The backend's pieces, whichever it is: "userspace" or "kernel"; the PQ exchange (borrowed);
+ * the device's configuration and state (new, wg_device_config_free()); one IP packet to the host
+ * as if it came out of the tunnel (kernel: a DNS stub answer, sent on the stub's socket). */
+const char *engine_backend_name(const struct agent *a);
+struct agentpq *engine_pq(struct agent *a);
+int engine_device_get(struct agent *a, struct wg_device_config **out);
+int engine_tun_write(struct agent *a, const uint8_t *pkt, size_t len);
 
 /* filter.c: the packet hooks. */
 int pktpath_init(struct agent *a);
@@ -117,6 +133,10 @@ void pktpath_fini(struct agent *a);
 int pktpath_set_filter(struct agent *a, const struct netmap *nm);
 /* Moves the matcher's denial counters into a->denials. */
 void pktpath_collect_denials(struct agent *a);
+/* Adds n denial counters (other: packets that found no counter) to a->denials (the kernel
+ * backend's NFLOG denials go the same way as the matcher's). */
+void pktpath_merge_denials(struct agent *a, const struct filter_deny_count *got, size_t n,
+                           uint64_t other);
 /* Collects, then returns the JSON array of the denials not yet reported (new cJSON, NULL when
  * none) and marks them reported: [{"src","proto","dport","count"}]. */
 struct cJSON *pktpath_take_denials(struct agent *a);

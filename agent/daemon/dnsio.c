@@ -203,7 +203,7 @@ static void tun_reply(struct agent *a, const uint8_t client[4], uint16_t port, c
         c = 0xffff;
     u[6] = (uint8_t)(c >> 8);
     u[7] = (uint8_t)c;
-    int ret = wg_device_tun_write(a->dev, pkt, tot);
+    int ret = engine_tun_write(a, pkt, tot);
     if (ret)
         log_debug("dns", "tun write: %s", strerror(-ret));
 }
@@ -608,7 +608,7 @@ void dnsio_tick(struct agent *a, uint64_t now)
 static void tcp_emit(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct agent *a = ctx;
-    int ret = wg_device_tun_write(a->dev, pkt, len);
+    int ret = engine_tun_write(a, pkt, len);
     if (ret)
         log_debug("dns", "tun write (tcp): %s", strerror(-ret));
 }

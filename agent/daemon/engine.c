@@ -1,7 +1,8 @@
 /* The netmap applied to the userspace WireGuard engine: one peer per netmap peer (allowed IP =
  * its tailnet address /32 and /128, endpoint from the map when it changes, persistent keepalive), the PQ
  * exchange for each (blocked until its PSK is in, unless the map says classical-allowed), the
- * DNS table, the filter and the TUN address. Runs with the device lock held. */
+ * DNS table, the filter and the TUN address. Runs with the device lock held. With
+ * `--backend kernel` the same peers go to a kernel WireGuard interface instead (kengine.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/dnsio.h"
+#include "agent/daemon/kengine.h"
 #include "agent/daemon/rtnl.h"
 #include "agent/pq/agentpq_wgdev.h"
 #include "agent/wg/device.h"
@@ -20,6 +22,8 @@ int engine_init(struct agent *a)
     struct wg_device_config cfg;
     struct pqx_config pqcfg;
     int ret;
+    if (a->kernel)
+        return kengine_init(a, NULL);
     memset(&cfg, 0, sizeof(cfg));
     memcpy(cfg.private_key, a->keys.wg_priv, 32);
     cfg.listen_port = a->listen_port;
@@ -119,7 +123,7 @@ void engine_apply(struct agent *a, const struct netmap *prev, const struct netma
     struct wg_device_config cfg;
     struct wg_peer_config *pcs = calloc(cap ? cap : 1, sizeof(*pcs));
     struct wg_allowedip *aips = calloc(cap ? 2 * cap : 1, sizeof(*aips)); /* a /32 and a /128 */
-    struct agentpq *pq = agentpq_wgdev_pq(a->pq);
+    struct agentpq *pq = engine_pq(a);
     uint64_t now = agentpq_now_ms();
     int ret;
 
@@ -165,6 +169,10 @@ void engine_apply(struct agent *a, const struct netmap *prev, const struct netma
     memset(&cfg, 0, sizeof(cfg));
     cfg.peers = pcs;
     cfg.n_peers = n;
+    if (a->kernel) { /* the same peers, PQ-guarded by the kernel binding */
+        kengine_apply(a, &cfg, next);
+        goto addresses;
+    }
     ret = wg_device_apply(a->dev, &cfg);
     if (ret)
         log_error("daemon", "applying map version %lld to the engine: %s", (long long)next->version,
@@ -179,12 +187,15 @@ void engine_apply(struct agent *a, const struct netmap *prev, const struct netma
         if (ret)
             log_warn("pq", "peer %s: %s", p->name, strerror(-ret));
     }
+addresses:
     set_tun_address(a, next->self.ip);
     set_tun_address6(a, &next->self);
     dnsio_set_table(a, next);
     char err[256];
     dnsio_system_sync(a, next, err, sizeof(err));
     pktpath_set_filter(a, next);
+    if (a->kernel)
+        kengine_set_filter(a, next);
 out:
     /* the allowed IPs array is borrowed by pcs: free both without wg_device_config_free */
     free(aips);
@@ -194,10 +205,13 @@ out:
 void engine_clear(struct agent *a)
 {
     struct wg_device_config cfg;
-    struct agentpq *pq = agentpq_wgdev_pq(a->pq);
+    struct agentpq *pq = engine_pq(a);
     memset(&cfg, 0, sizeof(cfg));
     cfg.flags = WG_DEVICE_REPLACE_PEERS;
-    wg_device_apply(a->dev, &cfg);
+    if (a->kernel)
+        kengine_clear(a);
+    else
+        wg_device_apply(a->dev, &cfg);
     while (agentpq_peer_count(pq)) {
         uint8_t key[32];
         memcpy(key, agentpq_peer_key(pq, agentpq_peer_count(pq) - 1), 32);
@@ -207,18 +221,20 @@ void engine_clear(struct agent *a)
     char err[256];
     dnsio_system_sync(a, NULL, err, sizeof(err));
     pktpath_set_filter(a, NULL);
+    if (a->kernel)
+        kengine_set_filter(a, NULL);
 }
 
 cJSON *engine_stats(struct agent *a)
 {
     struct wg_device_config *cfg = NULL;
-    struct agentpq *pq = agentpq_wgdev_pq(a->pq);
+    struct agentpq *pq = engine_pq(a);
     uint64_t rx = 0, tx = 0, denied = 0;
     size_t with_pq = 0, classical = 0, failing = 0;
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    if (wg_device_get(a->dev, &cfg) == 0 && cfg) {
+    if (engine_device_get(a, &cfg) == 0 && cfg) {
         for (size_t i = 0; i < cfg->n_peers; i++) {
             struct pqx_status st;
             rx += cfg->peers[i].rx_bytes;
@@ -246,4 +262,26 @@ cJSON *engine_stats(struct agent *a)
     cJSON_AddNumberToObject(o, "denied_packets", (double)denied);
     wg_device_config_free(cfg);
     return o;
+}
+
+const char *engine_backend_name(const struct agent *a)
+{
+    return a->kernel ? "kernel" : "userspace";
+}
+
+struct agentpq *engine_pq(struct agent *a)
+{
+    return a->kernel ? kengine_pq(a) : agentpq_wgdev_pq(a->pq);
+}
+
+int engine_device_get(struct agent *a, struct wg_device_config **out)
+{
+    if (a->kernel)
+        return kengine_device_get(a, out);
+    return wg_device_get(a->dev, out);
+}
+
+int engine_tun_write(struct agent *a, const uint8_t *pkt, size_t len)
+{
+    return a->kernel ? kengine_stub_send(a, pkt, len) : wg_device_tun_write(a->dev, pkt, len);
 }

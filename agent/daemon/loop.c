@@ -20,12 +20,10 @@ uint64_t agent_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void inner_ready(void *ctx, struct wg_device *dev, int fd)
+void loop_dispatch(struct agent *a)
 {
-    struct agent *a = ctx;
     struct epoll_event evs[LOOP_BATCH];
-    (void)dev;
-    int n = epoll_wait(fd, evs, LOOP_BATCH, 0);
+    int n = epoll_wait(a->epfd, evs, LOOP_BATCH, 0);
     for (int i = 0; i < n; i++) {
         struct loop_src *src = evs[i].data.ptr;
         if (!src->dead)
@@ -36,6 +34,13 @@ static void inner_ready(void *ctx, struct wg_device *dev, int fd)
         a->dead = s->next_dead;
         free(s);
     }
+}
+
+static void inner_ready(void *ctx, struct wg_device *dev, int fd)
+{
+    (void)dev;
+    (void)fd;
+    loop_dispatch(ctx);
 }
 
 void loop_release(struct agent *a, struct loop_src *src)
@@ -57,7 +62,8 @@ int loop_init(struct agent *a)
     a->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (a->epfd < 0)
         return -errno;
-    return wg_device_add_fd(a->dev, a->epfd, inner_ready, a);
+    /* the kernel backend has no userspace device: kengine_run() polls the set itself */
+    return a->dev ? wg_device_add_fd(a->dev, a->epfd, inner_ready, a) : 0;
 }
 
 void loop_fini(struct agent *a)

@@ -58,7 +58,8 @@ int pktpath_init(struct agent *a)
     int ret = filter_matcher_new(&a->fm, 0);
     if (ret)
         return ret;
-    wg_device_set_packet_hooks(a->dev, on_tun_read, on_tun_write, a);
+    if (a->dev) /* the kernel backend filters in nftables (kengine.c) */
+        wg_device_set_packet_hooks(a->dev, on_tun_read, on_tun_write, a);
     return 0;
 }
 
@@ -94,9 +95,15 @@ void pktpath_collect_denials(struct agent *a)
     struct filter_deny_count got[FILTER_DENY_SLOTS];
     uint64_t other = 0;
     size_t n = filter_matcher_denied(a->fm, got, FILTER_DENY_SLOTS, &other, true);
-    int64_t now = time(NULL);
     if (n > FILTER_DENY_SLOTS)
         n = FILTER_DENY_SLOTS;
+    pktpath_merge_denials(a, got, n, other);
+}
+
+void pktpath_merge_denials(struct agent *a, const struct filter_deny_count *got, size_t n,
+                           uint64_t other)
+{
+    int64_t now = time(NULL);
     for (size_t i = 0; i < n; i++) {
         const struct filter_deny_count *g = &got[i];
         size_t j, alen = g->family == 4 ? 4 : 16;

@@ -46,6 +46,20 @@ int fake_set(void *ctx, const struct wg_device_config *cfg)
     if (wgnl_set_build(cfg, FAMILY, 1, WGNL_MSG_MAX, emit, f) != 0 || f->last.n_errors)
         f->nl_errors++;
     f->sets++;
+    /* device attributes and the peer replacement, as the kernel applies them */
+    if (cfg->flags & WG_DEVICE_HAS_PRIVATE_KEY) {
+        memcpy(f->cfg.private_key, cfg->private_key, 32);
+        f->cfg.flags |= WG_DEVICE_HAS_PRIVATE_KEY;
+    }
+    if (cfg->flags & WG_DEVICE_HAS_LISTEN_PORT) {
+        f->cfg.listen_port = cfg->listen_port;
+        f->cfg.flags |= WG_DEVICE_HAS_LISTEN_PORT;
+    }
+    if (cfg->flags & WG_DEVICE_REPLACE_PEERS) {
+        for (size_t i = 0; i < f->cfg.n_peers; i++)
+            free(f->cfg.peers[i].allowedips);
+        f->cfg.n_peers = 0;
+    }
     for (size_t i = 0; i < cfg->n_peers; i++) {
         const struct wg_peer_config *pc = &cfg->peers[i];
         struct wg_peer_config *p = fake_peer(f, pc->public_key);
@@ -68,6 +82,10 @@ int fake_set(void *ctx, const struct wg_device_config *cfg)
         if (pc->flags & WG_PEER_HAS_ENDPOINT) {
             p->endpoint = pc->endpoint;
             p->flags |= WG_PEER_HAS_ENDPOINT;
+        }
+        if (pc->flags & WG_PEER_HAS_KEEPALIVE) {
+            p->persistent_keepalive = pc->persistent_keepalive;
+            p->flags |= WG_PEER_HAS_KEEPALIVE;
         }
         set_aips(p, pc->allowedips, pc->n_allowedips, pc->flags & WG_PEER_REPLACE_ALLOWEDIPS);
     }

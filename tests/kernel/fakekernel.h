@@ -1,6 +1,7 @@
 /* An in-memory "kernel" WireGuard interface for tests of the kernel binding (agentpq_wgkernel)
  * without the module: fake_set() applies a SET with the kernel's semantics (new peer unless
- * update-only, remove, PSK, endpoint, allowed IPs replaced or added) and also runs it through the
+ * update-only, remove, PSK, endpoint, keepalive, allowed IPs replaced or added; private key, listen
+ * port, peers replaced) and also runs it through the
  * real netlink builder (wgnl_set_build) and the independent checker (nlcheck), counting malformed
  * messages in nl_errors; fake_get() returns a copy. Use {fake_get, fake_set, &fake} as
  * struct agentpq_kernel_ops. */
