@@ -1,23 +1,28 @@
-/* Live test of nftfilter against the kernel's nf_tables, in two private network namespaces (the
- * test process unshares into N; a child holds A; both vanish with the processes, even on a
- * crash). A veth pair stands in for the WireGuard link: the filter applies by iifname.
+/* Live test of nftfilter against the kernel's nf_tables, in three private network namespaces
+ * (the test process unshares into N; child processes hold A and C; all vanish with the
+ * processes, even on a crash). A veth pair stands in for the WireGuard link: the filter applies by iifname.
  *
  *        netns N (this process, the filter)               netns A (peer, a child process)
  *   +---------------------------------------+        +-----------------------------------+
  *   | zu0 198.18.7.1/24                     |--------| zu1 198.18.7.2/24   (underlay)     |
  *   | zt0 100.64.7.1/24                     |--------| zt1 100.64.7.2/24, 100.64.7.3/24   |
  *   |     fd7a:115c:a1e0::1/64 ("tunnel")   |        |     fd7a:115c:a1e0::2, ::3 /64     |
- *   |  table inet ztna: iifname "zt0" ...   |        |                                   |
- *   +---------------------------------------+        +-----------------------------------+
+ *   |  table inet ztna: iifname "zt0" ...   |        |  route 198.18.8.0/24 via N        |
+ *   | zc0 198.18.8.1/24, forwarding         |        +-----------------------------------+
+ *   +---------------------------------------+
+ *        |   netns C (a host behind N, a child process): zc1 198.18.8.2/24
+ *        +-- route 100.64.0.0/10 via 198.18.8.1
  *
  * Filter 1: tcp .2/32 and ::2/128 port 22, udp 100.64.7.0/24 and fd7a::/64 port 53, icmp .2 and ::2.
  *   TCP 22 from .2 / ::2 connects; from .3 / ::3 it does not; TCP 80 is dropped and read back
  *   from NFLOG as (src, tcp, 80); UDP 53 arrives, UDP 54 does not (and is counted); ping from .2
  *   and ::2 answered, from .3 and ::3 not; flows N opens to A (TCP, UDP, ping) get their
- *   replies; TCP 80 over the underlay (not zt0) connects.
+ *   replies; TCP 80 over the underlay (not zt0) connects; forwarded to C (hook forward): TCP 22
+ *   from .2 connects, TCP 80 from .2 and TCP 22 from .3 do not.
  * A batch the kernel refuses half-way (a rule for a chain that does not exist) changes nothing.
  * Filter 2 (tcp 80 only) replaces filter 1 at once: 80 connects, 22 no longer does.
- * Filter 3: 1,000 entries, applied in a time printed (not asserted), enforced like filter 1.
+ * Filter 3: 1,000 entries, applied in a time printed (not asserted; next to nft -f loading the
+ * same ruleset), enforced for entries 1 (from 100.66.0.7) and 999/1000; 10,000 entries timed too.
  * Delete: `nft list tables` prints nothing; TCP 80 connects again; a second delete is -ENOENT. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,8 +50,8 @@
 #define T_ALLOW_MS 3000 /* an allowed exchange normally takes < 1 ms */
 #define T_DENY_MS 300   /* how long a dropped one is given before it counts as dropped */
 
-static pid_t child = -1;
-static int ns_n = -1, ns_a = -1;
+static pid_t child[2] = {-1, -1};
+static int ns_n = -1, ns_a = -1, ns_c = -1;
 
 static const char *N4 = "100.64.7.1", *A4 = "100.64.7.2", *B4 = "100.64.7.3";
 static const char *N6 = "fd7a:115c:a1e0::1", *A6 = "fd7a:115c:a1e0::2", *B6 = "fd7a:115c:a1e0::3";
@@ -71,10 +76,12 @@ static int sh(int ns, const char *cmd)
 
 static void cleanup(void)
 {
-    if (child > 0) {
-        kill(child, SIGKILL);
-        waitpid(child, NULL, 0);
-        child = -1;
+    for (int i = 0; i < 2; i++) {
+        if (child[i] > 0) {
+            kill(child[i], SIGKILL);
+            waitpid(child[i], NULL, 0);
+            child[i] = -1;
+        }
     }
 }
 
@@ -288,14 +295,15 @@ static bool nft_output_has(const char *cmd, const char *needle, size_t *len)
     return needle && strstr(buf, needle) != NULL;
 }
 
-static int setup(void)
+/* A child process that holds a new network namespace; returns an fd of that namespace. */
+static int spawn_ns(pid_t *pid)
 {
     int pipefd[2];
-    char c, cmd[512];
+    char c, path[64];
     if (pipe(pipefd) != 0)
         return -1;
-    child = fork();
-    if (child == 0) {
+    *pid = fork();
+    if (*pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (unshare(CLONE_NEWNET) != 0)
             _exit(1);
@@ -306,25 +314,39 @@ static int setup(void)
         _exit(0);
     }
     close(pipefd[1]);
-    if (child < 0 || read(pipefd[0], &c, 1) != 1)
-        return -1;
+    bool ok = *pid > 0 && read(pipefd[0], &c, 1) == 1;
     close(pipefd[0]);
-    snprintf(cmd, sizeof(cmd), "/proc/%d/ns/net", (int)child);
-    ns_a = open(cmd, O_RDONLY | O_CLOEXEC);
+    if (!ok)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)*pid);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static int setup(void)
+{
+    char cmd[1024];
     ns_n = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (ns_a < 0 || ns_n < 0)
+    ns_a = spawn_ns(&child[0]);
+    ns_c = spawn_ns(&child[1]);
+    if (ns_a < 0 || ns_n < 0 || ns_c < 0)
         return -1;
     snprintf(cmd, sizeof(cmd),
              "ip link add zu0 type veth peer name zu1 netns %d && "
              "ip link add zt0 address 02:00:00:00:07:01 type veth peer name zt1 "
              "address 02:00:00:00:07:02 netns %d && "
+             "ip link add zc0 type veth peer name zc1 netns %d && "
              "ip addr add 198.18.7.1/24 dev zu0 && ip link set zu0 up && "
+             "ip addr add 198.18.8.1/24 dev zc0 && ip link set zc0 up && "
              "ip addr add 100.64.7.1/24 dev zt0 && "
              "ip addr add fd7a:115c:a1e0::1/64 dev zt0 nodad && ip link set zt0 up && "
              "ip neigh replace fd7a:115c:a1e0::2 lladdr 02:00:00:00:07:02 nud permanent dev zt0 && "
-             "ip neigh replace fd7a:115c:a1e0::3 lladdr 02:00:00:00:07:02 nud permanent dev zt0",
-             (int)child, (int)child);
+             "ip neigh replace fd7a:115c:a1e0::3 lladdr 02:00:00:00:07:02 nud permanent dev zt0 && "
+             "sysctl -qw net.ipv4.ip_forward=1",
+             (int)child[0], (int)child[0], (int)child[1]);
     if (sh(ns_n, cmd) != 0)
+        return -1;
+    if (sh(ns_c, "ip link set lo up && ip addr add 198.18.8.2/24 dev zc1 && ip link set zc1 up && "
+                 "ip route add 100.64.0.0/10 via 198.18.8.1") != 0)
         return -1;
     /* Static neighbours: IPv6 neighbour discovery would be ICMPv6 from link-local addresses,
      * which the filter drops like any other packet (the WireGuard link has no ND at all). */
@@ -332,7 +354,8 @@ static int setup(void)
                     "ip addr add 100.64.7.2/24 dev zt1 && ip addr add 100.64.7.3/24 dev zt1 && "
                     "ip addr add fd7a:115c:a1e0::2/64 dev zt1 nodad && "
                     "ip addr add fd7a:115c:a1e0::3/64 dev zt1 nodad && ip link set zt1 up && "
-                    "ip neigh replace fd7a:115c:a1e0::1 lladdr 02:00:00:00:07:01 nud permanent dev zt1");
+                    "ip neigh replace fd7a:115c:a1e0::1 lladdr 02:00:00:00:07:01 nud permanent dev zt1 && "
+                    "ip route add 198.18.8.0/24 via 100.64.7.1");
 }
 
 /* Reverse search for the last occurrence of s in the batch (the last NEWRULE's chain name). */
@@ -375,7 +398,8 @@ int main(void)
     /* servers in N, on the tunnel and underlay addresses */
     int l[] = {listen_on(ns_n, N4, 22), listen_on(ns_n, N6, 22), listen_on(ns_n, N4, 80),
                listen_on(ns_n, N6, 80), listen_on(ns_n, "198.18.7.1", 80),
-               listen_on(ns_a, A4, 8080), listen_on(ns_a, A6, 8080)};
+               listen_on(ns_a, A4, 8080), listen_on(ns_a, A6, 8080),
+               listen_on(ns_c, "198.18.8.2", 22), listen_on(ns_c, "198.18.8.2", 80)};
     for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
         CHECK(l[i] >= 0);
     int u53 = sock_in(ns_n, SOCK_DGRAM, 0, N4, 53), u54 = sock_in(ns_n, SOCK_DGRAM, 0, N4, 54);
@@ -436,6 +460,11 @@ int main(void)
         CHECK(!udp_ok(ns_a, B4, 5353, un, N4, 40000, T_DENY_MS));
         close(un);
     }
+    /* forwarded from the tunnel to the host C behind N: the forward hook, same entries */
+    CHECK(tcp_ok(ns_a, A4, "198.18.8.2", 22, T_ALLOW_MS));
+    CHECK(!tcp_ok(ns_a, A4, "198.18.8.2", 80, T_DENY_MS));
+    CHECK(!tcp_ok(ns_a, B4, "198.18.8.2", 22, T_DENY_MS));
+    CHECK(denied(log_fd, B4, 6, 22, 1000) >= 2); /* once to N, once forwarded */
     /* another interface is untouched */
     CHECK(tcp_ok(ns_a, "198.18.7.2", "198.18.7.1", 80, T_ALLOW_MS));
 
@@ -483,27 +512,63 @@ int main(void)
     CHECK(nft_output_has("nft list tables", "table inet " TABLE, &tables_len));
     CHECK(tables_len == strlen("table inet " TABLE "\n"));
 
-    /* --- filter 3: 1,000 entries --- */
-    enum { N_BIG = 1000 };
-    struct filter_entry *big = calloc(N_BIG, sizeof(*big));
+    /* --- filter 3: 1,000 entries (and 10,000, timed only) --- */
+    enum { N_BIG = 1000, N_HUGE = 10000 };
+    struct filter_entry *big = calloc(N_HUGE, sizeof(*big));
     CHECK(big != NULL);
     if (big) {
-        for (size_t i = 0; i < N_BIG - 2; i++) { /* hosts and subnets of 100.64.0.0/10 */
-            char t[64];
-            snprintf(t, sizeof(t), "%s 100.%u.%u.%u/%u %u-%u", i % 3 ? "tcp" : "udp",
-                     65 + (unsigned)(i % 50), (unsigned)(i / 50), (unsigned)(i * 7 % 256),
-                     i % 5 ? 32 : 28, 1000 + (unsigned)i, 1000 + (unsigned)i + (unsigned)(i % 4));
+        /* hosts and /28s of 100.64.0.0/10 (e.g. i=1: tcp 100.66.0.7/32 1001-1002), every 7th
+         * an IPv6 host, every 11th proto any */
+        for (size_t i = 0; i < N_HUGE; i++) {
+            char t[96];
+            unsigned u = (unsigned)i;
+            const char *proto = i % 11 == 10 ? "any" : i % 3 ? "tcp" : "udp";
+            if (i % 7 == 6)
+                snprintf(t, sizeof(t), "%s fd7a:115c:a1e0::%x:%x/128 %u", proto, u / 256 + 1, u % 256,
+                         1000 + u % 60000);
+            else
+                snprintf(t, sizeof(t), "%s 100.%u.%u.%u/%u %u-%u", proto, 65 + u % 50, u / 50 % 256,
+                         u * 7 % 256, i % 5 ? 32 : 28, 1000 + u % 60000, 1000 + u % 60000 + u % 4);
             CHECK(filter_entry_parse(t, &big[i]) == 0);
         }
         big[N_BIG - 2] = e1[0];
         big[N_BIG - 1] = e1[1];
+        CHECK(sh(ns_a, "ip addr add 100.66.0.7/32 dev zt1") == 0);
+        CHECK(sh(ns_n, "ip route add 100.66.0.7/32 dev zt0") == 0);
+        int l1001 = listen_on(ns_n, N4, 1001), l1003 = listen_on(ns_n, N4, 1003);
+        CHECK(l1001 >= 0 && l1003 >= 0);
         uint64_t t0 = now_ms();
         CHECK(nft_filter_apply(TABLE, "zt0", big, N_BIG, GROUP) == 0);
-        printf("apply with %d entries: %llu ms\n", N_BIG, (unsigned long long)(now_ms() - t0));
+        uint64_t ours = now_ms() - t0;
         CHECK(tcp_ok(ns_a, A4, N4, 22, T_ALLOW_MS));
         CHECK(tcp_ok(ns_a, A6, N6, 22, T_ALLOW_MS));
+        CHECK(tcp_ok(ns_a, "100.66.0.7", N4, 1001, T_ALLOW_MS));
+        CHECK(!tcp_ok(ns_a, "100.66.0.7", N4, 1003, T_DENY_MS));
         CHECK(!tcp_ok(ns_a, A4, N4, 80, T_DENY_MS));
         CHECK(!tcp_ok(ns_a, B4, N4, 22, T_DENY_MS));
+        /* the peer figure: nft(8) loading the very ruleset we built, from its own listing */
+        char path[] = "/tmp/nftfilter-XXXXXX", cmd[128];
+        int tf = mkstemp(path);
+        CHECK(tf >= 0);
+        if (tf >= 0) {
+            close(tf);
+            snprintf(cmd, sizeof(cmd), "nft list table inet " TABLE " > %s", path);
+            CHECK(system(cmd) == 0);
+            CHECK(nft_filter_delete(TABLE) == 0);
+            snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+            t0 = now_ms();
+            CHECK(system(cmd) == 0);
+            uint64_t nft = now_ms() - t0;
+            unlink(path);
+            printf("apply with %d entries: %llu ms (nft -f of the same ruleset, incl. process "
+                   "start: %llu ms)\n", N_BIG, (unsigned long long)ours, (unsigned long long)nft);
+        }
+        t0 = now_ms();
+        CHECK(nft_filter_apply(TABLE, "zt0", big, N_HUGE, GROUP) == 0);
+        printf("apply with %d entries: %llu ms\n", N_HUGE, (unsigned long long)(now_ms() - t0));
+        CHECK(tcp_ok(ns_a, "100.66.0.7", N4, 1001, T_ALLOW_MS));
+        CHECK(!tcp_ok(ns_a, "100.66.0.7", N4, 1003, T_DENY_MS));
+        close(l1001), close(l1003);
         free(big);
     }
 
