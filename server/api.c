@@ -186,6 +186,24 @@ bool api_query_get(const struct api_ctx *ctx, const char *name, char *buf, size_
     return false;
 }
 
+bool api_query_int(struct api_ctx *ctx, const char *name, int64_t lo, int64_t hi, int64_t def,
+                   int64_t *out)
+{
+    char buf[24], *end;
+    if (!api_query_get(ctx, name, buf, sizeof(buf))) {
+        *out = def;
+        return true;
+    }
+    long long v = strtoll(buf, &end, 10);
+    if (!buf[0] || *end || v < lo || v > hi) {
+        api_reply_error(ctx, 400, "INVALID_QUERY", "%s must be an integer in [%lld, %lld]", name,
+                        (long long)lo, (long long)hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 const char *api_param(const struct api_ctx *ctx, const char *name)
 {
     return router_param(&ctx->params, name);

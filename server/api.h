@@ -117,6 +117,10 @@ void api_header_add(struct api_ctx *ctx, const char *name, const char *fmt, ...)
 const char *api_header(const struct api_ctx *ctx, const char *name); /* borrowed or NULL */
 /* Decoded query parameter into buf; false if absent or too long. */
 bool api_query_get(const struct api_ctx *ctx, const char *name, char *buf, size_t size);
+/* Decimal query parameter within [lo, hi] into *out, def when absent; false after replying 400
+ * INVALID_QUERY "NAME must be an integer in [lo, hi]" when it is not. */
+bool api_query_int(struct api_ctx *ctx, const char *name, int64_t lo, int64_t hi, int64_t def,
+                   int64_t *out);
 
 const char *api_param(const struct api_ctx *ctx, const char *name); /* borrowed or NULL */
 /* The capture as a positive decimal id, or -1 if absent or not a canonical id. */

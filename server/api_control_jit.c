@@ -1,7 +1,7 @@
 /* Machine-signed calls a machine makes for its owning user (docs/control-protocol.md), signed
  * with the machine key like the other /api/machine/ calls (machine_auth.h):
  *   POST /api/machine/jit-requests                    {dst, port, proto?, duration, reason}
- *   GET  /api/machine/jit-requests                    the owner's requests, newest first
+ *   GET  /api/machine/jit-requests[?limit&cursor]     the owner's requests, newest first, paged
  *   POST /api/machine/jit-requests/{request}/revoke   one of the owner's requests
  *   POST /api/machine/tags                            {tags}: the machine's own tags
  * The JIT calls run the user routes' code (jit.h) with the owner as requester; a machine without

@@ -58,33 +58,14 @@ static int list_one(const struct machine_row *m, void *arg)
     return 0;
 }
 
-/* Decimal query parameter within [lo, hi]; def when absent; false (400 sent) when bad. */
-static bool query_int(struct api_ctx *ctx, const char *name, int64_t lo, int64_t hi, int64_t def,
-                      int64_t *out)
-{
-    char buf[24], *end;
-    if (!api_query_get(ctx, name, buf, sizeof(buf))) {
-        *out = def;
-        return true;
-    }
-    long long v = strtoll(buf, &end, 10);
-    if (!buf[0] || *end || v < lo || v > hi) {
-        api_reply_error(ctx, 400, "INVALID_QUERY", "%s must be an integer in [%lld, %lld]", name,
-                        (long long)lo, (long long)hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 void api_machines_list(struct api_ctx *ctx)
 {
     char slug[SRV_MAX_SLUG_BYTES + 1], q[SRV_MAX_NAME_BYTES + 1], tag[MACH_TAG_MAX_BYTES + 1];
     char online[8];
     struct machine_filter f = {.online = -1};
     int64_t total = 0;
-    if (!query_int(ctx, "limit", 1, MACH_LIST_MAX, MACH_LIST_DEFAULT, &f.limit) ||
-        !query_int(ctx, "offset", 0, INT32_MAX, 0, &f.offset) || !org_slug(ctx, slug))
+    if (!api_query_int(ctx, "limit", 1, MACH_LIST_MAX, MACH_LIST_DEFAULT, &f.limit) ||
+        !api_query_int(ctx, "offset", 0, INT32_MAX, 0, &f.offset) || !org_slug(ctx, slug))
         return;
     if (api_query_get(ctx, "q", q, sizeof(q)))
         f.q = q;

@@ -45,7 +45,10 @@ struct jit_request_in {
  *   201 with it, audits jit.request, sends the realtime notice and the webhook event; on a bad
  *   input the 4xx reply is set. */
 void jit_request_create(struct api_ctx *ctx, int64_t requester_id, const struct jit_request_in *b);
-/* jit_reply_list: 200 {"requests": [...]}, newest first; requester 0: everyone's. */
+/* jit_reply_list: 200 {"requests": [...], "next_cursor": id or null}, newest first; requester
+ *   0: everyone's. Paged as the audit list: query limit (1..JIT_LIST_MAX, default
+ *   JIT_LIST_DEFAULT) and cursor (the previous page's next_cursor: older requests); a bad one is
+ *   400 INVALID_QUERY. next_cursor is set when the page is full. */
 void jit_reply_list(struct api_ctx *ctx, int64_t requester);
 /* jit_request_revoke: r (loaded by the caller, who checked the right to) pending or approved ->
  * revoked by user `by`; replies 200 with it (409 when it is neither), audits jit.revoke, drops
@@ -65,9 +68,10 @@ int jit_db_machine_resolve(struct db_conn *db, int64_t org_id, const char *base_
                            const char *text, int64_t *id);
 int jit_db_insert(struct db_conn *db, struct jit_row *r);  /* sets r->id; state "pending" */
 int jit_db_get(struct db_conn *db, int64_t org_id, int64_t id, struct jit_row *out); /* -ENOENT */
-/* Requests of the org (requester 0: everyone's), newest first; stops on cb's non-zero. */
-int jit_db_list(struct db_conn *db, int64_t org_id, int64_t requester,
-                int (*cb)(const struct jit_row *r, void *arg), void *arg);
+/* At most limit requests of the org (requester 0: everyone's) with an id below before_id (0: no
+ * bound), newest first; stops on cb's non-zero. */
+int jit_db_list(struct db_conn *db, int64_t org_id, int64_t requester, int64_t before_id,
+                int64_t limit, int (*cb)(const struct jit_row *r, void *arg), void *arg);
 /* Moves request id from state `from` to `to`, setting decided_by/at (approve, deny), expires_at
  * (approve: now + duration) or ended_at (revoke, expire). -ENOENT: no such request;
  * -EALREADY: it is no longer in state `from`. */

@@ -1,7 +1,8 @@
 /* /api/orgs/{org}/jit-requests: just-in-time access (see jit.h for the states).
  *
  *   POST   .../jit-requests {dst, port, proto?, duration, reason}   any member, for themselves
- *   GET    .../jit-requests[/{request}]       admins see all, members their own
+ *   GET    .../jit-requests[/{request}]       admins see all, members their own; the list is
+ *                                             paged (limit, cursor: jit.h)
  *   POST   .../jit-requests/{request}/approve an admin, or an approver named by a requireJit rule
  *                                             covering the access (never the requester): the
  *                                             grant runs from now for `duration`
@@ -134,26 +135,44 @@ void api_jit_create(struct api_ctx *ctx)
     jit_request_create(ctx, ctx->auth.user_id, ctx->body);
 }
 
+struct list_ctx {
+    cJSON *arr;
+    int64_t n, last_id;
+};
+
 static int list_one(const struct jit_row *r, void *arg)
 {
+    struct list_ctx *l = arg;
     cJSON *o = jit_row_json(r, JIT_JSON_API);
     if (!o)
         return -ENOMEM;
-    cJSON_AddItemToArray(arg, o);
+    cJSON_AddItemToArray(l->arr, o);
+    l->n++;
+    l->last_id = r->id;
     return 0;
 }
 
 void jit_reply_list(struct api_ctx *ctx, int64_t requester)
 {
-    cJSON *arr = cJSON_CreateArray();
-    int ret = arr ? jit_db_list(ctx->db, ctx->auth.org_id, requester, list_one, arr) : -ENOMEM;
-    if (ret) {
-        cJSON_Delete(arr);
-        api_reply_errno(ctx, ret, "jit requests");
+    int64_t limit, before;
+    if (!api_query_int(ctx, "limit", 1, JIT_LIST_MAX, JIT_LIST_DEFAULT, &limit) ||
+        !api_query_int(ctx, "cursor", 1, INT64_MAX, 0, &before))
+        return;
+    struct list_ctx l = {.arr = cJSON_CreateArray()};
+    int ret = l.arr ? jit_db_list(ctx->db, ctx->auth.org_id, requester, before, limit, list_one, &l)
+                    : -ENOMEM;
+    cJSON *d = ret ? NULL : cJSON_CreateObject();
+    if (!d) {
+        cJSON_Delete(l.arr);
+        api_reply_errno(ctx, ret ? ret : -ENOMEM, "jit requests");
         return;
     }
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddItemToObject(d, "requests", arr);
+    cJSON_AddItemToObject(d, "requests", l.arr);
+    /* A full page may have more behind it (as the audit list). */
+    if (l.n == limit)
+        cJSON_AddNumberToObject(d, "next_cursor", (double)l.last_id);
+    else
+        cJSON_AddNullToObject(d, "next_cursor");
     api_reply_ok(ctx, 200, d);
 }
 

@@ -19,7 +19,8 @@ static const char SQL_INSERT[] =
     "state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)";
 static const char SQL_GET[] = "SELECT " COLS FROM "WHERE j.org_id = ? AND j.id = ?";
 static const char SQL_LIST[] =
-    "SELECT " COLS FROM "WHERE j.org_id = ?1 AND (?2 = 0 OR j.requester_id = ?2) ORDER BY j.id DESC";
+    "SELECT " COLS FROM "WHERE j.org_id = ?1 AND (?2 = 0 OR j.requester_id = ?2) "
+    "AND (?3 = 0 OR j.id < ?3) ORDER BY j.id DESC LIMIT ?4";
 static const char SQL_ACTIVE[] = "SELECT " COLS FROM
     "WHERE j.org_id = ? AND j.state = 'approved' AND j.expires_at > ? ORDER BY j.id";
 static const char SQL_DUE[] = "SELECT " COLS FROM
@@ -118,13 +119,17 @@ int jit_db_get(struct db_conn *db, int64_t org_id, int64_t id, struct jit_row *o
     return ret == 1 ? 0 : ret ? ret : -ENOENT;
 }
 
-int jit_db_list(struct db_conn *db, int64_t org_id, int64_t requester,
-                int (*cb)(const struct jit_row *r, void *arg), void *arg)
+int jit_db_list(struct db_conn *db, int64_t org_id, int64_t requester, int64_t before_id,
+                int64_t limit, int (*cb)(const struct jit_row *r, void *arg), void *arg)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_LIST);
     int ret = st ? db_bind_int64(st, 1, org_id) : -EIO;
     if (!ret)
         ret = db_bind_int64(st, 2, requester);
+    if (!ret)
+        ret = db_bind_int64(st, 3, before_id);
+    if (!ret)
+        ret = db_bind_int64(st, 4, limit);
     return each(st, ret, cb, arg);
 }
 

@@ -53,5 +53,7 @@
 #define AUDIT_LIST_MAX            1000
 #define AUDIT_EXPORT_MAX_ROWS     100000
 #define AUDIT_FILTER_MAX          128
+#define JIT_LIST_DEFAULT          100  /* JIT requests per page (GET .../jit-requests) */
+#define JIT_LIST_MAX              1000 /* 1000 of at most ~1 KiB: under the agent's 1 MiB reply cap */
 
 #endif

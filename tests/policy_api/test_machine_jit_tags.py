@@ -60,6 +60,15 @@ def test_jit(srv, f):
     check(r.data["requester_id"] == d["requester_id"], "dana sees her request: %r" % r.data)
     lst = expect(signed(srv, f.dana_laptop, "GET", JIT), 200).data["requests"]
     check([x["id"] for x in lst] == [d2["id"], rid], "owner's list: %r" % lst)
+    # paged as the user route; the query is part of what the machine signs
+    r = expect(signed(srv, f.dana_laptop, "GET", JIT + "?limit=1"), 200).data
+    check([x["id"] for x in r["requests"]] == [d2["id"]] and r["next_cursor"] == d2["id"], r)
+    r = expect(signed(srv, f.dana_laptop, "GET", JIT + "?limit=1&cursor=%d" % d2["id"]), 200).data
+    check([x["id"] for x in r["requests"]] == [rid] and r["next_cursor"] == rid, r)
+    r = expect(signed(srv, f.dana_laptop, "GET", JIT + "?limit=1&cursor=%d" % rid), 200).data
+    check(r["requests"] == [] and r["next_cursor"] is None, r)
+    r = expect(signed(srv, f.dana_laptop, "GET", JIT + "?limit=1001"), 400, "INVALID_QUERY")
+    check("limit" in r.message, r.message)
     # alice's machine lists only alice's (none) and cannot revoke dana's
     check(expect(signed(srv, f.alice_laptop, "GET", JIT), 200).data["requests"] == [],
           "alice's machine sees none of dana's requests")

@@ -1,7 +1,8 @@
 """JIT access through the API: a member's request, an admin's approval that makes the requireJit
 rule accept, automatic expiry (audited, the rule denies again), revoke and deny, grants across a
 restart, the webhook's events, who may do what (member 403 on approve unless the policy names them as approver, never
-on their own request; another member 404 on someone else's request; another org 404)."""
+on their own request; another member 404 on someone else's request; another org 404); the list's
+cursor paging (pages of a limit, default 100, bad limit or cursor 400 INVALID_QUERY)."""
 import http.server
 import json
 import os
@@ -194,6 +195,47 @@ def test_bad_input(srv, f):
     expect(srv.post(jit(f, "/1/approve"), None, out), 404)
 
 
+def page_ids(srv, f, session, query):
+    r = expect(srv.get(jit(f, query), session), 200)
+    return [q["id"] for q in r.data["requests"]], r.data["next_cursor"]
+
+
+def test_paging(srv, f):
+    """The list is cursor-paged as the audit log: limit (default 100, at most 1000), cursor = the
+    previous page's next_cursor; every request exactly once across pages, newest first."""
+    mine = [expect(request(srv, f, f.bob_s, port=6000 + i, duration=600), 201).data["id"]
+            for i in range(5)][::-1]
+    got, cursor, pages = [], None, 0
+    while pages < 10:
+        ids, cursor = page_ids(srv, f, f.bob_s,
+                               "?limit=2" + ("&cursor=%d" % cursor if cursor else ""))
+        got += ids
+        pages += 1
+        check(len(ids) == 2 or cursor is None, "a short page ends the list: %r %r" % (ids, cursor))
+        if cursor is None:
+            break
+        check(cursor == ids[-1], "next_cursor is the page's last id: %r %r" % (ids, cursor))
+    check(pages == 3 and got == mine, "5 of bob's requests in pages of 2: %r, want %r" % (got, mine))
+    ids, cursor = page_ids(srv, f, f.bob_s, "?limit=5")
+    check(ids == mine and cursor == mine[-1], "a full page has a cursor even at the end: %r" % cursor)
+    check(page_ids(srv, f, f.bob_s, "?cursor=%d" % mine[-1]) == ([], None), "nothing older")
+    # an admin pages through everyone's: the newest is bob's last
+    check(page_ids(srv, f, f.owner_s, "?limit=1") == ([mine[0]], mine[0]), "admin's first page")
+    # the default page is 100
+    total = len(expect(srv.get(jit(f, "?limit=1000"), f.owner_s), 200).data["requests"])
+    for i in range(101 - total):
+        expect(request(srv, f, f.bob_s, port=7000 + i % 1000, duration=600), 201)
+    ids, cursor = page_ids(srv, f, f.owner_s, "")
+    check(len(ids) == 100 and cursor == ids[-1], "default limit 100: %d, %r" % (len(ids), cursor))
+    ids2, _ = page_ids(srv, f, f.owner_s, "?cursor=%d" % cursor)
+    check(len(ids2) >= 1 and max(ids2) < min(ids), "the rest is older: %r" % ids2)
+    for q, what in (("?limit=0", "limit"), ("?limit=1001", "limit"), ("?limit=abc", "limit"),
+                    ("?limit=", "limit"), ("?cursor=0", "cursor"), ("?cursor=x1", "cursor")):
+        r = expect(srv.get(jit(f, q), f.bob_s), 400, "INVALID_QUERY")
+        check(what in r.message and "1000" in r.message if what == "limit" else what in r.message,
+              "%s: 400 names %s: %r" % (q, what, r.message))
+
+
 def main():
     hook = Hook()
     srv = pu.start_server(extra_args=["--jit-webhook", hook.url])
@@ -207,6 +249,7 @@ def main():
             test_restart(srv, f)
             test_policy_approver(srv, f)
             test_bad_input(srv, f)
+            test_paging(srv, f)
     finally:
         hook.close()
         shutil.rmtree(os.path.dirname(srv.geo_path), ignore_errors=True)
