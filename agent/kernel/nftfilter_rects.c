@@ -2,9 +2,11 @@
  * element that overlaps one already in the set, while compiled filters overlap freely (a /24
  * allowing 443 and a /32 inside it allowing 22-25). A sweep over the elementary source
  * intervals (cut at every entry's first address and one past its last) gives, per interval, the
- * union of the covering entries' port (or protocol) ranges, merged; consecutive intervals with
- * the same union become one rectangle per range. Cost: O(k log k + sum of covering entries per
- * interval), which for prefixes (nested or disjoint) is the prefix depth per interval. */
+ * union of the covering entries' port (or protocol) ranges, merged; a merged range that the
+ * previous (adjacent) interval had too extends that interval's rectangle instead of starting one,
+ * so a /10 allowing 443 stays one element however many hosts inside it allow more. Rectangles
+ * stay disjoint: within one interval the merged ranges are. Cost: O(k log k + sum over intervals
+ * of the covering entries), for prefixes (nested or disjoint) the nesting depth per interval. */
 #include "agent/kernel/nftfilter_msg.h"
 
 #include <errno.h>
@@ -22,6 +24,11 @@ struct in_rect {
 
 struct range {
     uint16_t lo, hi;
+};
+
+struct open_rect { /* a rectangle that reaches the previous interval's end */
+    struct range r;
+    size_t out; /* index in the output */
 };
 
 static int u128_cmp(struct u128 a, struct u128 b)
@@ -175,6 +182,13 @@ static size_t ranges_merge(struct range *r, size_t n)
     return m;
 }
 
+static int out_cmp(const void *a, const void *b)
+{
+    const struct nftf_rect *x = a, *y = b;
+    int c = memcmp(x->lo, y->lo, sizeof(x->lo));
+    return c ? c : (x->vlo > y->vlo) - (x->vlo < y->vlo);
+}
+
 int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nftf_kind kind,
                      struct nftf_rect **out, size_t *nout)
 {
@@ -182,9 +196,9 @@ int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nf
     struct u128 *pts = NULL;
     size_t *active = NULL;
     struct range *cur = NULL;
+    struct open_rect *prev = NULL, *next_open = NULL;
     struct nftf_rect *o = NULL;
-    size_t m = 0, k = 0, na = 0, no = 0, ocap = 0, prev_start = 0, prev_count = 0;
-    bool prev_valid = false;
+    size_t m = 0, k = 0, na = 0, no = 0, ocap = 0, nprev = 0;
     int ret = -ENOMEM;
     const struct u128 top = max_addr(family);
 
@@ -222,7 +236,9 @@ int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nf
     qsort(in, m, sizeof(*in), rect_lo_cmp);
     active = malloc(m * sizeof(*active));
     cur = malloc(m * sizeof(*cur));
-    if (!active || !cur)
+    prev = malloc(m * sizeof(*prev));
+    next_open = malloc(m * sizeof(*next_open));
+    if (!active || !cur || !prev || !next_open)
         goto out;
 
     size_t next = 0; /* next rectangle (by lo) to enter the sweep */
@@ -236,27 +252,30 @@ int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nf
         while (next < m && u128_cmp(in[next].lo, start) <= 0)
             active[na++] = next++;
         if (na == 0) {
-            prev_valid = false;
+            nprev = 0; /* a gap: nothing continues */
             continue;
         }
         for (size_t a = 0; a < na; a++)
             cur[a] = (struct range){in[active[a]].vlo, in[active[a]].vhi};
-        size_t nc = ranges_merge(cur, na);
-        bool same = prev_valid && prev_count == nc;
-        for (size_t c = 0; same && c < nc; c++)
-            same = o[prev_start + c].vlo == cur[c].lo && o[prev_start + c].vhi == cur[c].hi;
-        if (same) { /* the previous interval's rectangles grow to this one's end */
-            for (size_t c = 0; c < nc; c++)
-                addr_put(o[prev_start + c].hi, end, family);
-            continue;
+        size_t nc = ranges_merge(cur, na), fresh = 0, p = 0;
+        for (size_t c = 0; c < nc; c++) { /* both lists sorted: find cur[c] among prev */
+            while (p < nprev && prev[p].r.lo < cur[c].lo)
+                p++;
+            if (p < nprev && prev[p].r.lo == cur[c].lo && prev[p].r.hi == cur[c].hi) {
+                addr_put(o[prev[p].out].hi, end, family);
+                next_open[c] = prev[p];
+            } else {
+                next_open[c] = (struct open_rect){cur[c], SIZE_MAX};
+                fresh++;
+            }
         }
-        if (no + nc > NFTF_MAX_ELEMS) {
+        if (no + fresh > NFTF_MAX_ELEMS) {
             ret = -E2BIG;
             goto out;
         }
-        if (no + nc > ocap) {
+        if (no + fresh > ocap) {
             size_t ncap = ocap ? ocap * 2 : 64;
-            while (ncap < no + nc)
+            while (ncap < no + fresh)
                 ncap *= 2;
             struct nftf_rect *t = realloc(o, ncap * sizeof(*o));
             if (!t)
@@ -265,16 +284,21 @@ int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nf
             ocap = ncap;
         }
         for (size_t c = 0; c < nc; c++) {
-            addr_put(o[no + c].lo, start, family);
-            addr_put(o[no + c].hi, end, family);
-            o[no + c].vlo = cur[c].lo;
-            o[no + c].vhi = cur[c].hi;
+            if (next_open[c].out != SIZE_MAX)
+                continue;
+            addr_put(o[no].lo, start, family);
+            addr_put(o[no].hi, end, family);
+            o[no].vlo = cur[c].lo;
+            o[no].vhi = cur[c].hi;
+            next_open[c].out = no++;
         }
-        prev_start = no;
-        prev_count = nc;
-        prev_valid = true;
-        no += nc;
+        struct open_rect *t = prev;
+        prev = next_open;
+        next_open = t;
+        nprev = nc;
     }
+    if (no)
+        qsort(o, no, sizeof(*o), out_cmp);
     *out = o;
     *nout = no;
     o = NULL;
@@ -284,6 +308,8 @@ out:
     free(pts);
     free(active);
     free(cur);
+    free(prev);
+    free(next_open);
     free(o);
     return ret;
 }

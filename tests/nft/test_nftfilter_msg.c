@@ -210,6 +210,19 @@ static void test_rects_merge(void)
     CHECK(nr == 3); /* the any entry: every protocol but 6 and 17 */
     free(r);
     CHECK(nftf_rects_build(e, 3, 6, NFTF_TCP, &r, &nr) == 0 && nr == 0 && r == NULL);
+    /* A /10 allowing 443 stays one element around the hosts inside it that allow more. */
+    CHECK(filter_entry_parse("tcp 100.64.0.0/10 443", &e[0]) == 0);
+    CHECK(filter_entry_parse("tcp 100.64.0.7/32 22", &e[1]) == 0);
+    CHECK(filter_entry_parse("tcp 100.64.0.9/32 8000-8099", &e[2]) == 0);
+    CHECK(nftf_rects_build(e, 3, 4, NFTF_TCP, &r, &nr) == 0);
+    CHECK(nr == 3);
+    if (nr == 3) { /* sorted by (lo, port) */
+        CHECK(r[0].lo[1] == 64 && r[0].lo[3] == 0 && r[0].hi[1] == 127 && r[0].hi[3] == 255 &&
+              r[0].vlo == 443 && r[0].vhi == 443);
+        CHECK(r[1].lo[3] == 7 && r[1].hi[3] == 7 && r[1].vlo == 22);
+        CHECK(r[2].lo[3] == 9 && r[2].hi[3] == 9 && r[2].vlo == 8000 && r[2].vhi == 8099);
+    }
+    free(r);
     /* 0.0.0.0/0 and ::/0 reach the last address. */
     CHECK(filter_entry_parse("udp 0.0.0.0/0 53", &e[0]) == 0);
     CHECK(filter_entry_parse("udp ::/0 53", &e[1]) == 0);
