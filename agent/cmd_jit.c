@@ -1,7 +1,7 @@
 /* `ztna jit`: just-in-time access for the user who owns this machine, through the daemon, which
  * signs the call with the machine key (docs/agent.md, docs/control-protocol.md):
  *   ztna jit request --to NAME --port P [--proto tcp|udp] --for DURATION --reason TEXT
- *   ztna jit list
+ *   ztna jit list [--limit N] [--cursor ID]   (a page, newest first; the server's default is 100)
  *   ztna jit revoke ID
  * Errors name the problem and exit 1; usage errors exit 2. */
 #include <errno.h>
@@ -122,16 +122,45 @@ static int jit_request(int argc, char **argv)
     return 0;
 }
 
+/* A decimal option value in [1, hi] into *out (0 when absent); false after a usage message. */
+static bool opt_num(const char *name, const char *v, long long hi, long long *out)
+{
+    char *end = NULL;
+    *out = 0;
+    if (!v)
+        return true;
+    *out = strtoll(v, &end, 10);
+    if (!v[0] || *end || *out < 1 || *out > hi) {
+        fprintf(stderr, "ztna jit list: %s must be a number in 1..%lld, not '%s'\n", name, hi, v);
+        return false;
+    }
+    return true;
+}
+
 static int jit_list(int argc, char **argv)
 {
+    static const struct cli_opt opts[] = {
+        {"--limit", true, "requests per page, 1..1000 (default 100)"},
+        {"--cursor", true, "the page after this request id (the 'more' line of the previous page)"},
+    };
     struct cli_opts o;
     cJSON *data = NULL;
     const cJSON *e;
-    int ret = cli_parse(&o, "jit list", "", "Lists the JIT requests of the user who owns this "
-                        "machine, newest first.", NULL, 0, argc, argv, 0);
+    long long limit, cursor;
+    int ret = cli_parse(&o, "jit list", "[--limit N] [--cursor ID]", "Lists the JIT requests of "
+                        "the user who owns this machine, newest first, a page at a time.", opts, 2,
+                        argc, argv, 0);
     if (ret >= 0)
         return ret;
-    if (cli_call(&o, cli_request("jit-list"), JIT_CALL_TIMEOUT_MS, &data))
+    if (!opt_num("--limit", o.val[0], API_JIT_LIST_MAX, &limit) ||
+        !opt_num("--cursor", o.val[1], 1LL << 53, &cursor))
+        return 2;
+    cJSON *r = cli_request("jit-list");
+    if (r && limit)
+        cJSON_AddNumberToObject(r, "limit", (double)limit);
+    if (r && cursor)
+        cJSON_AddNumberToObject(r, "cursor", (double)cursor);
+    if (cli_call(&o, r, JIT_CALL_TIMEOUT_MS, &data))
         return 1;
     const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(data, "requests");
     if (cJSON_GetArraySize(reqs) == 0)
@@ -149,6 +178,10 @@ static int jit_list(int argc, char **argv)
                cli_str(e, "state", "?"), cli_str(e, "machine_name", "?"), port, dur, exp,
                cli_str(e, "reason", "?"));
     }
+    /* a full page: older requests may follow */
+    if (cli_num(data, "next_cursor") > 0 && cJSON_GetArraySize(reqs) > 0)
+        printf("more: ztna jit list%s%s --cursor %.0f\n", o.val[0] ? " --limit " : "",
+               o.val[0] ? o.val[0] : "", cli_num(data, "next_cursor"));
     cJSON_Delete(data);
     return 0;
 }
@@ -184,7 +217,7 @@ int cmd_jit(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } subs[] = {{"request", jit_request}, {"list", jit_list}, {"revoke", jit_revoke}};
     const char *usage = "usage: ztna jit request --to NAME --port P [--proto tcp|udp] --for DURATION "
-                        "--reason TEXT\n       ztna jit list\n       ztna jit revoke ID\n";
+                        "--reason TEXT\n       ztna jit list [--limit N] [--cursor ID]\n       ztna jit revoke ID\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -318,9 +318,16 @@ static void cmd_resolve(struct agent *a, struct api_conn *c, const char *q)
 /* `ztna jit`: the machine-signed JIT routes, for the machine's owner. */
 static int jit_call(struct agent *a, const struct api_request *r, uint64_t conn_id)
 {
-    char path[64];
-    if (r->cmd == API_JIT_LIST)
-        return ctl_machine_call(a, "GET", "/api/machine/jit-requests", NULL, conn_id);
+    char path[96];
+    if (r->cmd == API_JIT_LIST) {
+        int n = snprintf(path, sizeof(path), "/api/machine/jit-requests");
+        if (r->limit)
+            n += snprintf(path + n, sizeof(path) - (size_t)n, "?limit=%lld", (long long)r->limit);
+        if (r->cursor)
+            snprintf(path + n, sizeof(path) - (size_t)n, "%ccursor=%lld", r->limit ? '&' : '?',
+                     (long long)r->cursor);
+        return ctl_machine_call(a, "GET", path, NULL, conn_id);
+    }
     if (r->cmd == API_JIT_REVOKE) {
         snprintf(path, sizeof(path), "/api/machine/jit-requests/%lld/revoke", (long long)r->id);
         return ctl_machine_call(a, "POST", path, "{}", conn_id);

@@ -33,6 +33,8 @@ static const struct jfield req_fields[] = {
     {"duration", JF_I64, false, offsetof(struct req_in, r.duration), 0, 0, 0, 1, API_JIT_MAX_DURATION},
     RF("reason", JF_STR, r.reason, API_JIT_MAX_REASON + 1, 0, 0),
     {"id", JF_I64, false, offsetof(struct req_in, r.id), 0, 0, 0, 1, (1LL << 53)},
+    {"limit", JF_I64, false, offsetof(struct req_in, r.limit), 0, 0, 0, 1, API_JIT_LIST_MAX},
+    {"cursor", JF_I64, false, offsetof(struct req_in, r.cursor), 0, 0, 0, 1, (1LL << 53)},
 };
 enum { BIT_SERVER = 1, BIT_KEY = 2, BIT_NAME = 4, BIT_TAGS = 5, BIT_REQ = 7, BIT_CODE = 8, BIT_VERIFIER = 9,
        BIT_PORT = 10, BIT_DURATION = 12, BIT_REASON = 13, BIT_ID = 14 };

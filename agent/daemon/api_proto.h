@@ -27,12 +27,13 @@ enum api_cmd {
     API_DNS_QUERY, /* name */
     API_JIT_REQUEST, /* name (the destination: machine name, MagicDNS name or tailnet IP), port,
                       * proto? (tcp | udp), duration (seconds), reason: for the machine's owner */
-    API_JIT_LIST,
+    API_JIT_LIST,    /* limit?, cursor? (a page, as GET /api/machine/jit-requests takes them) */
     API_JIT_REVOKE,  /* id */
 };
 
 #define API_JIT_MAX_DURATION (7 * 86400) /* seconds, as the server's JIT_MAX_DURATION */
 #define API_JIT_MAX_REASON 200           /* bytes */
+#define API_JIT_LIST_MAX 1000            /* requests per page, as the server's JIT_LIST_MAX */
 
 struct api_request {
     enum api_cmd cmd;
@@ -46,6 +47,7 @@ struct api_request {
     bool has_tags;
     bool accept_dns; /* up: point the system resolver at the stub */
     int64_t port, duration, id;          /* jit-request, jit-revoke */
+    int64_t limit, cursor;               /* jit-list; 0: the server's default / the newest */
     char proto[4];                       /* jit-request: "tcp" (default) or "udp" */
     char reason[API_JIT_MAX_REASON + 1]; /* jit-request */
 };

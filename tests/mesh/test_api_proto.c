@@ -79,7 +79,15 @@ int main(void)
           !strcmp(r.proto, "udp") && r.duration == 1800 && !strcmp(r.reason, "incident 7"));
     CHECK(parse("{\"cmd\":\"jit-request\",\"name\":\"100.64.0.3\",\"port\":22,\"duration\":60,"
                 "\"reason\":\"r\"}", &r, why) == 0 && r.proto[0] == 0);
-    CHECK(parse("{\"cmd\":\"jit-list\"}", &r, why) == 0 && r.cmd == API_JIT_LIST);
+    CHECK(parse("{\"cmd\":\"jit-list\"}", &r, why) == 0 && r.cmd == API_JIT_LIST &&
+          r.limit == 0 && r.cursor == 0);
+    CHECK(parse("{\"cmd\":\"jit-list\",\"limit\":1000,\"cursor\":77}", &r, why) == 0 &&
+          r.limit == 1000 && r.cursor == 77);
+    CHECK(parse("{\"cmd\":\"jit-list\",\"limit\":0}", &r, why) == -EINVAL && strstr(why, "limit"));
+    CHECK(parse("{\"cmd\":\"jit-list\",\"limit\":1001}", &r, why) == -EINVAL &&
+          strstr(why, "limit"));
+    CHECK(parse("{\"cmd\":\"jit-list\",\"cursor\":-1}", &r, why) == -EINVAL &&
+          strstr(why, "cursor"));
     CHECK(parse("{\"cmd\":\"jit-revoke\",\"id\":12}", &r, why) == 0 && r.cmd == API_JIT_REVOKE &&
           r.id == 12);
     CHECK(parse("{\"cmd\":\"jit-revoke\"}", &r, why) == -EINVAL && strstr(why, "id"));

@@ -5,7 +5,8 @@ server and one agent, each in its own network namespace (tests/mesh/mesh_util.py
 
 Proves: a request by MagicDNS name prints its id and "pending approval"; `jit list` shows it, then
 approved with an expiry after an admin approves on the API; `jit revoke` ends it, a second revoke
-exits 1 naming the state; bad --for/--port/--proto and a missing --reason exit 2 naming the
+exits 1 naming the state; `jit list --limit 2` pages (a 'more' line with the next --cursor, the
+last page without one; a bad --limit or --cursor exits 2 naming it); bad --for/--port/--proto and a missing --reason exit 2 naming the
 option; an unknown --to exits 1 naming it; `set --tags` within tagOwners prints the tags, reaches
 the agent's own netmap (ztna status), is audited as machine.tags; a tag the owner may not apply
 exits 1 naming it; --tags '' clears. Skips (77) without root, /dev/net/tun, ip or curl."""
@@ -87,6 +88,27 @@ def main():
     check([(e["action"], e["actor_type"]) for e in ev] ==
           [("jit.revoke", "machine"), ("jit.approve", "user"), ("jit.request", "machine")],
           "audit: %r" % ev)
+
+    # jit list a page at a time: the daemon passes --limit/--cursor to the signed GET; a full page
+    # ends with the command for the next one
+    ids = []
+    for port in ("5433", "5434"):
+        r = ztna("jit", "request", "--to", "db", "--port", port, "--for", "1h", "--reason", "paging")
+        check(r.returncode == 0, "jit request %s: %r" % (port, r))
+        ids.append(int(re.match(r"JIT request (\d+):", r.stdout).group(1)))
+    r = ztna("jit", "list", "--limit", "2")
+    rows = [int(l.split()[0]) for l in r.stdout.splitlines() if re.match(r"^\d+ ", l)]
+    check(r.returncode == 0 and rows == [ids[1], ids[0]] and
+          r.stdout.splitlines()[-1] == "more: ztna jit list --limit 2 --cursor %d" % ids[0],
+          "jit list --limit 2: %r" % (r,))
+    r = ztna("jit", "list", "--limit", "2", "--cursor", str(ids[0]))
+    rows = [int(l.split()[0]) for l in r.stdout.splitlines() if re.match(r"^\d+ ", l)]
+    check(r.returncode == 0 and rows == [rid] and "more:" not in r.stdout,
+          "jit list, the last page: %r" % (r,))
+    for args, what in ((["--limit", "0"], "--limit"), (["--limit", "1001"], "--limit"),
+                       (["--cursor", "x"], "--cursor")):
+        r = ztna("jit", "list", *args)
+        check(r.returncode == 2 and what in r.stderr, "jit list %s: %r" % (args, r))
 
     # bad input: usage errors name the option, server refusals name the problem
     base = ["jit", "request", "--to", "db", "--port", "22", "--for", "1h", "--reason", "x"]
