@@ -37,7 +37,8 @@ static int extack_cb(const struct nlattr *a, void *data)
 
 static void ack_take(struct acks *k, const struct nlmsghdr *nlh)
 {
-    if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nlmsgerr))
+    if (nlh->nlmsg_type != NLMSG_ERROR ||
+        nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nlmsgerr))
         return;
     uint32_t seq = nlh->nlmsg_seq;
     if (seq < k->b->seq_first || seq > k->b->seq_last)

@@ -115,7 +115,10 @@ static void expr_end(struct nlmsghdr *nlh, struct expr x)
     mnl_attr_nest_end(nlh, x.elem);
 }
 
-static void put_be32(struct nlmsghdr *nlh, uint16_t type, uint32_t v) { mnl_attr_put_u32(nlh, type, htonl(v)); }
+static void put_be32(struct nlmsghdr *nlh, uint16_t type, uint32_t v)
+{
+    mnl_attr_put_u32(nlh, type, htonl(v));
+}
 
 static void put_data(struct nlmsghdr *nlh, uint16_t type, const void *v, size_t len)
 {
@@ -149,7 +152,8 @@ static void e_cmp(struct nlmsghdr *nlh, uint32_t op, const void *v, size_t len)
     expr_end(nlh, x);
 }
 
-static void e_payload(struct nlmsghdr *nlh, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
+static void e_payload(struct nlmsghdr *nlh, uint32_t base, uint32_t off, uint32_t len,
+                      uint32_t dreg)
 {
     struct expr x = expr_begin(nlh, "payload");
     put_be32(nlh, NFTA_PAYLOAD_DREG, dreg);
@@ -266,7 +270,8 @@ static void rule_end(struct nftf_batch *b, struct nlmsghdr *nlh, struct nlattr *
     msg_end(b, nlh);
 }
 
-static int put_set(struct nftf_batch *b, const char *table, int family, enum nftf_kind kind, uint32_t id)
+static int put_set(struct nftf_batch *b, const char *table, int family, enum nftf_kind kind,
+                   uint32_t id)
 {
     int err;
     struct nlmsghdr *nlh = nft_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, &err);
@@ -295,7 +300,8 @@ static int put_set(struct nftf_batch *b, const char *table, int family, enum nft
     return 0;
 }
 
-static size_t key_put(uint8_t key[20], const uint8_t addr[16], int family, enum nftf_kind kind, uint16_t v)
+static size_t key_put(uint8_t key[20], const uint8_t addr[16], int family, enum nftf_kind kind,
+                      uint16_t v)
 {
     size_t alen = family == 4 ? 4 : 16;
     memcpy(key, addr, alen);
@@ -309,7 +315,8 @@ static size_t key_put(uint8_t key[20], const uint8_t addr[16], int family, enum 
     return alen + 4;
 }
 
-static bool put_elem(struct nlmsghdr *nlh, const struct nftf_rect *r, int family, enum nftf_kind kind)
+static bool put_elem(struct nlmsghdr *nlh, const struct nftf_rect *r, int family,
+                     enum nftf_kind kind)
 {
     uint8_t key[20];
     struct nlattr *el = mnl_attr_nest_start_check(nlh, NFTF_MSG_MAX, NFTA_LIST_ELEM), *k;
@@ -372,7 +379,8 @@ static int put_allow_rule(struct nftf_batch *b, const char *table, int family, e
         e_meta(nlh, NFT_META_L4PROTO, NFT_REG_1);
         e_cmp(nlh, NFT_CMP_EQ, &l4, 1);
     }
-    e_payload(nlh, NFT_PAYLOAD_NETWORK_HEADER, family == 4 ? 12 : 8, family == 4 ? 4 : 16, NFT_REG_1);
+    e_payload(nlh, NFT_PAYLOAD_NETWORK_HEADER, family == 4 ? 12 : 8, family == 4 ? 4 : 16,
+              NFT_REG_1);
     if (kind == NFTF_PROTO)
         e_meta(nlh, NFT_META_L4PROTO, reg2);
     else

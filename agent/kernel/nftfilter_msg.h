@@ -39,7 +39,8 @@ struct nftf_rect {
  * disjoint, covering exactly what the entries allow for (family, kind). 0, -ENOMEM, -E2BIG. */
 int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nftf_kind kind,
                      struct nftf_rect **out, size_t *nout);
-/* 0, or -EINVAL naming nothing: family, prefix length, protocol or port range out of bounds. */
+/* 0, -EINVAL (family, prefix length, protocol or port range out of bounds), or -E2BIG (more than
+ * FILTER_MAX_ENTRIES). */
 int nftf_entries_check(const struct filter_entry *e, size_t n);
 /* The set's name for (family, kind): "tcp4", "udp4", "proto4", "tcp6", ... */
 const char *nftf_set_name(int family, enum nftf_kind kind);

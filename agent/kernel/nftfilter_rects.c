@@ -8,6 +8,7 @@
  * stay disjoint: within one interval the merged ranges are. Cost: O(k log k + sum over intervals
  * of the covering entries), for prefixes (nested or disjoint) the nesting depth per interval. */
 #include "agent/kernel/nftfilter_msg.h"
+#include "common/filter/filter_limits.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -108,6 +109,8 @@ int nftf_entries_check(const struct filter_entry *e, size_t n)
 {
     if (n && !e)
         return -EINVAL;
+    if (n > FILTER_MAX_ENTRIES)
+        return -E2BIG;
     for (size_t i = 0; i < n; i++) {
         if ((e[i].family != 4 && e[i].family != 6) || e[i].plen > (e[i].family == 4 ? 32 : 128) ||
             (e[i].proto != FILTER_PROTO_ANY && e[i].proto != FILTER_PROTO_ICMP &&
@@ -153,7 +156,10 @@ static size_t entry_ranges(const struct filter_entry *e, int family, enum nftf_k
     }
 }
 
-static int pt_cmp(const void *a, const void *b) { return u128_cmp(*(const struct u128 *)a, *(const struct u128 *)b); }
+static int pt_cmp(const void *a, const void *b)
+{
+    return u128_cmp(*(const struct u128 *)a, *(const struct u128 *)b);
+}
 
 static int rect_lo_cmp(const void *a, const void *b)
 {
@@ -207,7 +213,7 @@ int nftf_rects_build(const struct filter_entry *e, size_t n, int family, enum nf
     if (n > SIZE_MAX / 3 / sizeof(*in))
         return -E2BIG;
     in = malloc((3 * n + 1) * sizeof(*in));
-    pts = malloc((6 * n + 1) * sizeof(*pts));
+    pts = malloc((2 * n + 1) * sizeof(*pts)); /* each entry's first address and one past its last */
     if (!in || !pts)
         goto out;
     for (size_t i = 0; i < n; i++) {

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct filter_deny_count out[SLOTS + 1];
     size_t n = 0;
     uint64_t other = 0, total = 0;
-    out[SLOTS].packets = 0xa5a5; /* a write past the slots would change it */
+    out[SLOTS].packets = 0xa5a5;          /* a write past the slots would change it */
     uint32_t *aligned = malloc(size + 4); /* as recv() fills it */
     if (!aligned)
         return 0;

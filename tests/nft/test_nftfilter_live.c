@@ -1,6 +1,7 @@
 /* Live test of nftfilter against the kernel's nf_tables, in three private network namespaces
  * (the test process unshares into N; child processes hold A and C; all vanish with the
- * processes, even on a crash). A veth pair stands in for the WireGuard link: the filter applies by iifname.
+ * processes, even on a crash). A veth pair stands in for the WireGuard link: the filter applies
+ * by iifname.
  *
  *        netns N (this process, the filter)               netns A (peer, a child process)
  *   +---------------------------------------+        +-----------------------------------+
@@ -13,7 +14,8 @@
  *        |   netns C (a host behind N, a child process): zc1 198.18.8.2/24
  *        +-- route 100.64.0.0/10 via 198.18.8.1
  *
- * Filter 1: tcp .2/32 and ::2/128 port 22, udp 100.64.7.0/24 and fd7a::/64 port 53, icmp .2 and ::2.
+ * Filter 1: tcp .2/32 and ::2/128 port 22, udp 100.64.7.0/24 and fd7a::/64 port 53, icmp .2 and
+ * ::2.
  *   TCP 22 from .2 / ::2 connects; from .3 / ::3 it does not; TCP 80 is dropped and read back
  *   from NFLOG as (src, tcp, 80); UDP 53 arrives, UDP 54 does not (and is counted); ping from .2
  *   and ::2 answered, from .3 and ::3 not; flows N opens to A (TCP, UDP, ping) get their
@@ -158,7 +160,8 @@ static bool tcp_ok(int ns, const char *src, const char *dst, uint16_t port, int 
 }
 
 /* UDP datagram from ns (src:sport) to the socket rx (bound to dst:dport); true if it arrives. */
-static bool udp_ok(int ns, const char *src, uint16_t sport, int rx, const char *dst, uint16_t dport, int ms)
+static bool udp_ok(int ns, const char *src, uint16_t sport, int rx, const char *dst, uint16_t dport,
+                   int ms)
 {
     struct sockaddr_storage ss;
     socklen_t sl = addr_of(dst, dport, &ss);
@@ -350,12 +353,14 @@ static int setup(void)
         return -1;
     /* Static neighbours: IPv6 neighbour discovery would be ICMPv6 from link-local addresses,
      * which the filter drops like any other packet (the WireGuard link has no ND at all). */
-    return sh(ns_a, "ip link set lo up && ip addr add 198.18.7.2/24 dev zu1 && ip link set zu1 up && "
-                    "ip addr add 100.64.7.2/24 dev zt1 && ip addr add 100.64.7.3/24 dev zt1 && "
-                    "ip addr add fd7a:115c:a1e0::2/64 dev zt1 nodad && "
-                    "ip addr add fd7a:115c:a1e0::3/64 dev zt1 nodad && ip link set zt1 up && "
-                    "ip neigh replace fd7a:115c:a1e0::1 lladdr 02:00:00:00:07:01 nud permanent dev zt1 && "
-                    "ip route add 198.18.8.0/24 via 100.64.7.1");
+    return sh(
+        ns_a,
+        "ip link set lo up && ip addr add 198.18.7.2/24 dev zu1 && ip link set zu1 up && "
+        "ip addr add 100.64.7.2/24 dev zt1 && ip addr add 100.64.7.3/24 dev zt1 && "
+        "ip addr add fd7a:115c:a1e0::2/64 dev zt1 nodad && "
+        "ip addr add fd7a:115c:a1e0::3/64 dev zt1 nodad && ip link set zt1 up && "
+        "ip neigh replace fd7a:115c:a1e0::1 lladdr 02:00:00:00:07:01 nud permanent dev zt1 && "
+        "ip route add 198.18.8.0/24 via 100.64.7.1");
 }
 
 /* Reverse search for the last occurrence of s in the batch (the last NEWRULE's chain name). */
@@ -396,10 +401,11 @@ int main(void)
         nft_denials_close(again);
 
     /* servers in N, on the tunnel and underlay addresses */
-    int l[] = {listen_on(ns_n, N4, 22), listen_on(ns_n, N6, 22), listen_on(ns_n, N4, 80),
-               listen_on(ns_n, N6, 80), listen_on(ns_n, "198.18.7.1", 80),
-               listen_on(ns_a, A4, 8080), listen_on(ns_a, A6, 8080),
-               listen_on(ns_c, "198.18.8.2", 22), listen_on(ns_c, "198.18.8.2", 80)};
+    int l[] = {listen_on(ns_n, N4, 22),           listen_on(ns_n, N6, 22),
+               listen_on(ns_n, N4, 80),           listen_on(ns_n, N6, 80),
+               listen_on(ns_n, "198.18.7.1", 80), listen_on(ns_a, A4, 8080),
+               listen_on(ns_a, A6, 8080),         listen_on(ns_c, "198.18.8.2", 22),
+               listen_on(ns_c, "198.18.8.2", 80)};
     for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
         CHECK(l[i] >= 0);
     int u53 = sock_in(ns_n, SOCK_DGRAM, 0, N4, 53), u54 = sock_in(ns_n, SOCK_DGRAM, 0, N4, 54);
@@ -524,8 +530,8 @@ int main(void)
             unsigned u = (unsigned)i;
             const char *proto = i % 11 == 10 ? "any" : i % 3 ? "tcp" : "udp";
             if (i % 7 == 6)
-                snprintf(t, sizeof(t), "%s fd7a:115c:a1e0::%x:%x/128 %u", proto, u / 256 + 1, u % 256,
-                         1000 + u % 60000);
+                snprintf(t, sizeof(t), "%s fd7a:115c:a1e0::%x:%x/128 %u", proto, u / 256 + 1,
+                         u % 256, 1000 + u % 60000);
             else
                 snprintf(t, sizeof(t), "%s 100.%u.%u.%u/%u %u-%u", proto, 65 + u % 50, u / 50 % 256,
                          u * 7 % 256, i % 5 ? 32 : 28, 1000 + u % 60000, 1000 + u % 60000 + u % 4);
@@ -561,7 +567,8 @@ int main(void)
             uint64_t nft = now_ms() - t0;
             unlink(path);
             printf("apply with %d entries: %llu ms (nft -f of the same ruleset, incl. process "
-                   "start: %llu ms)\n", N_BIG, (unsigned long long)ours, (unsigned long long)nft);
+                   "start: %llu ms)\n",
+                   N_BIG, (unsigned long long)ours, (unsigned long long)nft);
         }
         t0 = now_ms();
         CHECK(nft_filter_apply(TABLE, "zt0", big, N_HUGE, GROUP) == 0);

@@ -60,7 +60,8 @@ static bool naive_allows(const struct filter_entry *e, size_t n, int family, con
     return false;
 }
 
-static bool in_rects(const struct nftf_rect *r, size_t n, int family, const uint8_t a[16], uint16_t v)
+static bool in_rects(const struct nftf_rect *r, size_t n, int family, const uint8_t a[16],
+                     uint16_t v)
 {
     size_t alen = family == 4 ? 4 : 16;
     for (size_t i = 0; i < n; i++)
@@ -130,8 +131,10 @@ static void check_point(const struct filter_entry *e, size_t n, const struct fil
     bool fa = filter_allows(f, family, a, proto, dport), ir = in_rects(r, nr, family, a, v);
     if (want != fa || want != ir) {
         if ((*bad)++ < 5)
-            fprintf(stderr, "family %d kind %d proto %u port %u addr %u.%u/%02x: naive %d filter %d rects %d\n",
-                    family, k, proto, dport, a[2], a[3], a[15], want, fa, ir);
+            fprintf(
+                stderr,
+                "family %d kind %d proto %u port %u addr %u.%u/%02x: naive %d filter %d rects %d\n",
+                family, k, proto, dport, a[2], a[3], a[15], want, fa, ir);
     }
 }
 
@@ -172,8 +175,10 @@ static void test_rects_random(void)
                     const uint16_t vs[] = {r[i].vlo, r[i].vhi, (uint16_t)(r[i].vlo - 1),
                                            (uint16_t)(r[i].vhi + 1)};
                     for (int c = 0; c < 4; c++) {
-                        check_point(e, n, f, family, (enum nftf_kind)k, r, nr, r[i].lo, vs[c], &bad);
-                        check_point(e, n, f, family, (enum nftf_kind)k, r, nr, r[i].hi, vs[c], &bad);
+                        check_point(e, n, f, family, (enum nftf_kind)k, r, nr, r[i].lo, vs[c],
+                                    &bad);
+                        check_point(e, n, f, family, (enum nftf_kind)k, r, nr, r[i].hi, vs[c],
+                                    &bad);
                     }
                 }
                 free(r);
@@ -297,7 +302,9 @@ struct walk {
 
 static void decode_elems(struct walk *w, const uint8_t *p, size_t len, const char *set)
 {
-    int family = strchr(set, '4') ? 4 : 6, k = set[0] == 't' ? NFTF_TCP : set[0] == 'u' ? NFTF_UDP : NFTF_PROTO;
+    int family = strchr(set, '4') ? 4 : 6, k = set[0] == 't'   ? NFTF_TCP
+                                               : set[0] == 'u' ? NFTF_UDP
+                                                               : NFTF_PROTO;
     size_t l, alen = family == 4 ? 4 : 16;
     const uint8_t *list = attr(p, len, NFTA_SET_ELEM_LIST_ELEMENTS, &l);
     CHECK(list != NULL);
@@ -314,7 +321,8 @@ static void decode_elems(struct walk *w, const uint8_t *p, size_t len, const cha
         CHECK(kv && kev && vl == alen + 4 && vel == alen + 4);
         if (kv && kev && vl == alen + 4 && vel == alen + 4) {
             size_t *n = &w->elems[family == 6][k];
-            w->dec[family == 6][k] = realloc(w->dec[family == 6][k], (*n + 1) * sizeof(struct nftf_rect));
+            w->dec[family == 6][k] =
+                realloc(w->dec[family == 6][k], (*n + 1) * sizeof(struct nftf_rect));
             struct nftf_rect *r = &w->dec[family == 6][k][(*n)++];
             memset(r, 0, sizeof(*r));
             memcpy(r->lo, kv, alen);
@@ -329,7 +337,8 @@ static void decode_elems(struct walk *w, const uint8_t *p, size_t len, const cha
 }
 
 /* Looks at one rule's expressions for the hook chains' jump and the drop rule's log. */
-static void walk_rule(struct walk *w, const uint8_t *p, size_t len, const char *ifname, uint16_t group)
+static void walk_rule(struct walk *w, const uint8_t *p, size_t len, const char *ifname,
+                      uint16_t group)
 {
     size_t l;
     const uint8_t *exprs = attr(p, len, NFTA_RULE_EXPRESSIONS, &l);
@@ -516,7 +525,8 @@ static size_t put_nflog(uint8_t *buf, const uint8_t *pkt, size_t plen, uint8_t f
     struct nfgenmsg *g = (struct nfgenmsg *)(nlh + 1);
     uint8_t *p = (uint8_t *)(g + 1);
     memset(buf, 0, 64 + plen + 8);
-    struct nfulnl_msg_packet_hdr ph = {.hw_protocol = htons(family == 4 ? 0x0800 : 0x86dd), .hook = 1};
+    struct nfulnl_msg_packet_hdr ph = {.hw_protocol = htons(family == 4 ? 0x0800 : 0x86dd),
+                                       .hook = 1};
     struct nlattr *a = (struct nlattr *)p;
     a->nla_type = NFULA_PACKET_HDR, a->nla_len = (uint16_t)(4 + sizeof(ph));
     memcpy(a + 1, &ph, sizeof(ph));
@@ -586,9 +596,11 @@ static void test_nflog(void)
     CHECK(n == 4 && out[3].family == 6 && out[3].proto == 58 && out[3].dport == 0 &&
           out[3].src[15] == 2 && out[3].src[0] == 0xfd);
     /* slots full: a new key goes to other, an existing one still counts */
-    CHECK(nftf_nflog_parse(msg, put_nflog(msg, pkt, v4_pkt(pkt, 6, 9, 22, 60), 4), out, 4, &n, &other));
+    CHECK(nftf_nflog_parse(msg, put_nflog(msg, pkt, v4_pkt(pkt, 6, 9, 22, 60), 4), out, 4, &n,
+                           &other));
     CHECK(n == 4 && other == 2);
-    CHECK(nftf_nflog_parse(msg, put_nflog(msg, pkt, v4_pkt(pkt, 17, 2, 53, 40), 4), out, 4, &n, &other));
+    CHECK(nftf_nflog_parse(msg, put_nflog(msg, pkt, v4_pkt(pkt, 17, 2, 53, 40), 4), out, 4, &n,
+                           &other));
     CHECK(out[1].packets == 2 && other == 2);
 
     /* framing: trailing garbage is malformed; other message types are skipped */
