@@ -22,7 +22,8 @@
  *   replies; TCP 80 over the underlay (not zt0) connects; forwarded to C (hook forward): TCP 22
  *   from .2 connects, TCP 80 from .2 and TCP 22 from .3 do not.
  * A batch the kernel refuses half-way (a rule for a chain that does not exist) changes nothing.
- * Filter 2 (tcp 80 only) replaces filter 1 at once: 80 connects, 22 no longer does.
+ * Filter 2 (tcp .2 80, any .3 53) replaces filter 1 at once: 80 connects, 22 no longer does;
+ *   from .3 / ::3 UDP 53 and ping pass, TCP 22 and 80 do not.
  * Filter 3: 1,000 entries, applied in a time printed (not asserted; next to nft -f loading the
  * same ruleset), enforced for entries 1 (from 100.66.0.7) and 999/1000; 10,000 entries timed too.
  * Delete: `nft list tables` prints nothing; TCP 80 connects again; a second delete is -ENOENT. */
@@ -475,9 +476,10 @@ int main(void)
     CHECK(tcp_ok(ns_a, "198.18.7.2", "198.18.7.1", 80, T_ALLOW_MS));
 
     /* --- a batch the kernel refuses half-way changes nothing --- */
-    static const char *const f2[] = {"tcp 100.64.7.2/32 80", "tcp fd7a:115c:a1e0::2/128 80"};
-    struct filter_entry e2[2];
-    CHECK(nft_entries(f2, 2, e2) == 0);
+    static const char *const f2[] = {"tcp 100.64.7.2/32 80", "tcp fd7a:115c:a1e0::2/128 80",
+                                     "any 100.64.7.3/32 53", "any fd7a:115c:a1e0::3/128 53"};
+    struct filter_entry e2[4];
+    CHECK(nft_entries(f2, 4, e2) == 0);
     struct nftf_batch b;
     CHECK(nftf_batch_build_apply(&b, TABLE, "zt0", e2, 2, GROUP, 1) == 0);
     uint8_t *chain = last_occurrence(&b, "forward");
@@ -507,11 +509,19 @@ int main(void)
     CHECK(!tcp_ok(ns_a, A4, N4, 80, T_DENY_MS));
 
     /* --- filter 2 replaces filter 1 --- */
-    CHECK(nft_filter_apply(TABLE, "zt0", e2, 2, GROUP) == 0);
+    CHECK(nft_filter_apply(TABLE, "zt0", e2, 4, GROUP) == 0);
     CHECK(tcp_ok(ns_a, A4, N4, 80, T_ALLOW_MS));
     CHECK(tcp_ok(ns_a, A6, N6, 80, T_ALLOW_MS));
     CHECK(!tcp_ok(ns_a, A4, N4, 22, T_DENY_MS));
     CHECK(!udp_ok(ns_a, A4, 0, u53, N4, 53, T_DENY_MS));
+    CHECK(!ping_ok(ns_a, A4, N4, T_DENY_MS)); /* icmp from .2 was filter 1's */
+    /* proto any: UDP and TCP within its ports, every other protocol (here ICMP) whole */
+    CHECK(udp_ok(ns_a, B4, 0, u53, N4, 53, T_ALLOW_MS));
+    CHECK(udp_ok(ns_a, B6, 0, u53_6, N6, 53, T_ALLOW_MS));
+    CHECK(!tcp_ok(ns_a, B4, N4, 22, T_DENY_MS));
+    CHECK(!tcp_ok(ns_a, B4, N4, 80, T_DENY_MS));
+    CHECK(ping_ok(ns_a, B4, N4, T_ALLOW_MS));
+    CHECK(ping_ok(ns_a, B6, N6, T_ALLOW_MS));
     CHECK(nft_output_has("nft list table inet " TABLE, "100.64.7.2 . 80", NULL));
     CHECK(!nft_output_has("nft list table inet " TABLE, " . 22", NULL));
     size_t tables_len;
