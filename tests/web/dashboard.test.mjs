@@ -111,11 +111,14 @@ run('web_dashboard', async () => {
     await page.locator(`tr[data-id="${dev.id}"] a`, { hasText: 'build-box' }).waitFor(t());
     const after = await owner('GET', `/api/orgs/${org}/machines/${dev.id}`);
     check(after.data.name === 'build-box', `renamed on the server: ${after.data.name}`);
+    check(/^fd7a:115c:a1e0::6440:/.test(after.data.tailnet_ip6 || ''), `IPv6 address: ${after.data.tailnet_ip6}`);
+    check((await row.locator('.ip6').textContent()) === after.data.tailnet_ip6, 'the list shows the IPv6 address');
 
     // --- detail page -------------------------------------------------------------------------
     await page.locator(`tr[data-id="${dev.id}"] a`, { hasText: 'build-box' }).click();
     await page.getByRole('heading', { name: 'build-box' }).waitFor(t());
     check((await page.locator('dl.kv').textContent()).includes(after.data.tailnet_ip), 'detail shows the address');
+    check((await page.locator('dl.kv .ip6').textContent()) === after.data.tailnet_ip6, 'detail shows the IPv6 address');
     await shot(page, 'machine-detail');
     await page.getByRole('link', { name: '← All machines' }).click();
     await row.waitFor(t());

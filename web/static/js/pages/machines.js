@@ -62,6 +62,12 @@ function quarantineBadge(m) {
     h('span', { class: 'small quarantine-reason' }, ` ${q.reason || ''}`));
 }
 
+// Issue 6: the IPv6 tailnet address (derived from the IPv4 one; null when the server runs with
+// --ipv6-prefix off), small under the IPv4 address.
+function ip6Line(m) {
+  return m.tailnet_ip6 ? h('div', { class: 'muted small ip6' }, h('code', { class: 'wrap' }, m.tailnet_ip6)) : null;
+}
+
 function onlineBadge(m) {
   if (m.expired) return badge('expired', 'bad');
   return m.online ? badge('online', 'ok') : badge('offline', 'muted');
@@ -152,7 +158,7 @@ export async function renderList(ctx) {
       h('td', { 'data-label': 'Name' }, h('a', { href: `#/machines/${m.id}` }, m.name),
         h('div', { class: 'muted small' }, m.hostname)),
       h('td', { 'data-label': 'State', class: 'state' }, onlineBadge(m), quarantineBadge(m)),
-      h('td', { 'data-label': 'Address' }, h('code', {}, m.tailnet_ip)),
+      h('td', { 'data-label': 'Address' }, h('code', {}, m.tailnet_ip), ip6Line(m)),
       h('td', { 'data-label': 'MagicDNS' }, h('code', { class: 'wrap' }, m.fqdn)),
       h('td', { 'data-label': 'Tags' }, tagList(m.tags)),
       h('td', { 'data-label': 'OS' }, `${m.os || '—'} ${m.os_version || ''}`),
@@ -228,7 +234,7 @@ export async function renderDetail(ctx) {
       h('p', {}, h('a', { href: '#/machines' }, '← All machines')),
       actions(ctx, m, (kind, n) => { if (kind === 'delete') go('#/machines'); else { m = n; draw(); } }),
       h('dl', { class: 'kv card' },
-        [['MagicDNS name', h('code', {}, m.fqdn)], ['Tailnet address', h('code', {}, m.tailnet_ip)],
+        [['MagicDNS name', h('code', {}, m.fqdn)], ['Tailnet address', h('span', {}, h('code', {}, m.tailnet_ip), ip6Line(m))],
           ['Hostname', m.hostname], ['OS', `${m.os} ${m.os_version}`], ['Tags', tagList(m.tags)],
           ['Ephemeral', m.ephemeral ? 'yes' : 'no'], ['Post-quantum', pqText(m)],
           ['Last seen', `${relTime(m.last_seen)} (${fmtTime(m.last_seen)})`], ['Created', fmtTime(m.created_at)],
