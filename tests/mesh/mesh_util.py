@@ -1,4 +1,5 @@
-"""Helpers shared by the end-to-end tests in network namespaces (test_mesh.py, test_policy_e2e.py).
+"""Helpers shared by the end-to-end tests in network namespaces (test_mesh.py, test_policy_e2e.py,
+test_ip6_e2e.py).
 
 A Mesh is one test's set of namespaces: a hub namespace holding a bridge, and one namespace per
 host (the server, the agents, ...) joined to it by a veth pair, every name suffixed with the test's
@@ -8,15 +9,72 @@ by name, and stops them (by PID, never by name) in cleanup(). Underlay addresses
 
     m = Mesh("zm", {"S": "198.18.0.1", "A": "198.18.0.11"}, agents={"A": "alpha"})
     mesh_util.main_wrapper(m, main)   # runs main(), exit 0 / 1 (logs dumped) / 77 (Skip)
+
+TCP through the tunnel: m.listen("B", 22, 23) starts banner listeners in B (this file's --listen
+mode, on [::], IPv6 and IPv4); m.tcp("A", ip, 22) is True when A connects to ip:22 and reads the
+banner, through one long-lived prober per source netns (--probe mode) so a check costs no
+process start.
 """
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+SELF = os.path.abspath(__file__)
+
+
+def banner(port):
+    return "ztna-e2e %d\n" % port
+
+
+def listen(ports):
+    """--listen mode: on each port of [::] (IPv6 and IPv4), accept, send the banner, close."""
+    def serve(s, port):
+        while True:
+            c, _ = s.accept()
+            try:
+                c.sendall(banner(port).encode())
+            finally:
+                c.close()
+    for p in ports:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", p))
+        s.listen(16)
+        threading.Thread(target=serve, args=(s, p), daemon=True).start()
+    print("listening on %s" % ports, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+def probe(ip, port, timeout):
+    """True if the banner arrives within timeout seconds."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            got = b""
+            while not got.endswith(b"\n") and len(got) < 64:
+                d = s.recv(64)
+                if not d:
+                    break
+                got += d
+        return got.decode(errors="replace") == banner(port)
+    except OSError:
+        return False
+
+
+def prober():
+    """--probe mode: reads "ip port timeout" lines, answers "1" (banner read) or "0"."""
+    for line in sys.stdin:
+        ip, port, timeout = line.split()
+        print("1" if probe(ip, int(port), float(timeout)) else "0", flush=True)
 
 
 class Skip(Exception):
@@ -43,6 +101,7 @@ class Mesh:
         self.url = "http://%s:8080" % addrs[server]
         self.tmp = tempfile.mkdtemp(prefix="ztna-%s." % tag)
         self.procs = {}   # name -> Popen
+        self.probers = {}  # source netns -> its --probe process
         self.made_netns_etc = []
         self.t0 = time.monotonic()
 
@@ -80,6 +139,24 @@ class Mesh:
         if expect_clean and rc != 0:
             raise AssertionError("%s exited with status %d (see %s.log)" % (name, rc, name))
 
+    def listen(self, k, *ports):
+        """Banner listeners on ports of netns k (stopped by cleanup())."""
+        self.spawn("listen-" + k, [sys.executable, SELF, "--listen"] + [str(p) for p in ports], k)
+
+    def tcp(self, src, ip, port, timeout=1.5):
+        """True if `src` opens a TCP connection to ip:port through the tunnel and reads the banner
+        (so the SYN passed the destination's filter and the replies passed the source's)."""
+        p = self.probers.get(src)
+        if p is None or p.poll() is not None:
+            p = self.probers[src] = self.spawn("probe-" + src, [sys.executable, SELF, "--probe"], src,
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        p.stdin.write(("%s %d %s\n" % (ip, port, timeout)).encode())
+        p.stdin.flush()
+        ans = p.stdout.readline().strip()
+        if ans not in (b"0", b"1"):
+            raise AssertionError("the prober in %s died (%r)" % (src, ans))
+        return ans == b"1"
+
     @staticmethod
     def wait_for(what, fn, timeout=20.0, interval=0.2):
         deadline = time.monotonic() + timeout
@@ -115,6 +192,17 @@ class Mesh:
         if not d.get("success"):
             raise AssertionError("%s %s: %s" % (method, path, d))
         return d["data"]
+
+    def owner_and_keys(self, tags):
+        """The first owner (owner@example.com, org "Acme Corp") and one pre-auth key per agent:
+        tags = {agent: tag}. Returns (token, org id, {agent: key})."""
+        owner = self.api("POST", "/api/auth/setup", {"email": "owner@example.com",
+                                                      "password": "correct horse battery staple",
+                                                      "org_name": "Acme Corp"})
+        token, org = owner["access_token"], owner["orgs"][0]["id"]
+        keys = {k: self.api("POST", "/api/orgs/%d/auth-keys" % org, {"tags": [t]}, token)["key"]
+                for k, t in tags.items()}
+        return token, org, keys
 
     def ztna(self, k, *args, check=True, timeout=30):
         return self.run([self.ztna_bin] + list(args) + ["--socket", os.path.join(self.tmp, k + ".sock")], ns=k,
@@ -248,3 +336,10 @@ def main_wrapper(m, main):
         m.cleanup()
         shutil.rmtree(m.tmp, ignore_errors=True)
     sys.exit(rc)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--listen"]:
+        listen([int(p) for p in sys.argv[2:]])
+    elif sys.argv[1:2] == ["--probe"]:
+        prober()

@@ -22,7 +22,7 @@ its own port of beta, and real TCP connections through the tunnel.
      9000  requireJit
 
 Every check is a new TCP connection made by a long-lived prober process in the source netns
-(`--probe` mode of this script; 1-1.5 s connect timeout), so a dropped SYN costs no process start.
+(mesh_util's Mesh.tcp; 1-1.5 s connect timeout), so a dropped SYN costs no process start.
 
 Checks, in order (each wait bounded):
   1. alpha reaches beta on tcp/22 and reads the banner (the reply passes alpha's filter, which
@@ -43,24 +43,20 @@ Checks, in order (each wait bounded):
 """
 import json
 import os
-import socket
-import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mesh_util import Mesh, main_wrapper  # noqa: E402
 
-SELF = os.path.abspath(__file__)
 ADDR = {"S": "198.18.0.1", "A": "198.18.0.11", "B": "198.18.0.12"}
 AGENTS = {"A": "alpha", "B": "beta"}
 HB = 5            # --heartbeat-interval
 MAX_AGE = 12      # maxReportAge of posture:fw
 JIT_S = 6         # the JIT grant's duration
 LEAD = 25         # the schedule closes at the first minute boundary at least this far ahead
-M = None  # the Mesh, made in __main__ (not in the --listen / --probe helper modes)
+M = None  # the Mesh, made in __main__
 
 
 def log(msg):
@@ -83,70 +79,8 @@ def status(k):
     return M.status(k)
 
 
-def banner(port):
-    return "ztna-e2e %d\n" % port
-
-
-def listen(ports):
-    """--listen mode: on each port, accept, send the banner, close."""
-    def serve(s, port):
-        while True:
-            c, _ = s.accept()
-            try:
-                c.sendall(banner(port).encode())
-            finally:
-                c.close()
-    for p in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", p))
-        s.listen(16)
-        threading.Thread(target=serve, args=(s, p), daemon=True).start()
-    print("listening on %s" % ports, flush=True)
-    while True:
-        time.sleep(3600)
-
-
-def probe(ip, port, timeout):
-    """True if the banner arrives within timeout seconds."""
-    try:
-        with socket.create_connection((ip, port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            got = b""
-            while not got.endswith(b"\n") and len(got) < 64:
-                d = s.recv(64)
-                if not d:
-                    break
-                got += d
-        return got.decode(errors="replace") == banner(port)
-    except OSError:
-        return False
-
-
-def prober():
-    """--probe mode (one long-lived process per source netns, so a check costs no process start):
-    reads "ip port timeout" lines, answers "1" (banner read) or "0"."""
-    for line in sys.stdin:
-        ip, port, timeout = line.split()
-        print("1" if probe(ip, int(port), float(timeout)) else "0", flush=True)
-
-
-probers = {}
-
-
 def tcp(src, ip, port, timeout=1.5):
-    """True if `src` opens a TCP connection to ip:port through the tunnel and reads the banner
-    (so the SYN passed the destination's filter and the replies passed the source's)."""
-    p = probers.get(src)
-    if p is None:
-        p = probers[src] = M.spawn("probe-" + src, [sys.executable, SELF, "--probe"], src,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    p.stdin.write(("%s %d %s\n" % (ip, port, timeout)).encode())
-    p.stdin.flush()
-    ans = p.stdout.readline().strip()
-    if ans not in (b"0", b"1"):
-        raise AssertionError("the prober in %s died (%r)" % (src, ans))
-    return ans == b"1"
+    return M.tcp(src, ip, port, timeout)
 
 
 def nft(k, *cmds):
@@ -198,16 +132,11 @@ def main():
     M.check_env(("ip", "curl", "nft"))
     M.setup_net()
     M.start_server("--jit-min-duration", "1")
-    owner = api("POST", "/api/auth/setup", {"email": "owner@example.com",
-                                             "password": "correct horse battery staple",
-                                             "org_name": "Acme Corp"})
-    token, org = owner["access_token"], owner["orgs"][0]["id"]
-    keys = {k: api("POST", "/api/orgs/%d/auth-keys" % org, {"tags": [t]}, token)["key"]
-            for k, t in (("A", "tag:web"), ("B", "tag:db"))}
+    token, org, keys = M.owner_and_keys({"A": "tag:web", "B": "tag:db"})
     # alpha's firewall: a table with a rule that matches nothing we send (a regular chain, no hook)
     nft("A", "add table inet ztnapos", "add chain inet ztnapos c", "add rule inet ztnapos c counter")
-    M.spawn("listen-B", [sys.executable, SELF, "--listen", "22", "23", "2222", "8080", "9000"], "B")
-    M.spawn("listen-A", [sys.executable, SELF, "--listen", "22"], "A")
+    M.listen("B", 22, 23, 2222, 8080, 9000)
+    M.listen("A", 22)
     for k in AGENTS:
         M.start_agent(k)
     for k, name in AGENTS.items():
@@ -334,10 +263,5 @@ def main():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--listen"]:
-        listen([int(p) for p in sys.argv[2:]])
-    elif sys.argv[1:2] == ["--probe"]:
-        prober()
-    else:
-        M = Mesh("zp", ADDR, AGENTS, tag="policy", bridge="zpbr")
-        main_wrapper(M, main)
+    M = Mesh("zp", ADDR, AGENTS, tag="policy", bridge="zpbr")
+    main_wrapper(M, main)
