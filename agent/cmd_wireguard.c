@@ -3,7 +3,9 @@
  * (/var/run/wireguard/IFNAME.sock) so that `wg` configures it, and runs until SIGINT/SIGTERM
  * (which remove the socket). Kernel backend: creates a kernel `wireguard` interface, which `wg`
  * configures over netlink. `--backend auto` uses the kernel where the module exists and says
- * why not otherwise. Without -f it daemonizes.
+ * why not otherwise. Without -f it daemonizes. `--filter FILE` enforces a compiled filter: in the
+ * userspace engine's packet hooks, or on the kernel backend as an nftables table (the process
+ * then stays to log the denials and deletes the table when it stops).
  *
  * Post-quantum PSKs (docs/pq-exchange.md): `--pq` or ZTNA_WG_PQ=1; `--classical-peer KEY`
  * (repeatable) explicitly allows one peer without them; `--pq-endpoint KEY=HOST:PORT`
@@ -16,6 +18,7 @@
  *   ZTNA_PQX_TEST_ROTATE_MS           shortens the PQ rotation (agent/pq/agentpq_wgdev.h)
  *   ZTNA_WG_LOG_LEVEL                 debug|info|warn|error */
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -176,11 +179,6 @@ static int parse(int argc, char **argv, struct opts *o)
         usage();
         return 2;
     }
-    if (o->filter_path && o->backend == BACKEND_KERNEL) {
-        fprintf(stderr, "ztna wireguard: --filter needs the userspace backend (the kernel "
-                        "interface has no packet hooks)\n");
-        return 2;
-    }
     if (o->n_classical && !o->pq) {
         fprintf(stderr, "ztna wireguard: --classical-peer needs the post-quantum exchange (--pq)\n");
         return 2;
@@ -268,16 +266,27 @@ out:
 static int run_kernel(const struct opts *o)
 {
     struct agentpq_wgkernel *k = NULL;
+    struct wg_filter_opt *wf = NULL;
     struct pqx_config pqcfg;
-    int ret, sfd = -1;
+    int ret = o->filter_path ? wg_filter_opt_load(o->filter_path, &wf) : 0, sfd = -1;
 
+    if (ret)
+        return 1; /* the message names the problem */
     ret = wg_kernel_link_create(o->ifname);
     if (ret && ret != -EEXIST) {
         fprintf(stderr, "ztna wireguard: cannot create kernel interface %s: %s\n", o->ifname,
                 strerror(-ret));
+        wg_filter_opt_free(wf);
         return 1;
     }
-    if (!o->pq && !o->fg)
+    /* the filter as an nftables table (agent/wg_filter_opt.c); this process logs its denials */
+    if (wf && wg_filter_opt_kernel_attach(wf, o->ifname) < 0) {
+        if (!ret)
+            wg_kernel_link_delete(o->ifname); /* ours: nothing left behind */
+        wg_filter_opt_free(wf);
+        return 1;
+    }
+    if (!o->pq && !o->fg && !wf)
         return 0; /* like `ip link add ... type wireguard`: the kernel runs it from here */
     if (o->pq) {
         agentpq_config_from_env(&pqcfg);
@@ -296,10 +305,18 @@ static int run_kernel(const struct opts *o)
         goto out;
     signals_install();
     log_info("wireguard", "%s: up (kernel%s)", o->ifname, o->pq ? ", post-quantum PSKs" : "");
+    if (wf)
+        log_info("wireguard", "%s: inbound filter %s: %lu entries, stateful (nftables)", o->ifname,
+                 o->filter_path, wg_filter_opt_entries(wf));
     while (!g_stop) {
-        struct pollfd p[2] = {{.fd = k ? agentpq_wgkernel_fd(k) : -1, .events = POLLIN},
-                              {.fd = sfd, .events = POLLIN}};
-        poll(p, 2, AGENTPQ_TICK_MS);
+        struct pollfd p[3] = {{.fd = k ? agentpq_wgkernel_fd(k) : -1, .events = POLLIN},
+                              {.fd = sfd, .events = POLLIN},
+                              {.fd = wf ? wg_filter_opt_kernel_fd(wf) : -1, .events = POLLIN}};
+        poll(p, 3, AGENTPQ_TICK_MS);
+        if (wf)
+            wg_filter_opt_kernel_tick(wf);
+        if (!k && !if_nametoindex(o->ifname))
+            break; /* the interface was deleted */
         if (!k)
             continue;
         if (p[0].revents & POLLIN)
@@ -313,6 +330,7 @@ static int run_kernel(const struct opts *o)
     if (o->fg)
         wg_kernel_link_delete(o->ifname);
 out:
+    wg_filter_opt_free(wf); /* deletes the table */
     agentpq_wgkernel_free(k);
     if (sfd >= 0) {
         close(sfd);
@@ -339,8 +357,6 @@ int cmd_wireguard(int argc, char **argv)
         return ret;
     if (lvl && log_level_parse(lvl, &level))
         log_set_level(level);
-    if (o.filter_path)
-        o.backend = BACKEND_USERSPACE; /* --backend auto: the filter runs in our engine only */
     if (o.backend != BACKEND_USERSPACE) {
         if (wg_kernel_probe(why, sizeof(why))) {
             o.backend = BACKEND_KERNEL;

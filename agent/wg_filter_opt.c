@@ -3,10 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "agent/kernel/nftfilter.h"
 #include "agent/wg/device.h"
 #include "common/filter/filter_limits.h"
 #include "common/filter/gate.h"
@@ -16,6 +19,13 @@ struct wg_filter_opt {
     struct filter_matcher *fm;
     struct filter *filter;
     size_t n_entries;
+    /* kernel backend */
+    char table[32];
+    int nflog_fd;
+    struct filter_deny_count got[FILTER_DENY_SLOTS];
+    size_t n_got;
+    uint64_t rest;
+    struct timespec last_log;
 };
 
 static int fail(const char *path, int ret, const char *why)
@@ -89,6 +99,7 @@ int wg_filter_opt_load(const char *path, struct wg_filter_opt **out)
     *out = NULL;
     if (!wf)
         return fail(path, -ENOMEM, "out of memory");
+    wf->nflog_fd = -1;
     if ((ret = read_file(path, &text)))
         goto out;
     if ((ret = filter_json_parse_why(text, &e, &wf->n_entries, why, sizeof(why)))) {
@@ -133,15 +144,8 @@ static const char *proto_name(uint8_t p)
     return p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 || p == 58 ? "icmp" : "ip";
 }
 
-static void log_denials(void *ctx, struct wg_device *dev)
+static void log_counts(const struct filter_deny_count *got, size_t n, uint64_t rest)
 {
-    struct wg_filter_opt *wf = ctx;
-    struct filter_deny_count got[FILTER_DENY_SLOTS];
-    uint64_t rest = 0;
-    size_t n = filter_matcher_denied(wf->fm, got, FILTER_DENY_SLOTS, &rest, true);
-    (void)dev;
-    if (n > FILTER_DENY_SLOTS)
-        n = FILTER_DENY_SLOTS;
     for (size_t i = 0, lines = 0; i < n; i++) {
         char src[INET6_ADDRSTRLEN];
         if (!got[i].packets)
@@ -156,6 +160,71 @@ static void log_denials(void *ctx, struct wg_device *dev)
     }
     if (rest)
         log_info("filter", "denied %llu more packet(s)", (unsigned long long)rest);
+}
+
+static void log_denials(void *ctx, struct wg_device *dev)
+{
+    struct wg_filter_opt *wf = ctx;
+    struct filter_deny_count got[FILTER_DENY_SLOTS];
+    uint64_t rest = 0;
+    size_t n = filter_matcher_denied(wf->fm, got, FILTER_DENY_SLOTS, &rest, true);
+    (void)dev;
+    log_counts(got, n < FILTER_DENY_SLOTS ? n : FILTER_DENY_SLOTS, rest);
+}
+
+int wg_filter_opt_kernel_attach(struct wg_filter_opt *wf, const char *ifname)
+{
+    size_t n;
+    const struct filter_entry *e = filter_entries(wf->filter, &n);
+    unsigned idx = if_nametoindex(ifname);
+    int ret;
+    if (!idx)
+        return -ENODEV;
+    snprintf(wf->table, sizeof(wf->table), "%s%s", WG_FILTER_NFT_PREFIX, ifname);
+    if ((ret = nft_filter_apply(wf->table, ifname, e, n, (uint16_t)(WG_FILTER_NFLOG_BASE + idx)))) {
+        fprintf(stderr, "ztna wireguard: --filter on %s: nftables table %s: %s\n", ifname,
+                wf->table, strerror(-ret));
+        wf->table[0] = 0;
+        return ret;
+    }
+    if ((wf->nflog_fd = nft_denials_open((uint16_t)(WG_FILTER_NFLOG_BASE + idx))) < 0) {
+        log_warn("filter", "%s: NFLOG group %u: %s: denials are not logged", ifname,
+                 WG_FILTER_NFLOG_BASE + idx, strerror(-wf->nflog_fd));
+        wf->nflog_fd = -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &wf->last_log);
+    return 0;
+}
+
+int wg_filter_opt_kernel_fd(const struct wg_filter_opt *wf)
+{
+    return wf->nflog_fd;
+}
+
+void wg_filter_opt_kernel_tick(struct wg_filter_opt *wf)
+{
+    struct timespec now;
+    if (wf->nflog_fd >= 0)
+        nft_denials_read(wf->nflog_fd, wf->got, FILTER_DENY_SLOTS, &wf->n_got, &wf->rest);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - wf->last_log.tv_sec) * 1000 + (now.tv_nsec - wf->last_log.tv_nsec) / 1000000 <
+        WG_FILTER_LOG_MS)
+        return;
+    wf->last_log = now;
+    log_counts(wf->got, wf->n_got, wf->rest);
+    wf->n_got = 0;
+    wf->rest = 0;
+}
+
+void wg_filter_opt_kernel_detach(struct wg_filter_opt *wf)
+{
+    int ret;
+    if (wf->nflog_fd >= 0)
+        nft_denials_close(wf->nflog_fd);
+    wf->nflog_fd = -1;
+    if (wf->table[0] && (ret = nft_filter_delete(wf->table)) && ret != -ENOENT)
+        log_warn("filter", "cannot delete nftables table %s: %s", wf->table, strerror(-ret));
+    wf->table[0] = 0;
 }
 
 int wg_filter_opt_attach(struct wg_filter_opt *wf, struct wg_device *dev)
@@ -176,6 +245,7 @@ void wg_filter_opt_free(struct wg_filter_opt *wf)
 {
     if (!wf)
         return;
+    wg_filter_opt_kernel_detach(wf);
     filter_matcher_free(wf->fm);
     filter_free(wf->filter);
     free(wf);

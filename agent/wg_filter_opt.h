@@ -2,7 +2,8 @@
  * ({"entries": ["tcp 100.64.0.1/32 22", ...]}, common/filter/filter_json.c), enforced on packets
  * from the tunnel statefully, through the same gate as the daemon (common/filter/gate.h): replies
  * to flows this end opened pass, everything else needs an entry. Denials are logged every
- * WG_FILTER_LOG_MS per (source, protocol, destination port). */
+ * WG_FILTER_LOG_MS per (source, protocol, destination port). On the kernel backend the same
+ * entries go to an nftables table instead (wg_filter_opt_kernel_*). */
 #ifndef ZTNA_AGENT_WG_FILTER_OPT_H
 #define ZTNA_AGENT_WG_FILTER_OPT_H
 
@@ -18,6 +19,18 @@ int wg_filter_opt_load(const char *path, struct wg_filter_opt **out);
 /* Installs the packet hooks and the denial log timer on dev (before wg_device_run). The device
  * must be destroyed before wf is freed. Returns 0 or -errno. */
 int wg_filter_opt_attach(struct wg_filter_opt *wf, struct wg_device *dev);
+/* Kernel backend (no packet hooks there): the same entries as nftables table
+ * WG_FILTER_NFT_PREFIX IFNAME on interface ifname (agent/kernel/nftfilter.h: replies to flows
+ * this end opened pass, then the entries, else NFLOG and drop), its denials read from NFLOG group
+ * WG_FILTER_NFLOG_BASE + the interface index and logged like the userspace ones. attach: 0 or
+ * -errno (printed). fd: the NFLOG socket to poll (-1: none). tick: reads it, logs every
+ * WG_FILTER_LOG_MS. detach: deletes the table. */
+#define WG_FILTER_NFT_PREFIX "ztna_wg_"
+#define WG_FILTER_NFLOG_BASE 8192
+int wg_filter_opt_kernel_attach(struct wg_filter_opt *wf, const char *ifname);
+int wg_filter_opt_kernel_fd(const struct wg_filter_opt *wf);
+void wg_filter_opt_kernel_tick(struct wg_filter_opt *wf);
+void wg_filter_opt_kernel_detach(struct wg_filter_opt *wf);
 /* The number of entries loaded. */
 unsigned long wg_filter_opt_entries(const struct wg_filter_opt *wf);
 void wg_filter_opt_free(struct wg_filter_opt *wf);

@@ -6,7 +6,9 @@
 #     creates no interface; --backend auto (the default) logs the reason and runs the userspace
 #     engine: `ztna status --json` says backend "userspace" and the interface is our TUN;
 #   module present: --backend kernel and auto run on a kernel interface (link kind wireguard,
-#     status backend "kernel", 100.100.100.100 on it), deleted again on SIGTERM.
+#     status backend "kernel", 100.100.100.100 on it), deleted again on SIGTERM; and
+#     `ztna wireguard --backend kernel --filter` puts the filter in nftables table ztna_wg_IF,
+#     deleted on SIGTERM.
 set -u
 BUILD=${ZTNA_BUILD_DIR:?}
 ZTNA=$BUILD/agent/ztna
@@ -68,6 +70,16 @@ if ip -n $NS link add zkprobe type wireguard 2>/dev/null; then
         ! ip -n $NS link show $IF >/dev/null 2>&1 || fail "--backend $b: $IF left behind at exit"
         echo "ok: --backend $b: kernel interface, removed at exit"
     done
+    # ztna wireguard --backend kernel --filter: the filter as nftables table ztna_wg_IF
+    printf '{"entries": ["tcp 100.64.0.1/32 22"]}' >"$TMP/f.json"
+    ip netns exec $NS "$ZTNA" wireguard -f --backend kernel --filter "$TMP/f.json" $IF 2>"$TMP/wgf.log" &
+    PID=$!
+    for _ in $(seq 1 50); do ip netns exec $NS nft list table inet ztna_wg_$IF >/dev/null 2>&1 && break; sleep 0.1; done
+    ip netns exec $NS nft list table inet ztna_wg_$IF | grep -q "iifname \"$IF\"" ||
+        fail "wireguard --backend kernel --filter: no nftables table on $IF"
+    stop
+    ! ip netns exec $NS nft list table inet ztna_wg_$IF >/dev/null 2>&1 || fail "wireguard --filter: table left at exit"
+    echo "ok: ztna wireguard --backend kernel --filter: nftables table, removed at exit"
     exit 0
 fi
 
