@@ -8,8 +8,9 @@ module: without it the test says so and is skipped (exit 77), as on our CI machi
   (--backend kernel, tag:web);  zkB<pid> 198.18.0.12 beta (--backend userspace, tag:db)
 
 Checks (each wait bounded):
-  1. both log in; each sees the other with the PQ PSK in; alpha's status says backend "kernel"
-     and its interface is a wireguard link with 100.100.100.100/32; beta's says "userspace"
+  1. both log in; each sees the other with the PQ PSK in; alpha's status (JSON and text) says
+     backend "kernel" and its interface is a wireguard link with 100.100.100.100/32; beta's says
+     "userspace"
   2. `ztna ping` both ways through the tunnel; handshake and rx/tx bytes in alpha's status
   3. the MagicDNS stub on alpha answers beta's name over UDP and TCP (dig, when installed)
   4. a policy (tag:web -> tag:db:22/tcp): alpha reaches beta on 22 (and its replies pass alpha's
@@ -80,6 +81,9 @@ def main():
           for k, n in AGENTS.items()}
     assert st["A"]["backend"] == "kernel" and st["B"]["backend"] == "userspace", (st["A"]["backend"], st["B"]["backend"])
     assert st["A"]["peers"][0]["pq"]["psk"] == "pq" and st["B"]["peers"][0]["pq"]["psk"] == "pq"
+    for k, b in (("A", "kernel"), ("B", "userspace")):
+        text = M.ztna(k, "status").stdout
+        assert ", backend %s\n" % b in text, "ztna status on %s: %r" % (k, text)
     link = M.run(["ip", "-d", "link", "show", M.tun("A")], ns="A").stdout
     assert "wireguard" in link, link
     addrs = M.run(["ip", "addr", "show", "dev", M.tun("A")], ns="A").stdout
