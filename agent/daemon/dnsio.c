@@ -150,6 +150,8 @@ void dnsio_set_table(struct agent *a, const struct netmap *nm)
     if (!d)
         return;
     if (nm && nm->dns.suffix[0] && (t = dns_stub_table_new(nm->dns.suffix))) {
+        if (nm->self.has_ip6)
+            dns_stub_table_set_prefix6(t, &nm->self.prefix6, nm->self.prefix6_len);
         if (nm->self.fqdn[0])
             dnsio_table_add_node(t, &nm->self);
         for (size_t i = 0; i < nm->n_peers; i++)

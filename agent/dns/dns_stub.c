@@ -23,6 +23,10 @@ struct dns_stub_table {
     size_t n, cap;
     uint32_t *by_v4;            /* indices of A entries sorted by address, once sealed */
     size_t n_v4;
+    uint32_t *by_v6;            /* the same for AAAA entries */
+    size_t n_v6;
+    struct in6_addr prefix6;    /* the tailnet's IPv6 prefix (reverse names answered here) */
+    uint8_t prefix6_len;        /* 0: none (IPv6 off) */
     bool sealed;
 };
 
@@ -45,6 +49,7 @@ void dns_stub_table_free(struct dns_stub_table *t)
         return;
     free(t->e);
     free(t->by_v4);
+    free(t->by_v6);
     free(t);
 }
 
@@ -95,13 +100,40 @@ static int entry_cmp(const void *x, const void *y)
     return c ? c : (int)a->type - (int)b->type;
 }
 
+int dns_stub_table_set_prefix6(struct dns_stub_table *t, const struct in6_addr *prefix,
+                               unsigned len)
+{
+    if (t->sealed || len < 1 || len > 128)
+        return -EINVAL;
+    t->prefix6 = *prefix;
+    t->prefix6_len = (uint8_t)len;
+    return 0;
+}
+
 static const struct dns_stub_table *sort_table;   /* only during seal's qsort */
 
-static int v4_cmp(const void *x, const void *y)
+static int addr_cmp(const void *x, const void *y)
 {
-    const uint8_t *a = sort_table->e[*(const uint32_t *)x].rdata;
-    const uint8_t *b = sort_table->e[*(const uint32_t *)y].rdata;
-    return memcmp(a, b, 4);
+    const struct stub_entry *a = &sort_table->e[*(const uint32_t *)x];
+    const struct stub_entry *b = &sort_table->e[*(const uint32_t *)y];
+    return memcmp(a->rdata, b->rdata, a->rdlen);
+}
+
+/* New array of the indices of the entries of this type, sorted by address; NULL on ENOMEM. */
+static uint32_t *addr_index(struct dns_stub_table *t, uint16_t type, size_t *n)
+{
+    uint32_t *idx = malloc((t->n ? t->n : 1) * sizeof(*idx));
+    size_t k = 0;
+    if (!idx)
+        return NULL;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->e[i].type == type)
+            idx[k++] = (uint32_t)i;
+    sort_table = t;
+    qsort(idx, k, sizeof(*idx), addr_cmp);
+    sort_table = NULL;
+    *n = k;
+    return idx;
 }
 
 void dns_stub_table_seal(struct dns_stub_table *t)
@@ -110,17 +142,12 @@ void dns_stub_table_seal(struct dns_stub_table *t)
         return;
     if (t->n)
         qsort(t->e, t->n, sizeof(*t->e), entry_cmp);
-    t->by_v4 = malloc((t->n ? t->n : 1) * sizeof(*t->by_v4));
-    if (!t->by_v4)
+    free(t->by_v4);
+    free(t->by_v6);
+    t->by_v4 = addr_index(t, DNS_TYPE_A, &t->n_v4);
+    t->by_v6 = addr_index(t, DNS_TYPE_AAAA, &t->n_v6);
+    if (!t->by_v4 || !t->by_v6)
         return;   /* stays unsealed: resolves answer SERVFAIL */
-    size_t k = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->e[i].type == DNS_TYPE_A)
-            t->by_v4[k++] = (uint32_t)i;
-    sort_table = t;
-    qsort(t->by_v4, k, sizeof(*t->by_v4), v4_cmp);
-    sort_table = NULL;
-    t->n_v4 = k;
     t->sealed = true;
 }
 
@@ -138,15 +165,16 @@ static size_t lower_bound(const struct dns_stub_table *t, const struct dns_name 
     return lo;
 }
 
-/* Index of the A entry for addr, or -1. */
-static long v4_find(const struct dns_stub_table *t, const uint8_t addr[4])
+/* Index of the entry for addr (alen bytes) in the address index idx[0..n), or -1. */
+static long addr_find(const struct dns_stub_table *t, const uint32_t *idx, size_t n,
+                      const uint8_t *addr, size_t alen)
 {
-    size_t lo = 0, hi = t->n_v4;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(t->e[t->by_v4[mid]].rdata, addr, 4);
+        int c = memcmp(t->e[idx[mid]].rdata, addr, alen);
         if (c == 0)
-            return t->by_v4[mid];
+            return idx[mid];
         if (c < 0)
             lo = mid + 1;
         else
@@ -214,6 +242,37 @@ static bool reverse_v4(const struct dns_name *n, uint8_t addr[4])
         i += 1 + (size_t)l;
     }
     return n->len - i == 14 && memcmp(n->wire + i, "\7in-addr\4arpa\0", 14) == 0;
+}
+
+/* Parses the 32 nibble labels of x.x...x.ip6.arpa. (lower case) into addr; false otherwise. */
+static bool reverse_v6(const struct dns_name *n, uint8_t addr[16])
+{
+    size_t i = 0;
+    memset(addr, 0, 16);
+    for (int k = 31; k >= 0; k--) {
+        if (i + 2 >= n->len || n->wire[i] != 1)
+            return false;
+        uint8_t c = n->wire[i + 1], v;
+        if (c >= '0' && c <= '9')
+            v = (uint8_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = (uint8_t)(c - 'a' + 10);
+        else
+            return false;
+        addr[k / 2] |= (uint8_t)(k % 2 ? v : v << 4);
+        i += 2;
+    }
+    return n->len - i == 10 && memcmp(n->wire + i, "\3ip6\4arpa\0", 10) == 0;
+}
+
+static bool in_prefix6(const struct dns_stub_table *t, const uint8_t addr[16])
+{
+    if (!t->prefix6_len)
+        return false;
+    for (unsigned b = 0; b < t->prefix6_len; b++)
+        if ((t->prefix6.s6_addr[b / 8] ^ addr[b / 8]) & (0x80 >> (b % 8)))
+            return false;
+    return true;
 }
 
 static size_t answer(const struct dns_stub_table *t, const struct dns_query *q,
@@ -290,7 +349,7 @@ enum dns_stub_action dns_stub_resolve(const struct dns_stub_table *t, const uint
 
     struct dns_name key = q.qname;
     dns_name_lower(&key);
-    uint8_t addr[4];
+    uint8_t addr[4], addr6[16];
     if (dns_name_is_under(&key, &t->domain)) {
         *out_len = answer(t, &q, &key, -1, false, out, limit);
     } else if (dns_name_label_count(&key) == 1) {
@@ -304,7 +363,10 @@ enum dns_stub_action dns_stub_resolve(const struct dns_stub_table *t, const uint
         *out_len = answer(t, &q, &key, -1, false, out, limit);
     } else if (reverse_v4(&key, addr) && addr[0] == 100 && (addr[1] & 0xc0) == 64) {
         /* 100.64.0.0/10: the tailnet's own space, never asked upstream */
-        *out_len = answer(t, &q, &key, v4_find(t, addr), true, out, limit);
+        *out_len = answer(t, &q, &key, addr_find(t, t->by_v4, t->n_v4, addr, 4), true, out, limit);
+    } else if (reverse_v6(&key, addr6) && in_prefix6(t, addr6)) {
+        /* the tailnet's IPv6 prefix: its own space too */
+        *out_len = answer(t, &q, &key, addr_find(t, t->by_v6, t->n_v6, addr6, 16), true, out, limit);
     } else {
         return DNS_STUB_FORWARD;
     }

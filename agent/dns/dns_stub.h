@@ -4,7 +4,8 @@
  *   - names under the tailnet domain      -> answered here (A/AAAA, NODATA, NXDOMAIN)
  *   - single-label names ("laptop")       -> looked up as <label>.<tailnet domain>, answered
  *                                            with the asked name as owner; NXDOMAIN if absent
- *   - reverse names in 100.64.0.0/10      -> PTR from the table; NXDOMAIN if absent
+ *   - reverse names in 100.64.0.0/10, and in the tailnet's IPv6 prefix when one is set
+ *                                         -> PTR from the table; NXDOMAIN if absent
  *   - anything else                       -> DNS_STUB_FORWARD (the caller relays the packet)
  * A table is immutable once built; build a new one for each netmap and swap it. */
 #ifndef ZTNA_AGENT_DNS_STUB_H
@@ -32,6 +33,11 @@ void dns_stub_table_free(struct dns_stub_table *t);
 int dns_stub_table_add_a(struct dns_stub_table *t, const char *name, struct in_addr addr);
 int dns_stub_table_add_aaaa(struct dns_stub_table *t, const char *name,
                             const struct in6_addr *addr);
+/* The tailnet's IPv6 prefix (len 1..128): full ip6.arpa names inside it are answered from the
+ * AAAA entries (NXDOMAIN when absent), never forwarded. Without it they are forwarded. 0 or
+ * -EINVAL (bad length, or sealed). */
+int dns_stub_table_set_prefix6(struct dns_stub_table *t, const struct in6_addr *prefix,
+                               unsigned len);
 /* Sorts the table; call once after the last add. Resolving is then read-only, so several
  * threads may resolve on one sealed table. */
 void dns_stub_table_seal(struct dns_stub_table *t);

@@ -14,7 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tab = dns_stub_table_new("acme.ztna.test");
         struct in_addr a;
         inet_pton(AF_INET, "100.64.0.1", &a);
-        if (!tab || dns_stub_table_add_a(tab, "laptop.acme.ztna.test", a) < 0)
+        struct in6_addr a6, p6;
+        inet_pton(AF_INET6, "fd7a:115c:a1e0::6440:1", &a6);
+        inet_pton(AF_INET6, "fd7a:115c:a1e0::", &p6);
+        if (!tab || dns_stub_table_add_a(tab, "laptop.acme.ztna.test", a) < 0 ||
+            dns_stub_table_add_aaaa(tab, "laptop.acme.ztna.test", &a6) < 0 ||
+            dns_stub_table_set_prefix6(tab, &p6, 48) < 0)
             abort();
         dns_stub_table_seal(tab);
     }

@@ -1,8 +1,10 @@
 /* The agent's side of IPv6 tailnet addresses, below the end-to-end test (test_ip6_e2e.py): the
- * DNS stub table answers AAAA for a node with tailnet_ip6 and NODATA for one without; policy
+ * DNS stub table answers AAAA for a node with tailnet_ip6 and NODATA for one without, and PTR for
+ * reverse names in the tailnet's IPv6 prefix (NXDOMAIN for unknown ones, never forwarded); policy
  * denials keep the address family (an IPv6 source whose first 4 bytes spell an IPv4 source is
  * counted apart from it) and print IPv6 sources; `ztna status` shows both addresses. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,68 @@ static void test_dns_aaaa(void)
     CHECK(dns_stub_resolve(t, q, ql, out, sizeof(out), &len) == DNS_STUB_ANSWER);
     CHECK((out[3] & 0x0f) == 0 && out[6] == 0 && out[7] == 0);
     dns_stub_table_free(t);
+}
+
+/* x.x...x.ip6.arpa for addr (nibbles reversed), as dotted text. */
+static void rev6(const char *addr, char *out)
+{
+    uint8_t a[16];
+    inet_pton(AF_INET6, addr, a);
+    for (int k = 31; k >= 0; k--)
+        out += sprintf(out, "%x.", (a[k / 2] >> (k % 2 ? 0 : 4)) & 15);
+    strcpy(out, "ip6.arpa");
+}
+
+/* PTR for the tailnet's IPv6 prefix is answered from the table, never forwarded upstream. */
+static void test_dns_ptr6(void)
+{
+    struct dns_stub_table *t = dns_stub_table_new("acme.zt.net"), *off = dns_stub_table_new("acme.zt.net");
+    struct nm_node beta = node("beta.acme.zt.net", "100.64.0.2", "fd7a:115c:a1e0::6440:2");
+    struct nm_node gamma = node("gamma.acme.zt.net", "100.64.0.3", "fd7a:115c:a1e0::6440:3");
+    struct in6_addr prefix;
+    uint8_t q[300], out[1500];
+    char name[128];
+    size_t ql, len = 0;
+    CHECK(t && off);
+    if (!t || !off)
+        goto out;
+    inet_pton(AF_INET6, "fd7a:115c:a1e0::", &prefix);
+    CHECK(dns_stub_table_set_prefix6(t, &prefix, 0) == -EINVAL);
+    CHECK(dns_stub_table_set_prefix6(t, &prefix, 129) == -EINVAL);
+    CHECK(dns_stub_table_set_prefix6(t, &prefix, 48) == 0);
+    CHECK(dnsio_table_add_node(t, &gamma) == 0 && dnsio_table_add_node(t, &beta) == 0);
+    CHECK(dnsio_table_add_node(off, &beta) == 0);
+    dns_stub_table_seal(t);
+    dns_stub_table_seal(off);
+    CHECK(dns_stub_table_set_prefix6(t, &prefix, 48) == -EINVAL); /* sealed */
+    rev6("fd7a:115c:a1e0::6440:2", name);
+    ql = query(q, name, 12);
+    CHECK(dns_stub_resolve(t, q, ql, out, sizeof(out), &len) == DNS_STUB_ANSWER);
+    /* one answer whose data is beta's name: ...\4beta\4acme\2zt\3net\0 at the end */
+    CHECK((out[3] & 0x0f) == 0 && out[7] == 1 && len > 18 &&
+          !memcmp(out + len - 18, "\4beta\4acme\2zt\3net", 18));
+    /* upper-case nibbles are the same name */
+    for (char *c = name; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'f' ? *c - 32 : *c);
+    ql = query(q, name, 12);
+    CHECK(dns_stub_resolve(t, q, ql, out, sizeof(out), &len) == DNS_STUB_ANSWER && out[7] == 1);
+    /* in the prefix but nobody's: NXDOMAIN here */
+    rev6("fd7a:115c:a1e0::6440:9", name);
+    ql = query(q, name, 12);
+    CHECK(dns_stub_resolve(t, q, ql, out, sizeof(out), &len) == DNS_STUB_ANSWER);
+    CHECK((out[3] & 0x0f) == 3 && out[7] == 0);
+    /* outside the prefix, a partial name, or IPv6 off (no prefix): the upstream's business */
+    rev6("2001:db8::6440:2", name);
+    ql = query(q, name, 12);
+    CHECK(dns_stub_resolve(t, q, ql, out, sizeof(out), &len) == DNS_STUB_FORWARD);
+    ql = query(q, "0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", 12);
+    CHECK(dns_stub_resolve(t, q, ql, out, sizeof(out), &len) == DNS_STUB_FORWARD);
+    rev6("fd7a:115c:a1e0::6440:2", name);
+    ql = query(q, name, 12);
+    CHECK(dns_stub_resolve(off, q, ql, out, sizeof(out), &len) == DNS_STUB_FORWARD);
+out:
+    dns_stub_table_free(t);
+    dns_stub_table_free(off);
 }
 
 static size_t entries(const char *json, struct filter_entry **e)
@@ -202,6 +266,7 @@ static void test_status(void)
 int main(void)
 {
     test_dns_aaaa();
+    test_dns_ptr6();
     test_denials();
     test_status();
     return check_finish("test_ip6_agent");

@@ -27,7 +27,8 @@ Checks (each wait bounded):
   3. ICMPv6 echo alpha -> beta is dropped under v1 (counted as icmp); under v2 it passes, its
      reply too; beta -> alpha stays dropped
   4. DNS: AAAA of beta's MagicDNS name through alpha's stub (100.100.100.100) is beta's IPv6
-     address, A its IPv4
+     address, A its IPv4; PTR of beta's IPv6 reverse name is that name; an unused address of the
+     prefix is NXDOMAIN (answered by the stub, not the upstream)
   5. the kernel's IPv6 link chatter (multicast to ff02::1 on the TUN) is dropped by the engine,
      counted in status (ip6_link_dropped), and not logged
 """
@@ -47,6 +48,20 @@ ADDR = {"S": "198.18.0.1", "A": "198.18.0.31", "B": "198.18.0.32"}
 AGENTS = {"A": "alpha", "B": "beta"}
 PREFIX = ipaddress.IPv6Network("fd7a:115c:a1e0::/48")
 M = None
+
+
+def read_name(msg, off):
+    labels = []
+    for _ in range(128):  # bounded: a pointer loop ends here
+        n = msg[off]
+        if n & 0xC0 == 0xC0:
+            off = (n & 0x3F) << 8 | msg[off + 1]
+            continue
+        if n == 0:
+            return ".".join(labels)
+        labels.append(msg[off + 1:off + 1 + n].decode())
+        off += 1 + n
+    raise AssertionError("name loop")
 
 
 def dns_ask(name, qtype):
@@ -82,6 +97,8 @@ def dns_ask(name, qtype):
             out.append(str(ipaddress.IPv6Address(rd)))
         elif rtype == 1:
             out.append(str(ipaddress.IPv4Address(rd)))
+        elif rtype == 12:
+            out.append(read_name(r, off - rdlen))
     print(json.dumps({"rcode": flags & 15, "answers": out}))
 
 
@@ -187,7 +204,14 @@ def main():
     a = json.loads(M.run([sys.executable, SELF, "--dns", fqdn, "1"], ns="A").stdout)
     assert aaaa == {"rcode": 0, "answers": [ip6["B"]]}, aaaa
     assert a == {"rcode": 0, "answers": [ip4["B"]]}, a
-    M.log("AAAA %s -> %s, A -> %s (alpha's stub)" % (fqdn, ip6["B"], ip4["B"]))
+    rev = ipaddress.IPv6Address(ip6["B"]).reverse_pointer
+    ptr = json.loads(M.run([sys.executable, SELF, "--dns", rev, "12"], ns="A").stdout)
+    assert ptr == {"rcode": 0, "answers": [fqdn]}, (rev, ptr)
+    rev = ipaddress.IPv6Address(derived6("100.64.0.99")).reverse_pointer
+    nx = json.loads(M.run([sys.executable, SELF, "--dns", rev, "12"], ns="A").stdout)
+    assert nx == {"rcode": 3, "answers": []}, (rev, nx)
+    M.log("AAAA %s -> %s, A -> %s, PTR back to the name; an unused address of the prefix NXDOMAIN "
+          "(alpha's stub)" % (fqdn, ip6["B"], ip4["B"]))
 
     # 5. link chatter: dropped in the engine, counted, not logged
     before = M.status("A")["ip6_link_dropped"]
