@@ -5,7 +5,8 @@
  * network namespace (198.18.0.1; kernel WireGuard port 51941, its exchange 51942; userspace
  * 51943). Checks:
  *   - start: the link is created and up, private key and listen port set, 100.100.100.100/32 on it;
- *   - a netmap (a PQ peer, a classical-allowed peer, a filter): each peer with its allowed IP,
+ *   - a netmap (a PQ peer with IPv4 and IPv6, a classical-allowed peer, a filter): each peer with
+ *     its allowed IPs (/32, and /128 for the IPv6 one),
  *     keepalive 25 and endpoint; the PQ peer starts with a random PSK and NO allowed IPs and gets
  *     them only once the exchange with the userspace peer installed equal PQ PSKs on both sides
  *     (sampled all along: never routed without); the classical peer is routed at once, no PSK;
@@ -208,6 +209,19 @@ static bool aip_is(const struct wg_peer_config *p, const char *ip)
            p->allowedips[0].cidr == 32 && p->allowedips[0].ip4.s_addr == want.s_addr;
 }
 
+/* The PQ peer's two allowed IPs: its tailnet /32 and /128. */
+static bool aips_are(const struct wg_peer_config *p, const char *ip, const char *ip6)
+{
+    struct in_addr want;
+    struct in6_addr want6;
+    inet_pton(AF_INET, ip, &want);
+    inet_pton(AF_INET6, ip6, &want6);
+    return p->n_allowedips == 2 && p->allowedips[0].family == AF_INET &&
+           p->allowedips[0].cidr == 32 && p->allowedips[0].ip4.s_addr == want.s_addr &&
+           p->allowedips[1].family == AF_INET6 && p->allowedips[1].cidr == 128 &&
+           !memcmp(&p->allowedips[1].ip6, &want6, 16);
+}
+
 static bool ep_is(const struct wg_peer_config *p, uint16_t port)
 {
     return (p->flags & WG_PEER_HAS_ENDPOINT) && p->endpoint.addr4.sin_family == AF_INET &&
@@ -301,7 +315,7 @@ static bool pq_done(void *ctx)
     pthread_mutex_unlock(&w->u->mu);
     if (kp->n_allowedips && ks.psk != PQX_PSK_PQ)
         w->violations++;
-    return in && same && kp->n_allowedips == 1;
+    return in && same && kp->n_allowedips == 2;
 }
 
 int main(void)
@@ -355,6 +369,8 @@ int main(void)
     /* the first netmap */
     node(&nm1.self, 1, "self", "100.64.9.1", a->keys.wg_pub, NULL, false);
     node(&peers[0], 2, "upeer", "100.64.9.2", u.pub, "198.18.0.1:51943", false);
+    peers[0].has_ip6 = true; /* IPv6 on: its /128 goes with the /32 */
+    inet_pton(AF_INET6, "fd7a:115c:a1e0::6440:902", &peers[0].ip6);
     node(&peers[1], 3, "cpeer", "100.64.9.3", ckey, "198.18.0.1:51999", true);
     nm1.version = 1;
     nm1.peers = peers;
@@ -384,7 +400,7 @@ int main(void)
     printf("PQ PSK in on both sides after %llu ms\n", (unsigned long long)(agent_now_ms() - t0));
     kp = fake_peer(&l.wg, u.pub);
     CHECK(pq_done(&w));
-    CHECK(kp && aip_is(kp, "100.64.9.2"));
+    CHECK(kp && aips_are(kp, "100.64.9.2", "fd7a:115c:a1e0::6440:902"));
     CHECK(w.violations == 0);
     cJSON *st = engine_stats(a);
     CHECK(st && cJSON_GetObjectItem(st, "peers")->valuedouble == 2 &&
