@@ -36,7 +36,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ztna daemon [--state-dir DIR] [--socket PATH] [--tun NAME] [--listen-port N]\n"
-               "                   [--backend auto|userspace|kernel] [--log-level debug|info|warn|error]\n\n"
+               "                   [--backend auto|userspace|kernel]\n"
+               "                   [--log-level debug|info|warn|error]\n\n"
                "Runs the agent: keys and state in DIR (default %s), the local API on PATH\n"
                "(default %s), the tunnel on interface NAME (default %s), WireGuard on UDP port N\n"
                "(default %d). --backend: kernel WireGuard (needs the module), the userspace engine\n"
@@ -77,7 +78,8 @@ static int parse_args(struct agent *a, int argc, char **argv)
             a->listen_port = (uint16_t)p;
         } else if (!strcmp(o, "--backend")) {
             if (!kengine_backend_parse(v, &g_backend)) {
-                fprintf(stderr, "ztna daemon: --backend: expected auto|userspace|kernel, got '%s'\n", v);
+                fprintf(stderr, "ztna daemon: --backend: expected auto|userspace|kernel, "
+                                "got '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(o, "--log-level")) {
@@ -181,7 +183,8 @@ int daemon_main(int argc, char **argv)
         (ret = ctl_init(a, reply)) || (ret = posture_async_init(a, ctl_posture_ready)) || (step = "DNS stub", ret = dnsio_init(a, reply)) ||
         (step = "packet path", ret = pktpath_init(a)) ||
         (step = "WireGuard engine", ret = engine_init(a)) ||
-        (step = "timer", ret = a->kernel ? 0 : wg_device_add_timer(a->dev, AGENT_TICK_MS, on_tick, a)) ||
+        (step = "timer",
+         ret = a->kernel ? 0 : wg_device_add_timer(a->dev, AGENT_TICK_MS, on_tick, a)) ||
         (step = "local API socket", ret = api_init(a))) {
         fprintf(stderr, "ztna daemon: %s: %s\n", step, strerror(-ret));
         shutdown_all(a);

@@ -47,14 +47,14 @@ struct kdns_tcp {
     struct {
         bool used, added; /* added: we put the OPT in, strip it from the answer */
         uint16_t id;
-    } q[KENGINE_DNS_TCP_INFLIGHT];
+    } q[AGENT_KERNEL_DNS_TCP_INFLIGHT];
 };
 
 struct kengine {
     struct kengine_ops ops;
     struct agentpq_wgkernel *pq;
     struct loop_src pq_src, udp, tcp, nflog;
-    struct kdns_tcp *conns[KENGINE_DNS_TCP_MAX];
+    struct kdns_tcp *conns[AGENT_KERNEL_DNS_TCP_MAX];
     uint16_t tcp_gen;
     struct in_addr stub;
     bool link_created, table_installed;
@@ -139,7 +139,7 @@ static int r_filter_apply(void *ctx, const char *table, const char *ifname,
 {
     (void)ctx;
 #ifdef ZTNA_HAVE_NFTFILTER
-    return nft_filter_apply(table, ifname, e, n, KENGINE_NFLOG_GROUP);
+    return nft_filter_apply(table, ifname, e, n, AGENT_KERNEL_NFLOG_GROUP);
 #else
     (void)table, (void)ifname, (void)e, (void)n;
     return -EOPNOTSUPP;
@@ -189,7 +189,8 @@ static void pq_sync_fd(struct agent *a)
 /* --- the MagicDNS stub on sockets ----------------------------------------------------------- */
 
 /* The IPv4/UDP datagram src:sport -> stub:53 carrying len bytes already at pkt + 28. */
-static void udp_wrap(uint8_t *pkt, struct in_addr src, uint16_t sport, struct in_addr stub, size_t len)
+static void udp_wrap(uint8_t *pkt, struct in_addr src, uint16_t sport, struct in_addr stub,
+                     size_t len)
 {
     size_t tot = IP4_HDR + UDP_HDR + len;
     memset(pkt, 0, IP4_HDR + UDP_HDR);
@@ -244,9 +245,9 @@ static void tcp_query(struct agent *a, struct kdns_tcp *c, const uint8_t *msg, s
     bool added = false;
     if (len < 2)
         return;
-    for (slot = 0; slot < KENGINE_DNS_TCP_INFLIGHT && c->q[slot].used; slot++)
+    for (slot = 0; slot < AGENT_KERNEL_DNS_TCP_INFLIGHT && c->q[slot].used; slot++)
         ;
-    if (slot == KENGINE_DNS_TCP_INFLIGHT)
+    if (slot == AGENT_KERNEL_DNS_TCP_INFLIGHT)
         return; /* too many unanswered: this one is dropped, the client retries or times out */
     if (dnsio_edns_for_tcp(msg, len, pkt + IP4_HDR + UDP_HDR, STUB_QUERY_MAX, &qlen, &added)) {
         if (len > STUB_QUERY_MAX)
@@ -295,14 +296,14 @@ static void tcp_listen_ready(struct agent *a, struct loop_src *src, uint32_t eve
 {
     struct kengine *k = a->kern;
     (void)events;
-    for (int round = 0; round < KENGINE_DNS_TCP_MAX; round++) {
+    for (int round = 0; round < AGENT_KERNEL_DNS_TCP_MAX; round++) {
         int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         size_t slot;
         if (fd < 0)
             return;
-        for (slot = 0; slot < KENGINE_DNS_TCP_MAX && k->conns[slot]; slot++)
+        for (slot = 0; slot < AGENT_KERNEL_DNS_TCP_MAX && k->conns[slot]; slot++)
             ;
-        struct kdns_tcp *c = slot < KENGINE_DNS_TCP_MAX ? calloc(1, sizeof(*c)) : NULL;
+        struct kdns_tcp *c = slot < AGENT_KERNEL_DNS_TCP_MAX ? calloc(1, sizeof(*c)) : NULL;
         if (!c) {
             close(fd); /* at the cap: refused */
             continue;
@@ -325,12 +326,12 @@ static void tcp_listen_ready(struct agent *a, struct loop_src *src, uint32_t eve
 static void tcp_answer(struct agent *a, uint16_t tag, uint8_t *msg, size_t len)
 {
     struct kengine *k = a->kern;
-    struct kdns_tcp *c = (tag & 31) < KENGINE_DNS_TCP_MAX ? k->conns[tag & 31] : NULL;
+    struct kdns_tcp *c = (tag & 31) < AGENT_KERNEL_DNS_TCP_MAX ? k->conns[tag & 31] : NULL;
     uint8_t out[2 + DNSTCP_ANSWER_MAX];
     if (!c || c->tag != tag || len < 2 || len > DNSTCP_ANSWER_MAX)
         return;
     uint16_t id = (uint16_t)(msg[0] << 8 | msg[1]);
-    for (size_t i = 0; i < KENGINE_DNS_TCP_INFLIGHT; i++) {
+    for (size_t i = 0; i < AGENT_KERNEL_DNS_TCP_INFLIGHT; i++) {
         if (!c->q[i].used || c->q[i].id != id)
             continue;
         c->q[i].used = false;
@@ -379,7 +380,7 @@ static int stub_socket(struct kengine *k, int type)
     setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-        (type == SOCK_STREAM && listen(fd, KENGINE_DNS_TCP_MAX) < 0)) {
+        (type == SOCK_STREAM && listen(fd, AGENT_KERNEL_DNS_TCP_MAX) < 0)) {
         ret = -errno;
         close(fd);
         return ret;
@@ -481,8 +482,8 @@ int kengine_init(struct agent *a, const struct kengine_ops *ops)
     stub_open(a);
 #ifdef ZTNA_HAVE_NFTFILTER
     k->nflog.fn = nflog_ready;
-    if ((k->nflog.fd = nft_denials_open(KENGINE_NFLOG_GROUP)) < 0) {
-        log_warn("policy", "NFLOG group %u: %s: denials are not counted", KENGINE_NFLOG_GROUP,
+    if ((k->nflog.fd = nft_denials_open(AGENT_KERNEL_NFLOG_GROUP)) < 0) {
+        log_warn("policy", "NFLOG group %u: %s: denials are not counted", AGENT_KERNEL_NFLOG_GROUP,
                  strerror(-k->nflog.fd));
         k->nflog.fd = -1;
     } else if (loop_add(a, &k->nflog, EPOLLIN)) {
@@ -508,7 +509,7 @@ void kengine_fini(struct agent *a)
     int ret;
     if (!k)
         return;
-    for (size_t i = 0; i < KENGINE_DNS_TCP_MAX; i++)
+    for (size_t i = 0; i < AGENT_KERNEL_DNS_TCP_MAX; i++)
         if (k->conns[i])
             tcp_close(a, k->conns[i]);
     close_src(a, &k->udp);
@@ -520,8 +521,8 @@ void kengine_fini(struct agent *a)
         nft_denials_close(k->nflog.fd);
     }
 #endif
-    if (k->table_installed && (ret = k->ops.filter_delete(k->ops.ctx, KENGINE_NFT_TABLE)))
-        log_warn("policy", "cannot delete the nftables table %s: %s", KENGINE_NFT_TABLE,
+    if (k->table_installed && (ret = k->ops.filter_delete(k->ops.ctx, AGENT_KERNEL_NFT_TABLE)))
+        log_warn("policy", "cannot delete the nftables table %s: %s", AGENT_KERNEL_NFT_TABLE,
                  strerror(-ret));
     if (k->pq_src.fd >= 0 && a->epfd >= 0)
         loop_del(a, &k->pq_src);
@@ -576,8 +577,8 @@ int kengine_set_filter(struct agent *a, const struct netmap *nm)
     bool on = nm && nm->has_filter;
     int ret = 0;
     if (!on) { /* null filter: everything allowed, as the userspace gate when off */
-        if (k->table_installed && (ret = k->ops.filter_delete(k->ops.ctx, KENGINE_NFT_TABLE)))
-            log_error("policy", "cannot delete the nftables table %s: %s", KENGINE_NFT_TABLE,
+        if (k->table_installed && (ret = k->ops.filter_delete(k->ops.ctx, AGENT_KERNEL_NFT_TABLE)))
+            log_error("policy", "cannot delete the nftables table %s: %s", AGENT_KERNEL_NFT_TABLE,
                       strerror(-ret));
         if (!ret)
             k->table_installed = false;
@@ -589,15 +590,16 @@ int kengine_set_filter(struct agent *a, const struct netmap *nm)
     size_t n = builds ? nm->n_filter : 0;
     if (same_entries(k, e, n))
         return 0;
-    ret = k->ops.filter_apply(k->ops.ctx, KENGINE_NFT_TABLE, a->tun, e, n);
+    ret = k->ops.filter_apply(k->ops.ctx, AGENT_KERNEL_NFT_TABLE, a->tun, e, n);
     if (ret && n) {
         log_error("policy", "cannot install the filter of map %lld in nftables: %s; denying all "
                   "inbound", (long long)nm->version, strerror(-ret));
         n = 0;
-        ret = k->ops.filter_apply(k->ops.ctx, KENGINE_NFT_TABLE, a->tun, NULL, 0);
+        ret = k->ops.filter_apply(k->ops.ctx, AGENT_KERNEL_NFT_TABLE, a->tun, NULL, 0);
     }
     if (ret) {
-        log_error("policy", "cannot install the nftables table %s on %s: %s", KENGINE_NFT_TABLE,
+        log_error("policy", "cannot install the nftables table %s on %s: %s",
+                  AGENT_KERNEL_NFT_TABLE,
                   a->tun, strerror(-ret));
         return ret;
     }
@@ -624,8 +626,8 @@ void kengine_tick(struct agent *a)
             log_debug("pq", "%s: %s", a->tun, strerror(-ret));
         pq_sync_fd(a);
     }
-    for (size_t i = 0; i < KENGINE_DNS_TCP_MAX; i++)
-        if (k->conns[i] && now - k->conns[i]->last_ms > KENGINE_DNS_TCP_IDLE_MS)
+    for (size_t i = 0; i < AGENT_KERNEL_DNS_TCP_MAX; i++)
+        if (k->conns[i] && now - k->conns[i]->last_ms > AGENT_KERNEL_DNS_TCP_IDLE_MS)
             tcp_close(a, k->conns[i]);
 }
 
@@ -655,7 +657,8 @@ int kengine_run(struct agent *a, void (*tick)(void *ctx, struct wg_device *dev))
     if (g_stop_fd < 0)
         return -errno;
     while (!g_stop_req) {
-        struct pollfd p[2] = {{.fd = a->epfd, .events = POLLIN}, {.fd = g_stop_fd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = a->epfd, .events = POLLIN},
+                              {.fd = g_stop_fd, .events = POLLIN}};
         uint64_t now = agent_now_ms();
         int r = poll(p, 2, next > now ? (int)(next - now) : 0);
         if (r < 0 && errno != EINTR)

@@ -28,14 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/daemon/agent_limits.h"
 #include "agent/wg_model.h"
 #include "common/filter/filter.h"
 
-#define KENGINE_NFT_TABLE "ztna"
-#define KENGINE_NFLOG_GROUP 4171   /* NFLOG group of the filter's denials */
-#define KENGINE_DNS_TCP_MAX 16     /* DNS-over-TCP connections to the stub at once */
-#define KENGINE_DNS_TCP_IDLE_MS 10000
-#define KENGINE_DNS_TCP_INFLIGHT 8 /* queries of one TCP connection waiting for an answer */
 
 struct agent;
 struct netmap;

@@ -165,7 +165,8 @@ static int u_start(struct uside *u)
     struct pqx_config pqc;
     int ret;
     pqx_config_default(&pqc);
-    if ((ret = wg_device_create("zkeu", &u->dev)) || (ret = agentpq_wgdev_attach(u->dev, &pqc, &u->pq)))
+    if ((ret = wg_device_create("zkeu", &u->dev)) ||
+        (ret = agentpq_wgdev_attach(u->dev, &pqc, &u->pq)))
         return ret;
     memcpy(cfg.private_key, u->priv, 32);
     cfg.listen_port = U_PORT;
@@ -180,7 +181,8 @@ static int u_start(struct uside *u)
     pc.flags = WG_PEER_HAS_ENDPOINT;
     cfg.peers = &pc;
     cfg.n_peers = 1;
-    if ((ret = wg_device_apply(u->dev, &cfg)) || (ret = wg_device_add_timer(u->dev, 10, u_observe, u)))
+    if ((ret = wg_device_apply(u->dev, &cfg)) ||
+        (ret = wg_device_add_timer(u->dev, 10, u_observe, u)))
         return ret;
     return pthread_create(&u->thread, NULL, u_run, u) ? -EAGAIN : 0;
 }

@@ -52,7 +52,7 @@ static int nft_apply(void *ctx, const char *table, const char *ifname, const str
                      size_t n)
 {
     (void)ctx;
-    return nft_filter_apply(table, ifname, e, n, KENGINE_NFLOG_GROUP);
+    return nft_filter_apply(table, ifname, e, n, AGENT_KERNEL_NFLOG_GROUP);
 }
 
 static int nft_delete(void *ctx, const char *table)
@@ -127,8 +127,8 @@ int main(void)
         printf("SKIP: nft not installed\n");
         return 77;
     }
-    if (system("ip link add " LINK " type veth peer name zkn1 && ip addr add 198.18.1.1/24 dev " LINK
-               " && ip link set " LINK " up") != 0) {
+    if (system("ip link add " LINK " type veth peer name zkn1 && "
+               "ip addr add 198.18.1.1/24 dev " LINK " && ip link set " LINK " up") != 0) {
         printf("SKIP: cannot create a veth pair\n");
         return 77;
     }
