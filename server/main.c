@@ -41,7 +41,7 @@ static void print_next_steps(const struct server *srv)
 {
     const char *scheme = srv->set.tls_cert[0] ? "https" : "http";
 
-    printf("ztna-server %s listening on %s://%s (MagicDNS %s, base domain %s)\n"
+    printf("ztna-server %s listening on %s://%s (MagicDNS %s, base domain %s, IPv6 prefix %s)\n"
            "Next steps:\n"
            "  1. Open %s://%s/ for the dashboard, or create the first org and owner with\n"
            "     curl -X POST %s://%s/api/auth/setup -H 'Content-Type: application/json' \\\n"
@@ -49,7 +49,7 @@ static void print_next_steps(const struct server *srv)
            "  2. Log in: POST /api/auth/login; list every endpoint: GET /api/endpoints\n"
            "  3. Back up while running: ztna-server backup FILE --data-dir %s\n",
            ZTNA_VERSION, scheme, srv->set.listen, srv->set.dns_listen, srv->set.base_domain,
-           scheme, srv->set.listen, scheme, srv->set.listen, srv->set.data_dir);
+           srv->set.ipv6_prefix, scheme, srv->set.listen, scheme, srv->set.listen, srv->set.data_dir);
     fflush(stdout);
 }
 
