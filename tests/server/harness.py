@@ -306,8 +306,10 @@ class Server:
             status = 0
         return status, out
 
-    def dns_query(self, name, qtype=6, timeout=2.0):
-        """One UDP query to the server's MagicDNS port; returns (rcode, answer count) or None."""
+    def dns_query(self, name, qtype=6, timeout=2.0, addresses=False):
+        """One UDP query to the server's MagicDNS port; returns (rcode, answer count) or None.
+        addresses: (rcode, [the address of each answer record, as text]) instead; every answer
+        must be of the type asked (A or AAAA)."""
         import random
         import struct
         qid = random.randint(0, 65535)
@@ -327,7 +329,22 @@ class Server:
         rid, flags, _, ancount = struct.unpack(">HHHH", resp[:8])
         if rid != qid:
             return None
-        return flags & 0xF, ancount
+        if not addresses:
+            return flags & 0xF, ancount
+        import ipaddress
+        off, out = len(q), []  # the question is echoed as sent
+        for _ in range(ancount):
+            if resp[off] & 0xC0 == 0xC0:  # compressed owner name
+                off += 2
+            else:
+                while resp[off]:
+                    off += 1 + resp[off]
+                off += 1
+            rtype, _, _, rdlen = struct.unpack(">HHIH", resp[off:off + 10])
+            check(rtype == qtype, "answer type %d for query type %d" % (rtype, qtype))
+            out.append(str(ipaddress.ip_address(resp[off + 10:off + 10 + rdlen])))
+            off += 10 + rdlen
+        return flags & 0xF, out
 
     # --- accounts -----------------------------------------------------------------------------
     def unique(self, prefix="u"):

@@ -4,10 +4,6 @@
 seconds without a restart. A machine's name answers A with its tailnet IPv4 address and AAAA
 with its derived IPv6 one (--ipv6-prefix); with --ipv6-prefix off AAAA is NODATA (NOERROR, no
 answer) while A still answers."""
-import ipaddress
-import random
-import socket
-import struct
 import time
 
 import harness
@@ -28,46 +24,11 @@ def wait_for(srv, name, want_answer):
     raise harness.Failure("%s: answer=%s not reached, last %r" % (name, want_answer, res))
 
 
-def addresses(srv, name, qtype):
-    """One UDP query; (rcode, [addresses of the answer's A/AAAA records]) or None."""
-    qid = random.randint(0, 65535)
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\x00" + struct.pack(">HH", qtype, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2.0)
-    try:
-        s.sendto(q, ("127.0.0.1", srv.dns_port))
-        resp, _ = s.recvfrom(4096)
-    except OSError:
-        return None
-    finally:
-        s.close()
-    rid, flags, qd, an = struct.unpack(">HHHH", resp[:8])
-    check(rid == qid and qd == 1, "reply header %r" % resp[:12])
-    off = len(q)  # the question is echoed as sent
-    out = []
-    for _ in range(an):
-        if resp[off] & 0xC0 == 0xC0:  # compressed owner name
-            off += 2
-        else:
-            while resp[off]:
-                off += 1 + resp[off]
-            off += 1
-        rtype, _, _, rdlen = struct.unpack(">HHIH", resp[off:off + 10])
-        rdata = resp[off + 10:off + 10 + rdlen]
-        off += 10 + rdlen
-        check(rtype == qtype, "answer type %d for query %d" % (rtype, qtype))
-        out.append(str(ipaddress.ip_address(rdata)))
-    return flags & 0xF, out
-
-
 def wait_records(srv, name, qtype, want):
     deadline = time.monotonic() + WAIT
     res = None
     while time.monotonic() < deadline:
-        res = addresses(srv, name, qtype)
+        res = srv.dns_query(name, qtype, addresses=True)
         if res == (0, want):
             return
         time.sleep(0.2)
