@@ -188,9 +188,8 @@ static void pq_sync_fd(struct agent *a)
 
 /* --- the MagicDNS stub on sockets ----------------------------------------------------------- */
 
-/* The IPv4/UDP datagram src:sport -> stub:53 carrying len bytes already at pkt + 28. */
-static void udp_wrap(uint8_t *pkt, struct in_addr src, uint16_t sport, struct in_addr stub,
-                     size_t len)
+void kengine_udp_wrap(uint8_t *pkt, struct in_addr src, uint16_t sport, struct in_addr stub,
+                      size_t len)
 {
     size_t tot = IP4_HDR + UDP_HDR + len;
     memset(pkt, 0, IP4_HDR + UDP_HDR);
@@ -225,7 +224,7 @@ static void stub_udp_ready(struct agent *a, struct loop_src *src, uint32_t event
             return;
         if ((size_t)r > STUB_QUERY_MAX || from.sin_family != AF_INET)
             continue; /* larger than any query dnsio takes over UDP */
-        udp_wrap(pkt, from.sin_addr, ntohs(from.sin_port), k->stub, (size_t)r);
+        kengine_udp_wrap(pkt, from.sin_addr, ntohs(from.sin_port), k->stub, (size_t)r);
         dnsio_tun_packet(a, pkt, IP4_HDR + UDP_HDR + (size_t)r);
     }
 }
@@ -259,8 +258,18 @@ static void tcp_query(struct agent *a, struct kdns_tcp *c, const uint8_t *msg, s
     c->q[slot].used = true;
     c->q[slot].added = added;
     c->q[slot].id = (uint16_t)(msg[0] << 8 | msg[1]);
-    udp_wrap(pkt, (struct in_addr){INADDR_ANY}, c->tag, k->stub, qlen);
+    kengine_udp_wrap(pkt, (struct in_addr){INADDR_ANY}, c->tag, k->stub, qlen);
     dnsio_tun_packet(a, pkt, IP4_HDR + UDP_HDR + qlen);
+}
+
+int kengine_dns_frame(const uint8_t *buf, size_t len, size_t cap, size_t *qlen)
+{
+    if (len < 2)
+        return 0;
+    *qlen = (size_t)buf[0] << 8 | buf[1];
+    if (*qlen + 2 > cap)
+        return -EMSGSIZE;
+    return len >= *qlen + 2;
 }
 
 static void tcp_conn_ready(struct agent *a, struct loop_src *src, uint32_t events)
@@ -276,13 +285,14 @@ static void tcp_conn_ready(struct agent *a, struct loop_src *src, uint32_t event
         return;
     c->rx_len += (size_t)r;
     c->last_ms = agent_now_ms();
-    while (!src->dead && c->rx_len >= 2) {
-        size_t qlen = (size_t)c->rx[0] << 8 | c->rx[1];
-        if (qlen + 2 > sizeof(c->rx)) {
+    while (!src->dead) {
+        size_t qlen;
+        int got = kengine_dns_frame(c->rx, c->rx_len, sizeof(c->rx), &qlen);
+        if (got < 0) {
             tcp_close(a, c);
             return;
         }
-        if (c->rx_len < qlen + 2)
+        if (!got)
             break;
         tcp_query(a, c, c->rx + 2, qlen); /* may answer (and close) right away */
         if (src->dead)

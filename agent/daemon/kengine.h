@@ -81,6 +81,16 @@ struct agentpq *kengine_pq(struct agent *a);
 /* A packet dnsio wrote "to the TUN": sent on the stub socket it answers. 0 or -errno. */
 int kengine_stub_send(struct agent *a, const uint8_t *pkt, size_t len);
 
+/* The stub's pieces that read client bytes, for the fuzz target (tests/kernel/fuzz_kengine_dns.c):
+ * kengine_dns_frame: the next query of a DNS-over-TCP stream of len bytes (RFC 7766 2-byte
+ *   length): 1 with *qlen (the query is at buf + 2), 0 when more bytes are needed, -EMSGSIZE when
+ *   the announced length does not fit a cap-byte buffer (the connection is dropped);
+ * kengine_udp_wrap: the IPv4/UDP datagram src:sport -> stub:53 around len bytes already at
+ *   pkt + 28 (pkt has room for 28 + len), as dnsio expects it from the TUN. */
+int kengine_dns_frame(const uint8_t *buf, size_t len, size_t cap, size_t *qlen);
+void kengine_udp_wrap(uint8_t *pkt, struct in_addr src, uint16_t sport, struct in_addr stub,
+                      size_t len);
+
 /* The loop: runs until kengine_stop(); tick(ctx = a, NULL) every AGENT_TICK_MS. 0 or -errno. */
 int kengine_run(struct agent *a, void (*tick)(void *ctx, struct wg_device *dev));
 /* Async-signal-safe. */
