@@ -47,6 +47,7 @@ struct kdns_tcp {
     struct {
         bool used, added; /* added: we put the OPT in, strip it from the answer */
         uint16_t id;
+        uint64_t deadline; /* dnsio gives up on the upstream by then: the slot is free again */
     } q[AGENT_KERNEL_DNS_TCP_INFLIGHT];
 };
 
@@ -242,9 +243,12 @@ static void tcp_query(struct agent *a, struct kdns_tcp *c, const uint8_t *msg, s
     uint8_t pkt[IP4_HDR + UDP_HDR + STUB_QUERY_MAX];
     size_t qlen, slot;
     bool added = false;
+    uint64_t now = agent_now_ms();
     if (len < 2)
         return;
-    for (slot = 0; slot < AGENT_KERNEL_DNS_TCP_INFLIGHT && c->q[slot].used; slot++)
+    for (slot = 0; slot < AGENT_KERNEL_DNS_TCP_INFLIGHT && c->q[slot].used &&
+                   c->q[slot].deadline > now;
+         slot++)
         ;
     if (slot == AGENT_KERNEL_DNS_TCP_INFLIGHT)
         return; /* too many unanswered: this one is dropped, the client retries or times out */
@@ -258,6 +262,7 @@ static void tcp_query(struct agent *a, struct kdns_tcp *c, const uint8_t *msg, s
     c->q[slot].used = true;
     c->q[slot].added = added;
     c->q[slot].id = (uint16_t)(msg[0] << 8 | msg[1]);
+    c->q[slot].deadline = now + AGENT_DNS_UPSTREAM_TIMEOUT_MS + AGENT_TICK_MS;
     kengine_udp_wrap(pkt, (struct in_addr){INADDR_ANY}, c->tag, k->stub, qlen);
     dnsio_tun_packet(a, pkt, IP4_HDR + UDP_HDR + qlen);
 }
@@ -352,7 +357,8 @@ static void tcp_answer(struct agent *a, uint16_t tag, uint8_t *msg, size_t len)
         memcpy(out + 2, msg, len);
         if (send(c->src.fd, out, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(len + 2))
             tcp_close(a, c); /* a client that does not read its answers is dropped */
-        c->last_ms = agent_now_ms();
+        else
+            c->last_ms = agent_now_ms();
         return;
     }
 }
