@@ -31,6 +31,9 @@ Checks (each wait bounded):
      prefix is NXDOMAIN (answered by the stub, not the upstream)
   5. the kernel's IPv6 link chatter (multicast to ff02::1 on the TUN) is dropped by the engine,
      counted in status (ip6_link_dropped), and not logged
+  6. the server restarted with --ipv6-prefix off: the agents' maps have no tailnet_ip6, the TUN's
+     IPv6 address is removed, `ztna ip` prints the IPv4 address only (`-6` exits 1), AAAA is
+     NODATA, and the policy still holds over IPv4
 """
 import ipaddress
 import json
@@ -39,6 +42,7 @@ import random
 import socket
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mesh_util import Mesh, main_wrapper  # noqa: E402
@@ -226,6 +230,27 @@ def main():
     assert not chatter, chatter
     M.log("link chatter: %d packets dropped quietly (%d before the pings), %d new log lines, none about them"
           % (after, before, len(new)))
+
+    # 6. the server restarted with IPv6 off: the maps carry no tailnet_ip6, and the agents go back
+    #    to IPv4 only (the TUN's IPv6 address removed, no /128, AAAA NODATA)
+    M.stop("server")
+    M.start_server("--ipv6-prefix", "off")
+    t = time.monotonic()
+    for k in AGENTS:
+        M.wait_for("%s to get a map without IPv6" % AGENTS[k],
+                   lambda k=k: (lambda s: "tailnet_ip6" not in s["self"] and s["peers"] and
+                                "tailnet_ip6" not in s["peers"][0])(M.status(k)), 30, 0.3)
+        out = M.run(["ip", "-6", "addr", "show", "dev", M.tun(k)], ns=k).stdout
+        assert "fd7a:" not in out, out
+        assert M.ztna(k, "ip").stdout.split() == [ip4[k]]
+        r = M.ztna(k, "ip", "-6", check=False)
+        assert r.returncode == 1 and "no tailnet IPv6 address" in r.stderr, (r.returncode, r.stderr)
+    aaaa = json.loads(M.run([sys.executable, SELF, "--dns", fqdn, "28"], ns="A").stdout)
+    assert aaaa == {"rcode": 0, "answers": []}, aaaa
+    M.wait_for("alpha -> beta:22 over IPv4 with IPv6 off", lambda: tcp("A", ip4["B"], 22), 10, 0.3)
+    assert not tcp("A", ip4["B"], 23), "tcp/23 passed with IPv6 off"
+    M.log("IPv6 off on the server: both agents IPv4 only after %.1fs (address removed, AAAA NODATA, "
+          "ztna ip -6 exits 1), tcp/22 still passes" % (time.monotonic() - t))
 
     for k in AGENTS:
         M.stop("agent-" + k)

@@ -87,7 +87,7 @@ def main():
           for k, n in AGENTS.items()}
     me = {k: st[k]["self"] for k in AGENTS}
     for k in AGENTS:
-        ip = ztna(k, "ip").stdout.strip()
+        ip = ztna(k, "ip", "-4").stdout.strip()
         assert ip == me[k]["tailnet_ip"] and ip.startswith("100."), (ip, me[k])
         assert re.match(r"^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.", ip), ip
     assert me["A"]["tags"] == ["tag:web"], me["A"]
