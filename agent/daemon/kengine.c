@@ -59,6 +59,7 @@ struct kengine {
     uint16_t tcp_gen;
     struct in_addr stub;
     bool link_created, table_installed;
+    bool policy_down; /* the link is down: no filter could be installed */
     struct filter_entry *installed; /* the entries in the nftables table now (owned) */
     size_t n_installed;
     bool installed_deny_all;
@@ -111,10 +112,10 @@ static int r_link_delete(void *ctx, const char *ifname)
     return wg_kernel_link_delete(ifname);
 }
 
-static int r_link_up(void *ctx, const char *ifname)
+static int r_link_set_up(void *ctx, const char *ifname, bool up)
 {
     (void)ctx;
-    return rtnl_link_set_up(ifname, true);
+    return rtnl_link_set_up(ifname, up);
 }
 
 static int r_addr4(void *ctx, const char *ifname, struct in_addr addr, unsigned plen, bool del)
@@ -159,7 +160,7 @@ static int r_filter_delete(void *ctx, const char *table)
 }
 
 static const struct kengine_ops real_ops = {
-    .link_create = r_link_create, .link_delete = r_link_delete, .link_up = r_link_up,
+    .link_create = r_link_create, .link_delete = r_link_delete, .link_set_up = r_link_set_up,
     .addr4 = r_addr4, .device_get = r_device_get, .device_set = r_device_set,
     .filter_apply = r_filter_apply, .filter_delete = r_filter_delete,
 };
@@ -486,7 +487,7 @@ int kengine_init(struct agent *a, const struct kengine_ops *ops)
                   strerror(-ret));
         return ret;
     }
-    if ((ret = k->ops.link_up(k->ops.ctx, a->tun)))
+    if ((ret = k->ops.link_set_up(k->ops.ctx, a->tun, true)))
         log_warn("daemon", "cannot set %s up: %s", a->tun, strerror(-ret));
     if ((ret = k->ops.addr4(k->ops.ctx, a->tun, k->stub, 32, false)))
         log_warn("dns", "cannot add %s/32 to %s: %s", AGENT_DNS_IP, a->tun, strerror(-ret));
@@ -587,6 +588,20 @@ static bool same_entries(const struct kengine *k, const struct filter_entry *e, 
            (!n || !memcmp(k->installed, e, n * sizeof(*e)));
 }
 
+/* The link back up once a filter (or none) is in force after a failure. */
+static void policy_up(struct agent *a)
+{
+    struct kengine *k = a->kern;
+    int ret;
+    if (!k->policy_down)
+        return;
+    if ((ret = k->ops.link_set_up(k->ops.ctx, a->tun, true)))
+        log_error("policy", "cannot set %s up again: %s", a->tun, strerror(-ret));
+    else
+        log_info("policy", "%s up again: the filter is in", a->tun);
+    k->policy_down = ret != 0;
+}
+
 int kengine_set_filter(struct agent *a, const struct netmap *nm)
 {
     struct kengine *k = a->kern;
@@ -598,6 +613,7 @@ int kengine_set_filter(struct agent *a, const struct netmap *nm)
                       strerror(-ret));
         if (!ret)
             k->table_installed = false;
+        policy_up(a);
         return ret;
     }
     /* the userspace gate denies all when the filter cannot be built: so does this */
@@ -613,12 +629,16 @@ int kengine_set_filter(struct agent *a, const struct netmap *nm)
         n = 0;
         ret = k->ops.filter_apply(k->ops.ctx, AGENT_KERNEL_NFT_TABLE, a->tun, NULL, 0);
     }
-    if (ret) {
-        log_error("policy", "cannot install the nftables table %s on %s: %s",
-                  AGENT_KERNEL_NFT_TABLE,
-                  a->tun, strerror(-ret));
+    if (ret) { /* fail closed: no traffic at all rather than traffic the policy does not allow */
+        log_error("policy", "cannot install the nftables table %s on %s: %s; %s down until a "
+                  "filter is in", AGENT_KERNEL_NFT_TABLE, a->tun, strerror(-ret), a->tun);
+        int r2 = k->ops.link_set_up(k->ops.ctx, a->tun, false);
+        if (r2)
+            log_error("policy", "cannot set %s down: %s", a->tun, strerror(-r2));
+        k->policy_down = true;
         return ret;
     }
+    policy_up(a);
     k->table_installed = true;
     k->installed_deny_all = !builds || (n == 0 && nm->n_filter);
     free(k->installed);

@@ -11,8 +11,9 @@
  *   - the policy filter as the nftables table `ztna` on the link (agent/kernel/nftfilter.h), with
  *     the same meaning as the userspace gate (common/filter/gate.h): a null filter allows all (no
  *     table), a filter allows its entries plus replies to flows this node opened, a filter that
- *     cannot be installed is replaced by one that allows nothing; denials come back over NFLOG
- *     and go into the daemon's denial counters;
+ *     cannot be built or installed is replaced by one that allows nothing, and if even that
+ *     cannot be installed the link is set down until a filter is in (fail closed); denials come
+ *     back over NFLOG and go into the daemon's denial counters;
  *   - the MagicDNS stub on sockets bound to 100.100.100.100:53 (UDP and TCP): each query is handed
  *     to dnsio.c's packet code as the IPv4/UDP packet it would have been on a TUN, and what dnsio
  *     writes back (engine_tun_write) is sent on the socket it belongs to;
@@ -49,7 +50,7 @@ bool kengine_available(char *why, size_t why_len);
 struct kengine_ops {
     int (*link_create)(void *ctx, const char *ifname);
     int (*link_delete)(void *ctx, const char *ifname);
-    int (*link_up)(void *ctx, const char *ifname);
+    int (*link_set_up)(void *ctx, const char *ifname, bool up);
     int (*addr4)(void *ctx, const char *ifname, struct in_addr addr, unsigned plen, bool del);
     int (*device_get)(void *ctx, const char *ifname, struct wg_device_config **out);
     int (*device_set)(void *ctx, const struct wg_device_config *cfg);

@@ -54,7 +54,8 @@
 struct fakelink {
     struct fake wg;
     int created, deleted, up;
-    bool exists, stub_addr;
+    bool exists, is_up, stub_addr;
+    bool fail_apply; /* nftables refuses every table */
     int table_applies, table_deletes;
     bool table;
     char table_if[16];
@@ -83,10 +84,13 @@ static int l_delete(void *ctx, const char *ifname)
     return 0;
 }
 
-static int l_up(void *ctx, const char *ifname)
+static int l_set_up(void *ctx, const char *ifname, bool up)
 {
     struct fakelink *l = ctx;
-    l->up += l->exists && !strcmp(ifname, K_IF);
+    if (!l->exists || strcmp(ifname, K_IF))
+        return -ENODEV;
+    l->up += up;
+    l->is_up = up;
     return 0;
 }
 
@@ -106,6 +110,8 @@ static int l_filter_apply(void *ctx, const char *table, const char *ifname,
     struct fakelink *l = ctx;
     if (strcmp(table, "ztna") || n > 4)
         return -EINVAL;
+    if (l->fail_apply)
+        return -EPROTONOSUPPORT;
     l->table_applies++;
     l->table = true;
     snprintf(l->table_if, sizeof(l->table_if), "%s", ifname);
@@ -326,7 +332,7 @@ int main(void)
     static struct uside u;
     static struct agent ag;
     struct agent *a = &ag;
-    struct kengine_ops ops = {l_create, l_delete, l_up, l_addr4, fake_get, fake_set,
+    struct kengine_ops ops = {l_create, l_delete, l_set_up, l_addr4, fake_get, fake_set,
                               l_filter_apply, l_filter_delete, &l};
     struct netmap nm1 = {0}, nm2 = {0}, nm3 = {0};
     struct nm_node peers[2];
@@ -362,7 +368,7 @@ int main(void)
 
     /* start */
     CHECK(kengine_init(a, &ops) == 0);
-    CHECK(l.created == 1 && l.exists && l.up == 1 && l.stub_addr);
+    CHECK(l.created == 1 && l.exists && l.up == 1 && l.is_up && l.stub_addr);
     CHECK(l.wg.cfg.listen_port == K_PORT && !memcmp(l.wg.cfg.private_key, a->keys.wg_priv, 32));
     CHECK(l.wg.cfg.n_peers == 0);
     CHECK(!strcmp(engine_backend_name(a), "kernel"));
@@ -440,6 +446,20 @@ int main(void)
     nm3.has_filter = true;
     engine_apply(a, &nm2, &nm3);
     CHECK(l.table && l.table_n == 0);
+
+    /* nftables refuses the next filter, and the deny-all one: the link goes down (fail closed)
+     * and comes back up with the next filter that is installed */
+    struct netmap nm4 = nm1, nm5 = nm1;
+    nm4.version = 4;
+    nm4.peers = nm5.peers = &peers[1];
+    nm4.n_peers = nm5.n_peers = 1;
+    nm5.version = 5;
+    l.fail_apply = true;
+    engine_apply(a, &nm3, &nm4);
+    CHECK(l.exists && !l.is_up);
+    l.fail_apply = false;
+    engine_apply(a, &nm4, &nm5);
+    CHECK(l.is_up && l.table && l.table_n == 1);
 
     /* teardown */
     dnsio_fini(a);

@@ -42,6 +42,12 @@ static int ok_link(void *ctx, const char *ifname)
     return strcmp(ifname, LINK) ? -ENODEV : 0;
 }
 
+static int ok_set_up(void *ctx, const char *ifname, bool up)
+{
+    (void)up;
+    return ok_link(ctx, ifname);
+}
+
 static int ok_addr4(void *ctx, const char *ifname, struct in_addr addr, unsigned plen, bool del)
 {
     (void)ctx, (void)ifname, (void)addr, (void)plen, (void)del;
@@ -111,7 +117,7 @@ int main(void)
     static struct fake wg;
     static struct agent ag;
     struct agent *a = &ag;
-    struct kengine_ops ops = {ok_link, ok_link, ok_link, ok_addr4, fake_get, fake_set,
+    struct kengine_ops ops = {ok_link, ok_link, ok_set_up, ok_addr4, fake_get, fake_set,
                               nft_apply, nft_delete, &wg};
     struct filter_entry ssh = {.family = 4, .plen = 24, .proto = FILTER_PROTO_TCP, .port_lo = 22,
                                .port_hi = 22};
