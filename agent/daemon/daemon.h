@@ -123,6 +123,9 @@ struct cJSON *engine_stats(struct agent *a);
  * the device's configuration and state (new, wg_device_config_free()); one IP packet to the host
  * as if it came out of the tunnel (kernel: a DNS stub answer, sent on the stub's socket). */
 const char *engine_backend_name(const struct agent *a);
+/* The device part of the configuration: our private key, the listen port, no peers (wipe the
+ * key with sodium_memzero after use). */
+void engine_device_base(const struct agent *a, struct wg_device_config *cfg);
 struct agentpq *engine_pq(struct agent *a);
 int engine_device_get(struct agent *a, struct wg_device_config **out);
 int engine_tun_write(struct agent *a, const uint8_t *pkt, size_t len);

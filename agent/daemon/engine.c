@@ -17,6 +17,14 @@
 #include "common/log.h"
 #include <cjson/cJSON.h>
 
+void engine_device_base(const struct agent *a, struct wg_device_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memcpy(cfg->private_key, a->keys.wg_priv, 32);
+    cfg->listen_port = a->listen_port;
+    cfg->flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT | WG_DEVICE_REPLACE_PEERS;
+}
+
 int engine_init(struct agent *a)
 {
     struct wg_device_config cfg;
@@ -24,10 +32,7 @@ int engine_init(struct agent *a)
     int ret;
     if (a->kernel)
         return kengine_init(a, NULL);
-    memset(&cfg, 0, sizeof(cfg));
-    memcpy(cfg.private_key, a->keys.wg_priv, 32);
-    cfg.listen_port = a->listen_port;
-    cfg.flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT | WG_DEVICE_REPLACE_PEERS;
+    engine_device_base(a, &cfg);
     ret = wg_device_apply(a->dev, &cfg);
     sodium_memzero(cfg.private_key, 32);
     if (ret) {

@@ -475,11 +475,8 @@ int kengine_init(struct agent *a, const struct kengine_ops *ops)
     struct agentpq_kernel_ops kops = {k->ops.device_get, k->ops.device_set, k->ops.ctx};
     if ((ret = agentpq_wgkernel_new(a->tun, &pqcfg, &kops, &k->pq)))
         return ret;
-    memset(&cfg, 0, sizeof(cfg));
+    engine_device_base(a, &cfg);
     snprintf(cfg.ifname, sizeof(cfg.ifname), "%s", a->tun);
-    memcpy(cfg.private_key, a->keys.wg_priv, 32);
-    cfg.listen_port = a->listen_port;
-    cfg.flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT | WG_DEVICE_REPLACE_PEERS;
     ret = agentpq_wgkernel_apply(k->pq, &cfg);
     sodium_memzero(cfg.private_key, 32);
     if (ret) {
