@@ -471,6 +471,10 @@ int kengine_init(struct agent *a, const struct kengine_ops *ops)
         return ret;
     }
     k->link_created = true;
+    /* a table left by an earlier run: none until the first map, as the userspace gate is off */
+    if ((ret = k->ops.filter_delete(k->ops.ctx, AGENT_KERNEL_NFT_TABLE)) == 0)
+        log_warn("policy", "deleted the nftables table %s left by an earlier run",
+                 AGENT_KERNEL_NFT_TABLE);
     agentpq_config_from_env(&pqcfg);
     struct agentpq_kernel_ops kops = {k->ops.device_get, k->ops.device_set, k->ops.ctx};
     if ((ret = agentpq_wgkernel_new(a->tun, &pqcfg, &kops, &k->pq)))

@@ -3,6 +3,7 @@
  * fakekernel.h, but its filter calls are the real nftables ones (agent/kernel/nftfilter.h) on one
  * end of a veth pair (zkn0, 198.18.1.1) standing in for the WireGuard link; the other end (zkn1,
  * 198.18.1.2) is in a child's network namespace, which sends what a peer would.
+ *   - a table left by an earlier run is deleted at start;
  *   - a netmap whose filter allows tcp/22 from 198.18.1.0/24: table `inet ztna` on zkn0;
  *   - the child's UDP datagrams to 198.18.1.1:5300 are dropped, logged to NFLOG group 4171, read
  *     by the engine's NFLOG socket in the daemon's loop and counted in the daemon's denials
@@ -154,7 +155,10 @@ int main(void)
     a->kernel = true;
     CHECK(loop_init(a) == 0);
     CHECK(filter_matcher_new(&a->fm, 0) == 0);
+    /* a table left by an earlier run goes at start */
+    CHECK(nft_filter_apply("ztna", LINK, NULL, 0, AGENT_KERNEL_NFLOG_GROUP) == 0 && has_table());
     CHECK(kengine_init(a, &ops) == 0);
+    CHECK(!has_table());
 
     nm1.version = 1;
     inet_pton(AF_INET, "100.64.9.1", &nm1.self.ip);
