@@ -100,9 +100,31 @@ bool kengine_available(char *why, size_t why_len)
 
 /* --- the real kernel calls ------------------------------------------------------------------ */
 
+/* True if ifname is a wireguard link (its uevent says DEVTYPE=wireguard). */
+static bool is_wireguard(const char *ifname)
+{
+    char path[64], line[128];
+    bool wg = false;
+    snprintf(path, sizeof(path), "/sys/class/net/%s/uevent", ifname);
+    FILE *f = fopen(path, "re");
+    while (f && !wg && fgets(line, sizeof(line), f))
+        wg = !strcmp(line, "DEVTYPE=wireguard\n");
+    if (f)
+        fclose(f);
+    return wg;
+}
+
+/* A wireguard link of that name (left by an earlier run) is replaced; any other interface of
+ * that name is not ours to delete: -EEXIST. */
 static int r_link_create(void *ctx, const char *ifname)
 {
+    int ret = wg_kernel_link_create(ifname);
     (void)ctx;
+    if (ret != -EEXIST || !is_wireguard(ifname))
+        return ret;
+    log_warn("daemon", "%s: a wireguard link left by an earlier run? replacing it", ifname);
+    if ((ret = wg_kernel_link_delete(ifname)) && ret != -ENODEV)
+        return ret;
     return wg_kernel_link_create(ifname);
 }
 
@@ -460,14 +482,9 @@ int kengine_init(struct agent *a, const struct kengine_ops *ops)
     inet_pton(AF_INET, AGENT_DNS_IP, &k->stub);
     k->nflog.fd = -1;
     ret = k->ops.link_create(k->ops.ctx, a->tun);
-    if (ret == -EEXIST) {
-        log_warn("daemon", "%s exists (left by an earlier run?): replacing it", a->tun);
-        k->ops.link_delete(k->ops.ctx, a->tun);
-        ret = k->ops.link_create(k->ops.ctx, a->tun);
-    }
     if (ret) {
-        log_error("daemon", "cannot create the kernel WireGuard interface %s: %s", a->tun,
-                  strerror(-ret));
+        log_error("daemon", "cannot create the kernel WireGuard interface %s: %s%s", a->tun,
+                  strerror(-ret), ret == -EEXIST ? " (another interface has that name: --tun)" : "");
         return ret;
     }
     k->link_created = true;

@@ -1,7 +1,8 @@
 /* `ztna daemon --backend kernel`: the tunnels on a kernel WireGuard interface (agent/kernel)
  * instead of the userspace engine. The daemon keeps everything else (control session, netmap,
  * engine.c's peer model, addresses, DNS table, local API); this file holds what differs:
- *   - the `wireguard` link named --tun: created at start (an existing one is replaced), private
+ *   - the `wireguard` link named --tun: created at start (a wireguard link of that name left by
+ *     an earlier run is replaced, any other interface of that name stops the start), private
  *     key and listen port, link up, 100.100.100.100/32 on it for the MagicDNS stub; deleted at
  *     exit together with the nftables table;
  *   - the peers engine.c builds from the netmap go to the kernel through

@@ -4,6 +4,7 @@
  * userspace engine peer with its own PQ exchange (agentpq_wgdev) over real UDP in a private
  * network namespace (198.18.0.1; kernel WireGuard port 51941, its exchange 51942; userspace
  * 51943). Checks:
+ *   - an interface of that name already there: the start stops with -EEXIST, nothing deleted;
  *   - start: the link is created and up, private key and listen port set, 100.100.100.100/32 on it;
  *   - a netmap (a PQ peer with IPv4 and IPv6, a classical-allowed peer, a filter): each peer with
  *     its allowed IPs (/32, and /128 for the IPv6 one),
@@ -365,6 +366,13 @@ int main(void)
     CHECK(loop_init(a) == 0);
     CHECK(filter_matcher_new(&a->fm, 0) == 0);
     CHECK(dnsio_init(a, NULL) == 0);
+
+    /* another interface has the name: the start stops, nothing of it is deleted */
+    l.exists = true;
+    CHECK(kengine_init(a, &ops) == -EEXIST);
+    kengine_fini(a);
+    CHECK(l.exists && l.deleted == 0 && a->kern == NULL);
+    l.exists = false;
 
     /* start */
     CHECK(kengine_init(a, &ops) == 0);
