@@ -484,7 +484,8 @@ int kengine_init(struct agent *a, const struct kengine_ops *ops)
     ret = k->ops.link_create(k->ops.ctx, a->tun);
     if (ret) {
         log_error("daemon", "cannot create the kernel WireGuard interface %s: %s%s", a->tun,
-                  strerror(-ret), ret == -EEXIST ? " (another interface has that name: --tun)" : "");
+                  strerror(-ret),
+                  ret == -EEXIST ? " (another interface has that name: --tun)" : "");
         return ret;
     }
     k->link_created = true;
