@@ -54,10 +54,11 @@ def listen(ports):
         time.sleep(3600)
 
 
-def probe(ip, port, timeout):
-    """True if the banner arrives within timeout seconds."""
+def probe(ip, port, timeout, src=None):
+    """True if the banner arrives within timeout seconds (from source address src if given)."""
     try:
-        with socket.create_connection((ip, port), timeout=timeout) as s:
+        with socket.create_connection((ip, port), timeout=timeout,
+                                      source_address=(src, 0) if src else None) as s:
             s.settimeout(timeout)
             got = b""
             while not got.endswith(b"\n") and len(got) < 64:
@@ -71,10 +72,10 @@ def probe(ip, port, timeout):
 
 
 def prober():
-    """--probe mode: reads "ip port timeout" lines, answers "1" (banner read) or "0"."""
+    """--probe mode: reads "ip port timeout [src]" lines, answers "1" (banner read) or "0"."""
     for line in sys.stdin:
-        ip, port, timeout = line.split()
-        print("1" if probe(ip, int(port), float(timeout)) else "0", flush=True)
+        ip, port, timeout, *src = line.split()
+        print("1" if probe(ip, int(port), float(timeout), src[0] if src else None) else "0", flush=True)
 
 
 class Skip(Exception):
@@ -143,14 +144,15 @@ class Mesh:
         """Banner listeners on ports of netns k (stopped by cleanup())."""
         self.spawn("listen-" + k, [sys.executable, SELF, "--listen"] + [str(p) for p in ports], k)
 
-    def tcp(self, src, ip, port, timeout=1.5):
+    def tcp(self, src, ip, port, timeout=1.5, from_ip=None):
         """True if `src` opens a TCP connection to ip:port through the tunnel and reads the banner
-        (so the SYN passed the destination's filter and the replies passed the source's)."""
+        (so the SYN passed the destination's filter and the replies passed the source's); from_ip:
+        the connection's source address (default: the kernel's choice)."""
         p = self.probers.get(src)
         if p is None or p.poll() is not None:
             p = self.probers[src] = self.spawn("probe-" + src, [sys.executable, SELF, "--probe"], src,
                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        p.stdin.write(("%s %d %s\n" % (ip, port, timeout)).encode())
+        p.stdin.write(("%s %d %s%s\n" % (ip, port, timeout, " " + from_ip if from_ip else "")).encode())
         p.stdin.flush()
         ans = p.stdout.readline().strip()
         if ans not in (b"0", b"1"):

@@ -31,7 +31,10 @@ Checks (each wait bounded):
      prefix is NXDOMAIN (answered by the stub, not the upstream)
   5. the kernel's IPv6 link chatter (multicast to ff02::1 on the TUN) is dropped by the engine,
      counted in status (ip6_link_dropped), and not logged
-  6. the server restarted with --ipv6-prefix off: the agents' maps have no tailnet_ip6, the TUN's
+  6. cryptokey routing over IPv6: connections from alpha's tunnel with a source that is not
+     alpha's /128 are dropped by the source check before beta's filter (which never counts them,
+     while it counts alpha's own tcp/23 again); alpha's own address still passes tcp/22
+  7. the server restarted with --ipv6-prefix off: the agents' maps have no tailnet_ip6, the TUN's
      IPv6 address is removed, `ztna ip` prints the IPv4 address only (`-6` exits 1), AAAA is
      NODATA, and the policy still holds over IPv4
 """
@@ -106,8 +109,8 @@ def dns_ask(name, qtype):
     print(json.dumps({"rcode": flags & 15, "answers": out}))
 
 
-def tcp(src, ip, port, timeout=1.5):
-    return M.tcp(src, ip, port, timeout)
+def tcp(src, ip, port, timeout=1.5, from_ip=None):
+    return M.tcp(src, ip, port, timeout, from_ip)
 
 
 def ping6(src, ip):
@@ -231,7 +234,25 @@ def main():
     M.log("link chatter: %d packets dropped quietly (%d before the pings), %d new log lines, none about them"
           % (after, before, len(new)))
 
-    # 6. the server restarted with IPv6 off: the maps carry no tailnet_ip6, and the agents go back
+    # 6. cryptokey routing: packets from alpha's tunnel with a source that is not alpha's /128 (a
+    #    second address on alpha's TUN, inside the prefix, so it is routed to beta) are dropped
+    #    by the tunnel's source check, before beta's filter: the filter, which would deny them
+    #    (tcp/23 from nobody allowed), never counts them; alpha's own address is counted
+    spoof = derived6("100.64.0.99")
+    M.run(["ip", "-6", "addr", "add", spoof + "/128", "dev", M.tun("A"), "nodad"], ns="A")
+    assert not tcp("A", ip6["B"], 22, 1.5, spoof), "beta accepted %s from alpha's tunnel" % spoof
+    assert not tcp("A", ip6["B"], 23, 1.5, spoof), "beta accepted %s from alpha's tunnel" % spoof
+    assert tcp("A", ip6["B"], 22, 1.5, ip6["A"]), "alpha's own address stopped passing"
+    before = denial("B", ip6["A"], "tcp", 23)["count"]
+    assert not tcp("A", ip6["B"], 23, 1.5, ip6["A"])
+    M.wait_for("beta to count alpha's own tcp/23 again",
+               lambda: denial("B", ip6["A"], "tcp", 23)["count"] > before, 5, 0.3)
+    assert not denial("B", spoof, "tcp"), "the spoofed packets reached beta's filter"
+    M.run(["ip", "-6", "addr", "del", spoof + "/128", "dev", M.tun("A")], ns="A")
+    M.log("%s from alpha's tunnel dropped by the source check (never counted by beta's filter); "
+          "alpha's own address passes tcp/22 and is counted on tcp/23" % spoof)
+
+    # 7. the server restarted with IPv6 off: the maps carry no tailnet_ip6, and the agents go back
     #    to IPv4 only (the TUN's IPv6 address removed, no /128, AAAA NODATA)
     M.stop("server")
     M.start_server("--ipv6-prefix", "off")
@@ -249,8 +270,9 @@ def main():
     assert aaaa == {"rcode": 0, "answers": []}, aaaa
     M.wait_for("alpha -> beta:22 over IPv4 with IPv6 off", lambda: tcp("A", ip4["B"], 22), 10, 0.3)
     assert not tcp("A", ip4["B"], 23), "tcp/23 passed with IPv6 off"
+    assert not tcp("B", ip4["A"], 22), "beta opened alpha:22 with IPv6 off"
     M.log("IPv6 off on the server: both agents IPv4 only after %.1fs (address removed, AAAA NODATA, "
-          "ztna ip -6 exits 1), tcp/22 still passes" % (time.monotonic() - t))
+          "ztna ip -6 exits 1), tcp/22 still passes, tcp/23 and beta -> alpha still dropped" % (time.monotonic() - t))
 
     for k in AGENTS:
         M.stop("agent-" + k)
