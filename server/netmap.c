@@ -33,9 +33,22 @@
 #include "server/netmap_msg.h"
 #include "server/policy_glue.h"
 
+/* A machine's filter as its maps carry it, computed once and shared by the messages that follow:
+ * asking the policy takes its lock and builds a cJSON tree, which every message did before. It
+ * stays valid while nothing may have changed it: every change to a filter reaches the netmap as
+ * netmap_policy_changed() (policy_glue.h), which moves the netmap's policy generation on and the
+ * node's full_at (or the org's reset_at) past the version the text was computed at. */
+struct nm_filter {
+    atomic_int refs;
+    uint64_t gen;                /* nm->policy_gen when the policy was asked */
+    int64_t at;                  /* org version read before the policy was asked */
+    char text[];                 /* compact JSON, "null" with no policy (allow all) */
+};
+
 struct nm_slot {                 /* one per machine id, live or tombstone (under org->lock) */
     int64_t id;
     struct nm_node *node;        /* owned reference */
+    struct nm_filter *filter;    /* owned reference or NULL (under org->filter_lock) */
     struct nm_slot *hnext;       /* hash chain */
     struct nm_slot *prev, *next; /* list ordered by node->changed_at, oldest first */
 };
@@ -61,6 +74,7 @@ struct nm_org {
     int64_t id;
     struct netmap *nm;
     pthread_rwlock_t lock;       /* polls read, the change feed writes */
+    pthread_mutex_t filter_lock; /* every slot's filter pointer (inner to lock) */
     /* Bumped after every version bump (and at shutdown); waiting polls sleep on it with
      * FUTEX_WAIT and are all woken by one FUTEX_WAKE: no waiter list to walk, no mutex for a
      * herd of 10,000 woken threads to queue on. */
@@ -94,6 +108,7 @@ struct netmap {
     struct nm_nonce **nonces;    /* NM_NONCE_BUCKETS chains */
     struct nm_nonce *nonce_head, *nonce_tail; /* by arrival, i.e. by expiry */
     atomic_bool stopping;
+    _Atomic uint64_t policy_gen; /* moves on at every netmap_policy_changed() */
     pthread_t thread;
     pthread_mutex_t tlock;
     pthread_cond_t twake;
@@ -190,6 +205,12 @@ static void list_append(struct nm_org *o, struct nm_slot *s)
     o->tail = s;
 }
 
+static void filter_put(struct nm_filter *f)
+{
+    if (f && atomic_fetch_sub(&f->refs, 1) == 1)
+        free(f);
+}
+
 static void slot_free(struct nm_org *o, struct nm_slot *s)
 {
     struct nm_slot **pp = &o->buckets[hash_id(s->id, o->nbuckets)];
@@ -201,6 +222,7 @@ static void slot_free(struct nm_org *o, struct nm_slot *s)
     if (s->node->removed)
         o->ntomb--;
     nm_node_put(s->node);
+    filter_put(s->filter); /* under the write lock: no poll holds filter_lock */
     free(s);
     o->nslots--;
 }
@@ -329,6 +351,7 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
         return NULL;
     }
     pthread_rwlock_init(&o->lock, NULL);
+    pthread_mutex_init(&o->filter_lock, NULL);
     pthread_mutex_lock(&nm->orgs_lock);
     if (nm->norgs == nm->orgs_cap) {
         size_t cap = nm->orgs_cap ? nm->orgs_cap * 2 : 16;
@@ -337,6 +360,7 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
         if (!a) {
             pthread_mutex_unlock(&nm->orgs_lock);
             pthread_rwlock_destroy(&o->lock);
+            pthread_mutex_destroy(&o->filter_lock);
             free(o->dns);
             free(o->buckets);
             free(o);
@@ -357,6 +381,7 @@ static void org_free(struct nm_org *o)
     free(o->buckets);
     free(o->dns);
     pthread_rwlock_destroy(&o->lock);
+    pthread_mutex_destroy(&o->filter_lock);
     free(o);
 }
 
@@ -742,6 +767,8 @@ void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *id
     struct netmap *nm = srv->netmap;
     struct nm_org *o = nm ? org_find(nm, org_id) : NULL;
 
+    if (nm)
+        atomic_fetch_add(&nm->policy_gen, 1); /* after the policy changed: see nm_filter */
     if (!o)
         return;
     pthread_rwlock_wrlock(&o->lock);
@@ -863,21 +890,89 @@ int netmap_auth(struct server *srv, const char *header, const char *method, cons
 
 /* --- the poll ----------------------------------------------------------------------------- */
 
+#define NM_INLINE_NODES 8 /* a delta after one change: no allocation for its lists */
+
 struct collected {
     enum nm_msg_type type;
     int64_t version;
+    uint64_t policy_gen;          /* read with version, before the policy is asked */
     struct nm_node *self;
     struct nm_node **nodes; /* full: every live entry; delta: entries changed after since */
     size_t n;
     char *dns;
+    struct nm_filter *filter;     /* reference to the recipient's cached filter, or NULL */
+    struct nm_node *inline_nodes[NM_INLINE_NODES];
 };
 
 static void collected_free(struct collected *c)
 {
     nm_node_put(c->self);
-    nodes_put(c->nodes, c->n);
+    for (size_t i = 0; i < c->n; i++)
+        nm_node_put(c->nodes[i]);
+    if (c->nodes != c->inline_nodes)
+        free(c->nodes);
     free(c->dns);
+    filter_put(c->filter);
     memset(c, 0, sizeof(*c));
+}
+
+/* Under o->lock: the slot's filter if still valid (a new reference), else NULL. */
+static struct nm_filter *filter_get(struct nm_org *o, const struct nm_slot *me, uint64_t gen)
+{
+    struct nm_filter *f;
+
+    pthread_mutex_lock(&o->filter_lock);
+    f = me->filter;
+    if (f && (f->gen != gen || f->at < me->node->full_at || f->at < o->reset_at))
+        f = NULL;
+    if (f)
+        atomic_fetch_add(&f->refs, 1);
+    pthread_mutex_unlock(&o->filter_lock);
+    return f;
+}
+
+/* Keeps f (a new reference, taken over) as machine_id's filter unless a newer one is there. */
+static void filter_store(struct nm_org *o, int64_t machine_id, struct nm_filter *f)
+{
+    struct nm_slot *s;
+
+    pthread_rwlock_rdlock(&o->lock);
+    s = slot_find(o, machine_id);
+    if (s) {
+        pthread_mutex_lock(&o->filter_lock);
+        if (!s->filter || s->filter->gen < f->gen ||
+            (s->filter->gen == f->gen && s->filter->at <= f->at)) {
+            struct nm_filter *old = s->filter;
+
+            s->filter = f;
+            f = old;
+        }
+        pthread_mutex_unlock(&o->filter_lock);
+    }
+    pthread_rwlock_unlock(&o->lock);
+    filter_put(f);
+}
+
+/* The recipient's filter from the policy, as of c (a new reference), cached for the next
+ * messages. NULL on ENOMEM. */
+static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
+                                        const struct netmap_poll *p, const struct collected *c)
+{
+    cJSON *j = policy_glue_node_filter(srv, p->org_id, p->machine_id);
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    size_t len = text ? strlen(text) : 4;
+    struct nm_filter *f = (!j || text) ? malloc(sizeof(*f) + len + 1) : NULL;
+
+    cJSON_Delete(j);
+    if (f) {
+        atomic_init(&f->refs, 2); /* the caller's and the cache's */
+        f->gen = c->policy_gen;
+        f->at = c->version;
+        memcpy(f->text, text ? text : "null", len + 1);
+        filter_store(o, p->machine_id, f);
+    }
+    free(text);
+    return f;
 }
 
 /* Under o->lock: references to what the answer needs. */
@@ -890,18 +985,21 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
     memset(c, 0, sizeof(*c));
     c->type = full ? NM_MSG_FULL : NM_MSG_DELTA;
     c->version = o->version;
+    c->policy_gen = atomic_load(&o->nm->policy_gen);
     if (!full) {
         for (struct nm_slot *s = o->tail; s && s->node->changed_at > since; s = s->prev)
             cap++;
     }
-    c->nodes = malloc((cap ? cap : 1) * sizeof(*c->nodes));
+    c->nodes = cap <= NM_INLINE_NODES ? c->inline_nodes : malloc(cap * sizeof(*c->nodes));
     c->dns = full ? strdup(o->dns) : NULL;
     if (!c->nodes || (full && !c->dns)) {
-        free(c->nodes);
+        if (c->nodes != c->inline_nodes)
+            free(c->nodes);
         free(c->dns);
         return -ENOMEM;
     }
     c->self = nm_node_get(me->node);
+    c->filter = filter_get(o, me, c->policy_gen);
     if (full) {
         for (struct nm_slot *s = o->head; s; s = s->next) {
             if (s != me && !s->node->removed && !s->node->expired)
@@ -917,17 +1015,19 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
 }
 
 /* Outside the lock: the message, or NULL with *empty when a delta has nothing for this machine. */
-static char *answer(struct server *srv, const struct netmap_poll *p, const struct collected *c,
-                    size_t *len, bool *empty)
+static char *answer(struct server *srv, struct nm_org *o, const struct netmap_poll *p,
+                    struct collected *c, size_t *len, bool *empty)
 {
-    const struct nm_node **peers = malloc((c->n ? c->n : 1) * sizeof(*peers));
-    int64_t *removed = malloc((c->n ? c->n : 1) * sizeof(*removed));
+    const struct nm_node *peers_inline[NM_INLINE_NODES];
+    int64_t removed_inline[NM_INLINE_NODES];
+    bool small = c->n <= NM_INLINE_NODES;
+    const struct nm_node **peers = small ? peers_inline : malloc(c->n * sizeof(*peers));
+    int64_t *removed = small ? removed_inline : malloc(c->n * sizeof(*removed));
     struct nm_msg m = {
         .type = c->type, .machine_id = p->machine_id, .version = c->version,
         .prev_version = p->since, .generated_at = server_now(), .dns = c->dns,
     };
-    cJSON *filter = NULL;
-    char *ftext = NULL, *qtext = NULL, *out = NULL;
+    char *qtext = NULL, *out = NULL;
 
     *empty = false;
     if (!peers || !removed)
@@ -950,20 +1050,20 @@ static char *answer(struct server *srv, const struct netmap_poll *p, const struc
     }
     m.peers = peers;
     m.remove = removed;
-    filter = policy_glue_node_filter(srv, p->org_id, p->machine_id);
-    ftext = filter ? cJSON_PrintUnformatted(filter) : NULL;
-    if (filter && !ftext)
+    if (!c->filter && !(c->filter = filter_compute(srv, o, p, c)))
         goto out;
-    m.filter = ftext;
+    m.filter = c->filter->text;
+    /* Not cached: the quarantine is the policy's view at this message (a posture report ages),
+     * and only a message that carries the recipient's own entry has it. */
     if (m.self && !(m.quarantine = qtext = policy_glue_quarantine(srv, p->org_id, p->machine_id)))
         goto out;
     out = nm_msg_render(&m, len);
 out:
-    cJSON_Delete(filter);
     free(qtext);
-    free(ftext);
-    free(peers);
-    free(removed);
+    if (!small) {
+        free(peers);
+        free(removed);
+    }
     return out;
 }
 
@@ -1010,7 +1110,7 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
             if (ret < 0)
                 break;
             seen = c.version;
-            *msg = answer(srv, p, &c, len, &empty);
+            *msg = answer(srv, o, p, &c, len, &empty);
             collected_free(&c);
             if (*msg || !empty) {
                 ret = *msg ? 0 : -ENOMEM;
