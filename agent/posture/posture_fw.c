@@ -20,11 +20,20 @@ static char *trim(char *s)
     return s;
 }
 
+/* The tables the agent itself loads (the kernel backend's policy filter, AGENT_KERNEL_NFT_TABLE
+ * in agent/daemon/agent_limits.h, and `ztna wireguard --filter`'s WG_FILTER_NFT_PREFIX tables):
+ * they filter only the tunnel, so they must not pass for the device's firewall. */
+static bool own_table(const char *l)
+{
+    return !strcmp(l, "table inet ztna {") || !strncmp(l, "table inet ztna_wg_", 19);
+}
+
 /* nft's listing: a rule is a line directly inside a chain block other than its "type ... hook
- * ...; policy ...;" header; a base chain with "policy drop" filters too. */
+ * ...; policy ...;" header; a base chain with "policy drop" filters too. The agent's own tables
+ * are skipped. */
 static bool nft_active(char *text)
 {
-    enum { NONE, CHAIN, OTHER } stack[16];
+    enum { NONE, CHAIN, OTHER, OWN } stack[16];
     int depth = 0;
     char *save = NULL;
 
@@ -36,7 +45,10 @@ static bool nft_active(char *text)
             continue;
         if (l[n - 1] == '{') {
             if (depth < 16)
-                stack[depth] = strncmp(l, "chain ", 6) == 0 ? CHAIN : OTHER;
+                stack[depth] = depth == 0 && own_table(l)           ? OWN
+                               : depth > 0 && stack[depth - 1] == OWN ? OWN
+                               : strncmp(l, "chain ", 6) == 0        ? CHAIN
+                                                                     : OTHER;
             depth++;
             continue;
         }

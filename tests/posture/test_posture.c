@@ -206,6 +206,21 @@ static void test_firewall(void)
              "\t\ttype filter hook input priority filter; policy accept;\n\t}\n"
              "\tset blocked {\n\t\ttype ipv4_addr\n\t\telements = { 198.18.0.9 }\n\t}\n}\nX\n", 1);
     EXPECT(&f, "firewall", "false");
+    /* The agent's own tables (the kernel backend's policy filter, `ztna wireguard --filter`'s)
+     * filter only the tunnel: they are not the device's firewall. A table merely named like them
+     * in another family still counts. */
+    tree_put(f.root, "bin/nft",
+             "#!/bin/sh\ncat <<'X'\ntable inet ztna {\n\tset tcp4 {\n\t\ttype ipv4_addr . inet_service\n\t}\n"
+             "\tchain filter {\n\t\tct state established,related ct direction reply accept\n\t\tdrop\n\t}\n"
+             "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+             "\t\tiifname \"ztna0\" jump filter\n\t}\n}\n"
+             "table inet ztna_wg_wg0 {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+             "\t\tiifname \"wg0\" drop\n\t}\n}\nX\n", 1);
+    EXPECT(&f, "firewall", "false");
+    tree_put(f.root, "bin/nft",
+             "#!/bin/sh\ncat <<'X'\ntable ip ztna {\n\tchain input {\n"
+             "\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 22 drop\n\t}\n}\nX\n", 1);
+    EXPECT(&f, "firewall", "true");
     tree_put(f.root, "bin/nft", "#!/bin/sh\nprintf 'table ip t {\\n chain c {\\n  type filter hook "
                                 "input priority 0; policy drop;\\n }\\n}\\n'\n", 1);
     EXPECT(&f, "firewall", "true");
