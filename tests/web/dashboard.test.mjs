@@ -331,6 +331,27 @@ run('web_dashboard', async () => {
     }
     check(/^\d+:\d\d(:\d\d)?$/.test(left1) && left1 !== left2, `countdown ticks: ${left1} -> ${left2}`);
     await shot(page, 'jit');
+    // Paging: with the page size cut to 1 on the wire, the newest request shows, "Load older"
+    // appends the next page, and the button goes once there is no next_cursor.
+    await page.getByLabel('Destination machine').fill(dev3.label);
+    await page.getByLabel('Port').fill('443');
+    await page.getByLabel('Reason').fill('second request');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('tbody tr', { hasText: 'second request' }).waitFor(t());
+    await page.route('**/api/orgs/*/jit-requests?*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.searchParams.get('limit') === '100') u.searchParams.set('limit', '1');
+      return route.continue({ url: u.toString() });
+    });
+    await page.reload();
+    await page.locator('tbody tr', { hasText: 'second request' }).waitFor(t());
+    check(await page.locator('tbody tr', { hasText: 'deploy hotfix' }).count() === 0, 'first page: only the newest request');
+    await page.getByRole('button', { name: 'Load older' }).click();
+    await page.locator('tbody tr', { hasText: 'deploy hotfix' }).waitFor(t());
+    check(await page.locator('tbody tr', { hasText: 'second request' }).count() === 1, 'older page appended, not replacing');
+    await page.getByRole('button', { name: 'Load older' }).click();
+    await page.getByRole('button', { name: 'Load older' }).waitFor({ state: 'hidden', ...t() });
+    await page.unroute('**/api/orgs/*/jit-requests?*');
     check(rec2.errors.length === 0 && (await admin.evaluate(() => window.__csp)).length === 0, `admin tab errors: ${rec2.errors}`);
     await ctx2.close();
 

@@ -3,6 +3,7 @@
 import { get, getSession, post, postEmpty, qs } from '../api.js';
 import { badge, clear, confirmDialog, duration, errorBox, field, fmtTime, formValues, h, toast } from '../dom.js';
 
+const PAGE = 100;
 const DURATIONS = [['900', '15 minutes'], ['3600', '1 hour'], ['14400', '4 hours'], ['28800', '8 hours']];
 const STATE_KIND = { pending: 'warn', approved: 'ok', active: 'ok', denied: 'bad', revoked: 'muted', expired: 'muted' };
 
@@ -48,11 +49,18 @@ export async function render({ main, org, isAdmin, live }) {
     }) : h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No requests.')));
   }
 
-  async function load() {
+  // Newest first, a page at a time (the API's cursor paging); "Load older" appends the next page.
+  // A live event reloads the first page.
+  let next = null;
+  const more = h('button', { type: 'button', hidden: true, onclick: () => load(next) }, 'Load older');
+  async function load(cursor) {
     listErr.show(null);
     try {
-      const d = await get(`${base}${qs({})}`);
-      items = Array.isArray(d) ? d : d.requests || d.jit_requests || [];
+      const d = await get(`${base}${qs({ limit: PAGE, cursor })}`);
+      const page = Array.isArray(d) ? d : d.requests || d.jit_requests || [];
+      items = cursor ? items.concat(page.filter((r) => !items.some((o) => o.id === r.id))) : page;
+      next = d.next_cursor ?? null;
+      more.hidden = next === null;
       draw();
     } catch (e) { listErr.show(e); }
   }
@@ -82,7 +90,8 @@ export async function render({ main, org, isAdmin, live }) {
     h('p', { class: 'muted' }, 'Rules marked requireJit only allow traffic while a grant is active. Approvers see pending requests here as they arrive.'),
     form, h('h2', {}, 'Requests'), stateFilter, listErr,
     h('div', { class: 'table-wrap' }, h('table', { class: 'list' },
-      h('thead', {}, h('tr', {}, ['Requester', 'Destination', 'Reason', 'State', 'Time left', ''].map((t) => h('th', { scope: 'col' }, t)))), tbody)));
+      h('thead', {}, h('tr', {}, ['Requester', 'Destination', 'Reason', 'State', 'Time left', ''].map((t) => h('th', { scope: 'col' }, t)))), tbody)),
+    more);
   await load();
   const tick = setInterval(() => {
     let expired = false;
@@ -95,6 +104,6 @@ export async function render({ main, org, isAdmin, live }) {
   }, 1000);
   // request / approved / denied / revoked / expired (the server's expiry timer): reload, so a
   // countdown ends with the server's state, not only the browser clock's.
-  const offs = [live.on('jit', () => load()), live.on('*', (m) => { if (m.type === 'resync') load(); })];
+  const offs = [live.on('jit', () => load(null)), live.on('*', (m) => { if (m.type === 'resync') load(null); })];
   return () => { clearInterval(tick); offs.forEach((off) => off()); };
 }
