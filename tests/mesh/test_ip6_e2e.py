@@ -25,7 +25,7 @@ Checks (each wait bounded):
      denial from alpha's IPv6 address (status, and the server's copy from the heartbeat);
      beta -> [alpha]:22 is dropped and alpha counts it
   3. ICMPv6 echo alpha -> beta is dropped under v1 (counted as icmp); under v2 it passes, its
-     reply too; beta -> alpha stays dropped
+     reply too; beta -> alpha stays dropped; `ztna ping <beta's IPv6 address>` finds beta
   4. DNS: AAAA of beta's MagicDNS name through alpha's stub (100.100.100.100) is beta's IPv6
      address, A its IPv4; PTR of beta's IPv6 reverse name is that name; an unused address of the
      prefix is NXDOMAIN (answered by the stub, not the upstream)
@@ -202,6 +202,8 @@ def main():
                 ['If-Match: "%s"' % ver])["version"]
     M.wait_for("ping -6 alpha -> beta with the icmp rule", lambda: ping6("A", ip6["B"]), 15, 0.3)
     assert not ping6("B", ip6["A"]), "ping -6 beta -> alpha passed: the icmp rule is alpha -> beta only"
+    pong = M.ping_ok("A", ip6["B"])  # the local API resolves a peer by its IPv6 address too
+    assert "pong from beta (%s)" % ip4["B"] in pong, pong
     assert tcp("A", ip6["B"], 22) and not tcp("A", ip6["B"], 23), "the icmp rule changed tcp"
     M.log("policy v%s: ping -6 alpha -> beta passes (reply too), beta -> alpha dropped" % ver)
 
