@@ -197,8 +197,9 @@ static bool prefix6_holds(const struct in6_addr *prefix, uint8_t len, const stru
 static int ip6_fields_parse(const struct node_in *in, uint64_t seen, bool is_peer, struct nm_node *n,
                             char *why, size_t why_len)
 {
-    char who[40];
-    snprintf(who, sizeof(who), is_peer ? "peer %lld" : "self", (long long)in->n.id);
+    char who[40] = "self";
+    if (is_peer)
+        snprintf(who, sizeof(who), "peer %lld", (long long)in->n.id);
     if (seen & NODE_IP6_BIT) {
         if (!ip6_parse(in->ip6, &n->ip6)) {
             snprintf(why, why_len, "%s: tailnet_ip6: expected a unicast IPv6 address", who);
