@@ -308,9 +308,13 @@ class Mesh:
                                        check=False).returncode == 0, 30)
 
     def start_agent(self, k):
+        # These tests check the userspace engine (TUN, its packet path); `--backend auto` would pick
+        # kernel WireGuard on a machine with the module. The kernel backend has its own tests
+        # (tests/kernel/).
         sock = os.path.join(self.tmp, k + ".sock")
         self.spawn("agent-" + k, [self.ztna_bin, "daemon", "--state-dir", os.path.join(self.tmp, "state-" + k),
-                                  "--socket", sock, "--tun", self.tun(k), "--log-level", "debug"], k)
+                                  "--socket", sock, "--tun", self.tun(k), "--backend", "userspace",
+                                  "--log-level", "debug"], k)
         self.wait_for("agent %s's socket" % k, lambda: os.path.exists(sock), 10)
 
 

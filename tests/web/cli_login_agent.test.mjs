@@ -56,7 +56,7 @@ run('web_cli_login_agent', async () => {
   const sock = path.join(dir, 'ztna.sock');
   const dlog = path.join(dir, 'daemon.log');
   const daemon = spawn(ZTNA, ['daemon', '--state-dir', path.join(dir, 'state'), '--socket', sock,
-    '--tun', `ztcl${process.pid % 100000}`, '--log-level', 'debug'], { stdio: ['ignore', openSync(dlog, 'a'), openSync(dlog, 'a')] });
+    '--tun', `ztcl${process.pid % 100000}`, '--backend', 'userspace', '--log-level', 'debug'], { stdio: ['ignore', openSync(dlog, 'a'), openSync(dlog, 'a')] });
   const browser = await launch();
   try {
     const setup = await srv.api('POST', '/api/auth/setup', { email: OWNER, password: PASSWORD, org_name: 'Agent Org' });
