@@ -2,9 +2,11 @@
 # Control-plane scale benchmark (not a ctest test; never fails on timing).
 #   bench/control/run.sh [BUILD_DIR]
 # For N = 1,000 and 10,000 simulated agents (bench/control/ctl_load.c): registration time, server
-# RSS, the size and time of one full map, and the time from one change (a machine added) until
-# every held map stream has received its delta. The peer in the same run is the HTTP floor: the
-# same N connections each sending GET /healthz at once, until every reply is in.
+# RSS, the size and time of one full map, and the time and server CPU from one change (a machine
+# added) until every held map stream has received its delta, twice: streams that had no message
+# yet (cold per-machine caches), then the same streams polling again (the steady state). The
+# peer in the same run is the HTTP floor: the same N connections each sending GET /healthz at
+# once, until every reply is in (wall time and server CPU).
 # ZTNA_BENCH_AGENTS="1000 10000" overrides the sizes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
