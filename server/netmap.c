@@ -37,18 +37,23 @@
  * asking the policy takes its lock and builds a cJSON tree, which every message did before. It
  * stays valid while nothing may have changed it: every change to a filter reaches the netmap as
  * netmap_policy_changed() (policy_glue.h), which moves the netmap's policy generation on and the
- * node's full_at (or the org's reset_at) past the version the text was computed at. */
+ * node's full_at (or the org's reset_at) past the version the text was computed at.
+ * Without a lock of its own: polls read and replace a slot's pointer under the org's read lock
+ * (atomically), and the reference a replaced text held goes to the org's retired list, dropped
+ * only under the write lock, when no poll can be between loading the pointer and taking its
+ * reference. */
 struct nm_filter {
     atomic_int refs;
     uint64_t gen;                /* nm->policy_gen when the policy was asked */
     int64_t at;                  /* org version read before the policy was asked */
+    struct nm_filter *retired_next;
     char text[];                 /* compact JSON, "null" with no policy (allow all) */
 };
 
 struct nm_slot {                 /* one per machine id, live or tombstone (under org->lock) */
     int64_t id;
     struct nm_node *node;        /* owned reference */
-    struct nm_filter *filter;    /* owned reference or NULL (under org->filter_lock) */
+    _Atomic(struct nm_filter *) filter; /* owned reference or NULL (see nm_filter) */
     struct nm_slot *hnext;       /* hash chain */
     struct nm_slot *prev, *next; /* list ordered by node->changed_at, oldest first */
 };
@@ -74,7 +79,7 @@ struct nm_org {
     int64_t id;
     struct netmap *nm;
     pthread_rwlock_t lock;       /* polls read, the change feed writes */
-    pthread_mutex_t filter_lock; /* every slot's filter pointer (inner to lock) */
+    _Atomic(struct nm_filter *) retired; /* replaced filters, dropped under the write lock */
     /* Bumped after every version bump (and at shutdown); waiting polls sleep on it with
      * FUTEX_WAIT and are all woken by one FUTEX_WAKE: no waiter list to walk, no mutex for a
      * herd of 10,000 woken threads to queue on. */
@@ -211,6 +216,17 @@ static void filter_put(struct nm_filter *f)
         free(f);
 }
 
+/* Under the write lock of o: no poll holds a retired filter's pointer without its reference. */
+static void filters_retired_drop(struct nm_org *o)
+{
+    struct nm_filter *f = atomic_exchange(&o->retired, NULL), *next;
+
+    for (; f; f = next) {
+        next = f->retired_next;
+        filter_put(f);
+    }
+}
+
 static void slot_free(struct nm_org *o, struct nm_slot *s)
 {
     struct nm_slot **pp = &o->buckets[hash_id(s->id, o->nbuckets)];
@@ -222,7 +238,7 @@ static void slot_free(struct nm_org *o, struct nm_slot *s)
     if (s->node->removed)
         o->ntomb--;
     nm_node_put(s->node);
-    filter_put(s->filter); /* under the write lock: no poll holds filter_lock */
+    filter_put(atomic_load(&s->filter)); /* under the write lock */
     free(s);
     o->nslots--;
 }
@@ -269,6 +285,8 @@ static void keys_update(struct netmap *nm, int64_t org_id, const struct nm_node 
 static int slot_publish(struct nm_org *o, struct nm_node *node)
 {
     struct nm_slot *s = slot_find(o, node->id);
+
+    filters_retired_drop(o);
 
     keys_update(o->nm, o->id, s ? s->node : NULL, node);
     if (!s) {
@@ -351,7 +369,6 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
         return NULL;
     }
     pthread_rwlock_init(&o->lock, NULL);
-    pthread_mutex_init(&o->filter_lock, NULL);
     pthread_mutex_lock(&nm->orgs_lock);
     if (nm->norgs == nm->orgs_cap) {
         size_t cap = nm->orgs_cap ? nm->orgs_cap * 2 : 16;
@@ -360,7 +377,6 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
         if (!a) {
             pthread_mutex_unlock(&nm->orgs_lock);
             pthread_rwlock_destroy(&o->lock);
-            pthread_mutex_destroy(&o->filter_lock);
             free(o->dns);
             free(o->buckets);
             free(o);
@@ -376,12 +392,12 @@ static struct nm_org *org_add(struct netmap *nm, int64_t id, const char *slug)
 
 static void org_free(struct nm_org *o)
 {
+    filters_retired_drop(o);
     while (o->head)
         slot_free(o, o->head);
     free(o->buckets);
     free(o->dns);
     pthread_rwlock_destroy(&o->lock);
-    pthread_mutex_destroy(&o->filter_lock);
     free(o);
 }
 
@@ -919,15 +935,12 @@ static void collected_free(struct collected *c)
 /* Under o->lock: the slot's filter if still valid (a new reference), else NULL. */
 static struct nm_filter *filter_get(struct nm_org *o, const struct nm_slot *me, uint64_t gen)
 {
-    struct nm_filter *f;
+    struct nm_filter *f = atomic_load(&me->filter);
 
-    pthread_mutex_lock(&o->filter_lock);
-    f = me->filter;
     if (f && (f->gen != gen || f->at < me->node->full_at || f->at < o->reset_at))
         f = NULL;
     if (f)
-        atomic_fetch_add(&f->refs, 1);
-    pthread_mutex_unlock(&o->filter_lock);
+        atomic_fetch_add(&f->refs, 1); /* its cache reference is only dropped under the write lock */
     return f;
 }
 
@@ -938,19 +951,21 @@ static void filter_store(struct nm_org *o, int64_t machine_id, struct nm_filter 
 
     pthread_rwlock_rdlock(&o->lock);
     s = slot_find(o, machine_id);
-    if (s) {
-        pthread_mutex_lock(&o->filter_lock);
-        if (!s->filter || s->filter->gen < f->gen ||
-            (s->filter->gen == f->gen && s->filter->at <= f->at)) {
-            struct nm_filter *old = s->filter;
-
-            s->filter = f;
-            f = old;
+    struct nm_filter *old = s ? atomic_load(&s->filter) : NULL;
+    /* on a lost race, old is reloaded and compared again */
+    while (s && (!old || old->gen < f->gen || (old->gen == f->gen && old->at <= f->at))) {
+        if (atomic_compare_exchange_weak(&s->filter, &old, f)) {
+            if (old) {
+                old->retired_next = atomic_load(&o->retired);
+                while (!atomic_compare_exchange_weak(&o->retired, &old->retired_next, old))
+                    ;
+            }
+            f = NULL;
+            break;
         }
-        pthread_mutex_unlock(&o->filter_lock);
     }
     pthread_rwlock_unlock(&o->lock);
-    filter_put(f);
+    filter_put(f); /* not kept: nobody else has seen this reference */
 }
 
 /* The recipient's filter from the policy, as of c (a new reference), cached for the next
