@@ -973,7 +973,10 @@ static void filter_store(struct nm_org *o, int64_t machine_id, struct nm_filter 
 static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
                                         const struct netmap_poll *p, const struct collected *c)
 {
-    cJSON *j = policy_glue_node_filter(srv, p->org_id, p->machine_id);
+    cJSON *j = NULL;
+    /* Out of memory is an error for the reply, never "null" (allow all). */
+    if (policy_glue_node_filter(srv, p->org_id, p->machine_id, &j))
+        return NULL;
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     size_t len = text ? strlen(text) : 4;
     struct nm_filter *f = (!j || text) ? malloc(sizeof(*f) + len + 1) : NULL;

@@ -373,31 +373,39 @@ static struct porg *porg_find(struct policy_rt *rt, int64_t org_id)
     return NULL;
 }
 
-cJSON *policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id)
+int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id, cJSON **out)
 {
     struct policy_rt *rt = srv->policy;
-    bool fresh;
+    bool fresh, oom = false;
+    *out = NULL;
     if (!rt)
-        return NULL;
+        return 0;
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "entries");
     if (!arr) {
         cJSON_Delete(o);
-        return NULL; /* only on allocation failure; the caller's reply fails the same way */
+        return -ENOMEM;
     }
     pthread_mutex_lock(&rt->lock);
     struct porg *po = porg_get(rt, org_id, &fresh);
-    if (po && !po->has_policy) {
+    if (!po) {
+        oom = true; /* the org could not be loaded (database): an error, so nothing caches it */
+    } else if (!po->has_policy) {
         cJSON_Delete(o);
         o = NULL;
-    } else if (po && po->e) {
+    } else if (po->e) {
         const struct policy_node *n = policy_engine_node(po->e, machine_id);
         char buf[96];
-        for (size_t i = 0; n && i < n->nentries; i++)
+        for (size_t i = 0; n && i < n->nentries && !oom; i++)
             if (filter_entry_format(&n->entries[i], buf, sizeof(buf)) == 0)
-                cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+                oom = !cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
     }
     pthread_mutex_unlock(&rt->lock);
-    return o;
+    if (oom) {
+        cJSON_Delete(o);
+        return po ? -ENOMEM : -EIO;
+    }
+    *out = o;
+    return 0;
 }
 
 static bool peer_of(const struct policy_node *n, int64_t id)

@@ -60,7 +60,8 @@ static bool rec_has(int64_t id)
 /* The filter as one string: "tcp 100.64.0.11/32 22-22,..."; "null" for allow all. */
 static void filter_text(struct server *srv, int64_t m, char *out, size_t len)
 {
-    cJSON *f = policy_glue_node_filter(srv, 1, m);
+    cJSON *f = NULL;
+    CHECK(policy_glue_node_filter(srv, 1, m, &f) == 0);
     out[0] = 0;
     if (!f) {
         snprintf(out, len, "null");
@@ -85,8 +86,53 @@ static void expect_filter(struct server *srv, int64_t m, const char *want)
     }
 }
 
+/* cJSON's allocator, failing from the fail_after-th call on (-1: never). */
+static int fail_after = -1;
+static void *failing_malloc(size_t n)
+{
+    if (fail_after == 0)
+        return NULL;
+    if (fail_after > 0)
+        fail_after--;
+    return malloc(n);
+}
+
+/* Out of memory at every allocation the filter makes, in turn: each call either answers the whole
+ * filter or fails with -ENOMEM and nothing, never NULL = "allow all" while a policy is in force. */
+static void check_filter_oom(struct server *srv, int64_t m, const char *want)
+{
+    cJSON_Hooks hooks = {.malloc_fn = failing_malloc, .free_fn = free};
+    int failed = 0;
+    cJSON_InitHooks(&hooks);
+    for (int k = 0; k < 16; k++) {
+        cJSON *f = (cJSON *)1;
+        fail_after = k;
+        int ret = policy_glue_node_filter(srv, 1, m, &f);
+        fail_after = -1;
+        if (ret) {
+            CHECK(ret == -ENOMEM && f == NULL);
+            failed++;
+            continue;
+        }
+        CHECK(f != NULL);
+        char got[1024] = "";
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(f, "entries"))
+        {
+            size_t l = strlen(got);
+            snprintf(got + l, sizeof(got) - l, "%s%s", l ? "," : "", e->valuestring);
+        }
+        CHECK(!strcmp(got, want)); /* no entry silently lost */
+        cJSON_Delete(f);
+    }
+    cJSON_InitHooks(NULL);
+    CHECK(failed >= 2); /* the object and at least one entry's string failed in turn */
+    expect_filter(srv, m, want);
+}
+
 static const char *fleet_sql =
-    "INSERT INTO orgs(id, name, slug, created_at) VALUES (1, 'Acme', 'acme', 0), (2, 'B', 'b', 0);"
+    "INSERT INTO orgs(id, name, slug, created_at) VALUES (1, 'Acme', 'acme', 0), (2, 'B', 'b', 0),"
+    " (3, 'C', 'c', 0);"
     "INSERT INTO users(id, email, created_at) VALUES (1, 'owner@example.com', 0),"
     " (2, 'alice@example.com', 0), (3, 'dana@example.com', 0);"
     "INSERT INTO org_members VALUES (1, 1, 'owner', 0), (1, 2, 'admin', 0), (1, 3, 'member', 0);"
@@ -186,6 +232,7 @@ int main(void)
                        NULL, NULL, NULL) == SQLITE_OK);
     policy_rt_machine_changed(&srv, 1, 10, NULL);
     expect_filter(&srv, 10, "tcp 100.64.0.11/32 23-23");
+    check_filter_oom(&srv, 10, "tcp 100.64.0.11/32 23-23");
 
     /* an update that fails half way (the machine cannot be read): the engine is rebuilt from the
      * database, which fails the same way here, so the org fails closed and every map is told;
@@ -197,6 +244,15 @@ int main(void)
     CHECK(rec.calls == 1 && rec.all);
     expect_filter(&srv, 10, "");
     CHECK(!policy_glue_visible(&srv, 1, 10, 11));
+    /* an org not loaded yet cannot be: an error (the map reply fails and nothing is cached), not
+     * "allow all" nor a deny-all that would outlive the database error; the next call loads it */
+    cJSON *f3 = (cJSON *)1;
+    CHECK(sqlite3_exec(db_conn_handle(c), "ALTER TABLE policies RENAME TO policies_gone", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    CHECK(policy_glue_node_filter(&srv, 3, 99, &f3) == -EIO && f3 == NULL);
+    CHECK(sqlite3_exec(db_conn_handle(c), "ALTER TABLE policies_gone RENAME TO policies", NULL,
+                       NULL, NULL) == SQLITE_OK);
+    CHECK(policy_glue_node_filter(&srv, 3, 99, &f3) == 0 && f3 == NULL); /* no policy: allow all */
     CHECK(sqlite3_exec(db_conn_handle(c), "ALTER TABLE machines_gone RENAME TO machines", NULL,
                        NULL, NULL) == SQLITE_OK);
     rec_reset();
