@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "server/netmap.h"
 
 void nm_node_put(struct nm_node *n)
@@ -139,49 +140,14 @@ char *nm_dns_render(const char *slug, const char *base_domain)
     return text;
 }
 
-/* A growable byte buffer; on allocation failure it stays failed and add() does nothing. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void add(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void adds(struct buf *b, const char *s)
-{
-    add(b, s, strlen(s));
-}
-
 /* ",<key>":<v> (key NULL: just the number, comma first when comma). */
-static void addnum(struct buf *b, bool comma, const char *key, int64_t v)
+static void addnum(struct strbuf *b, bool comma, const char *key, int64_t v)
 {
     char tmp[96];
     int n = key ? snprintf(tmp, sizeof(tmp), "%s\"%s\":%" PRId64, comma ? "," : "", key, v)
                 : snprintf(tmp, sizeof(tmp), "%s%" PRId64, comma ? "," : "", v);
 
-    add(b, tmp, (size_t)n);
+    strbuf_add(b, tmp, (size_t)n);
 }
 
 static const char *type_name(enum nm_msg_type t)
@@ -191,7 +157,7 @@ static const char *type_name(enum nm_msg_type t)
 
 char *nm_msg_render(const struct nm_msg *m, size_t *len)
 {
-    struct buf b = {0};
+    struct strbuf b = {0};
     size_t total = 256;
 
     for (size_t i = 0; i < m->npeers; i++)
@@ -200,9 +166,9 @@ char *nm_msg_render(const struct nm_msg *m, size_t *len)
     if (!b.p)
         return NULL;
     b.cap = total;
-    adds(&b, NETMAP_SIG_PREFIX "{\"type\":\"");
-    adds(&b, type_name(m->type));
-    add(&b, "\"", 1);
+    strbuf_adds(&b, NETMAP_SIG_PREFIX "{\"type\":\"");
+    strbuf_adds(&b, type_name(m->type));
+    strbuf_add(&b, "\"", 1);
     addnum(&b, true, "machine_id", m->machine_id);
     addnum(&b, true, "version", m->version);
     if (m->type == NM_MSG_DELTA)
@@ -212,39 +178,39 @@ char *nm_msg_render(const struct nm_msg *m, size_t *len)
         if (m->self) {
             size_t sl = strlen(m->self->self);
 
-            adds(&b, ",\"self\":");
+            strbuf_adds(&b, ",\"self\":");
             if (m->quarantine && sl > 2 && m->self->self[sl - 1] == '}') {
                 /* the self object is rendered once per change; the quarantine is the policy's
                  * view at this message (time passes), so it is spliced in here */
-                add(&b, m->self->self, sl - 1);
-                adds(&b, ",\"quarantine\":");
-                adds(&b, m->quarantine);
-                add(&b, "}", 1);
+                strbuf_add(&b, m->self->self, sl - 1);
+                strbuf_adds(&b, ",\"quarantine\":");
+                strbuf_adds(&b, m->quarantine);
+                strbuf_add(&b, "}", 1);
             } else {
-                adds(&b, m->self->self);
+                strbuf_adds(&b, m->self->self);
             }
         }
-        adds(&b, m->type == NM_MSG_FULL ? ",\"peers\":[" : ",\"upsert\":[");
+        strbuf_adds(&b, m->type == NM_MSG_FULL ? ",\"peers\":[" : ",\"upsert\":[");
         for (size_t i = 0; i < m->npeers; i++) {
             if (i)
-                add(&b, ",", 1);
-            adds(&b, m->peers[i]->peer);
+                strbuf_add(&b, ",", 1);
+            strbuf_adds(&b, m->peers[i]->peer);
         }
-        add(&b, "]", 1);
+        strbuf_add(&b, "]", 1);
         if (m->type == NM_MSG_DELTA) {
-            adds(&b, ",\"remove\":[");
+            strbuf_adds(&b, ",\"remove\":[");
             for (size_t i = 0; i < m->nremove; i++)
                 addnum(&b, i > 0, NULL, m->remove[i]);
-            add(&b, "]", 1);
+            strbuf_add(&b, "]", 1);
         }
         if (m->dns) {
-            adds(&b, ",\"dns\":");
-            adds(&b, m->dns);
+            strbuf_adds(&b, ",\"dns\":");
+            strbuf_adds(&b, m->dns);
         }
-        adds(&b, ",\"filter\":");
-        adds(&b, m->filter ? m->filter : "null");
+        strbuf_adds(&b, ",\"filter\":");
+        strbuf_adds(&b, m->filter ? m->filter : "null");
     }
-    add(&b, "}", 1);
+    strbuf_add(&b, "}", 1);
     if (b.failed) {
         free(b.p);
         return NULL;

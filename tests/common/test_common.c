@@ -1,7 +1,8 @@
-/* Unit tests for common/: hex codec and the bounds-checked cursor. */
+/* Unit tests for common/: hex codec, the bounds-checked cursor, the growable buffer. */
 #include "common/cursor.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "tests/check.h"
 
 #include <stdio.h>
@@ -49,8 +50,32 @@ static void test_log_level(void)
     CHECK(!log_level_parse("loud", &l));
 }
 
+/* Growth across many doublings keeps every byte and the NUL; reserve keeps what is there. */
+static void test_strbuf(void)
+{
+    struct strbuf b = {0};
+    char want[20000];
+    size_t n = 0;
+
+    strbuf_adds(&b, "");
+    CHECK(!b.failed && b.len == 0 && b.p && b.p[0] == '\0');
+    for (int i = 0; n + 8 < sizeof(want); i++) {
+        char chunk[8];
+        int l = snprintf(chunk, sizeof(chunk), "%d,", i % 1000);
+        strbuf_add(&b, chunk, (size_t)l);
+        memcpy(want + n, chunk, (size_t)l);
+        n += (size_t)l;
+    }
+    CHECK(!b.failed && b.len == n && b.cap > n && !memcmp(b.p, want, n) && b.p[n] == '\0');
+    CHECK(strbuf_reserve(&b, 3 * n) && b.cap > 3 * n && b.len == n && !memcmp(b.p, want, n));
+    strbuf_add(&b, "x", 1);
+    CHECK(b.len == n + 1 && b.p[n] == 'x' && b.p[n + 1] == '\0');
+    free(b.p);
+}
+
 int main(void)
 {
+    test_strbuf();
     test_hex();
     test_cursor();
     test_log_level();

@@ -6,6 +6,7 @@ a Content-Length that matches the body, a Date, handler headers (WWW-Authenticat
 Connection header that tells the truth: two requests answered on one HTTP/1.1 connection
 (keep-alive), and a closed connection after "Connection: close", after an HTTP/1.0 request and
 after a 401."""
+import email.utils
 import json
 import os
 import socket
@@ -61,6 +62,9 @@ def common_headers(headers, what):
     check(headers.get("content-security-policy", "").startswith("default-src 'none'"),
           "%s: Content-Security-Policy %r" % (what, headers.get("content-security-policy")))
     check(headers.get("date", "").endswith(" GMT"), "%s: Date %r" % (what, headers.get("date")))
+    # an IMF-fixdate of now (the server caches the text per second and thread)
+    sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+    check(abs(sent - time.time()) < 5, "%s: Date %r is not now" % (what, headers["date"]))
     time.strptime(headers["date"], "%a, %d %b %Y %H:%M:%S GMT")
 
 
