@@ -318,6 +318,31 @@ static void rebuild_on_error(struct policy_rt *rt, struct db_conn *db, struct po
     nt->all = true;
 }
 
+/* After a direct engine change (ret): the nodes it changed join nt; -ENOENT (no such machine or
+ * grant) changed nothing; any other failure left the engine's results incomplete (maybe a grant
+ * or a removed machine still allowed), so the org is rebuilt, or without a database connection
+ * fails closed until the next event rebuilds it. */
+static void engine_changed(struct policy_rt *rt, struct porg *po, struct notice *nt, int ret,
+                           const char *what)
+{
+    struct db_conn *db;
+    if (!ret) {
+        notice_add(nt, po->e);
+        return;
+    }
+    if (ret == -ENOENT)
+        return;
+    if ((db = db_conn_get(rt->srv->db))) {
+        rebuild_on_error(rt, db, po, nt, ret, what);
+        return;
+    }
+    log_error("policy", "org %" PRId64 ": %s update failed (%d) and no database connection to "
+              "rebuild; failing closed", po->org_id, what, ret);
+    policy_engine_free(po->e);
+    po->e = NULL;
+    nt->all = true;
+}
+
 /* Puts into po's engine what pfleet_machine() or pfleet_user() (its result: ret) read into f: the
  * user and the machine it holds, or removes machine_id (0: none asked for) when f lacks it. The
  * nodes that changed join nt; on any failure the org is rebuilt (rebuild_on_error). */
@@ -491,8 +516,8 @@ void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machi
     pthread_mutex_lock(&rt->lock);
     seen_del(rt, machine_id);
     struct porg *po = porg_find(rt, org_id);
-    if (po && po->e && policy_engine_machine_remove(po->e, machine_id) == 0)
-        notice_add(&nt, po->e);
+    if (po && po->e)
+        engine_changed(rt, po, &nt, policy_engine_machine_remove(po->e, machine_id), "machine removal");
     if (po)
         q_note(po, NULL, machine_id, false);
     pthread_mutex_unlock(&rt->lock);
@@ -545,8 +570,8 @@ void policy_rt_grant_added(struct server *srv, const struct jit_row *r)
         return;
     pthread_mutex_lock(&rt->lock);
     struct porg *po = porg_find(rt, r->org_id);
-    if (po && po->e && policy_engine_grant_add(po->e, &g) == 0)
-        notice_add(&nt, po->e);
+    if (po && po->e)
+        engine_changed(rt, po, &nt, policy_engine_grant_add(po->e, &g), "grant");
     pthread_mutex_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
@@ -559,8 +584,8 @@ void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_i
         return;
     pthread_mutex_lock(&rt->lock);
     struct porg *po = porg_find(rt, org_id);
-    if (po && po->e && policy_engine_grant_remove(po->e, grant_id) == 0)
-        notice_add(&nt, po->e);
+    if (po && po->e)
+        engine_changed(rt, po, &nt, policy_engine_grant_remove(po->e, grant_id), "grant removal");
     pthread_mutex_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
