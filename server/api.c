@@ -186,16 +186,31 @@ bool api_query_get(const struct api_ctx *ctx, const char *name, char *buf, size_
     return false;
 }
 
+/* Does the query string name `name` at all (name= or a bare name)? */
+static bool query_names(const char *q, const char *name)
+{
+    size_t nlen = strlen(name);
+    while (q && *q) {
+        if (!strncmp(q, name, nlen) && (q[nlen] == '=' || q[nlen] == '&' || !q[nlen]))
+            return true;
+        q = strchr(q, '&');
+        q = q ? q + 1 : NULL;
+    }
+    return false;
+}
+
 bool api_query_int(struct api_ctx *ctx, const char *name, int64_t lo, int64_t hi, int64_t def,
                    int64_t *out)
 {
     char buf[24], *end;
-    if (!api_query_get(ctx, name, buf, sizeof(buf))) {
+    bool got = api_query_get(ctx, name, buf, sizeof(buf));
+    if (!got && !query_names(ctx->query, name)) {
         *out = def;
         return true;
     }
-    long long v = strtoll(buf, &end, 10);
-    if (!buf[0] || *end || v < lo || v > hi) {
+    /* present but too long, badly percent-encoded or empty: an error, not the default */
+    long long v = got ? strtoll(buf, &end, 10) : 0;
+    if (!got || !buf[0] || *end || v < lo || v > hi) {
         api_reply_error(ctx, 400, "INVALID_QUERY", "%s must be an integer in [%lld, %lld]", name,
                         (long long)lo, (long long)hi);
         return false;

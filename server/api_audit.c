@@ -43,7 +43,7 @@ static bool parse_time(const char *s, int64_t *out)
 
 static bool query_parse(struct api_ctx *ctx, struct audit_query *q, int64_t max_limit)
 {
-    char buf[AUDIT_FILTER_MAX], *end;
+    char buf[AUDIT_FILTER_MAX];
     memset(q, 0, sizeof(*q));
     struct {
         const char *name;
@@ -67,25 +67,10 @@ static bool query_parse(struct api_ctx *ctx, struct audit_query *q, int64_t max_
         api_reply_error(ctx, 400, "INVALID_QUERY", "until: unix seconds or YYYY-MM-DDTHH:MM:SSZ");
         return false;
     }
-    q->f.limit = max_limit == AUDIT_LIST_MAX ? AUDIT_LIST_DEFAULT : max_limit;
-    if (api_query_get(ctx, "limit", buf, sizeof(buf))) {
-        long long v = strtoll(buf, &end, 10);
-        if (!buf[0] || *end || v < 1 || v > max_limit) {
-            api_reply_error(ctx, 400, "INVALID_QUERY", "limit must be in [1, %lld]",
-                            (long long)max_limit);
-            return false;
-        }
-        q->f.limit = v;
-    }
-    if (api_query_get(ctx, "cursor", buf, sizeof(buf))) {
-        long long v = strtoll(buf, &end, 10);
-        if (!buf[0] || *end || v < 1) {
-            api_reply_error(ctx, 400, "INVALID_QUERY", "cursor must be a positive integer");
-            return false;
-        }
-        q->f.before_id = v;
-    }
-    return true;
+    return api_query_int(ctx, "limit", 1, max_limit,
+                         max_limit == AUDIT_LIST_MAX ? AUDIT_LIST_DEFAULT : max_limit,
+                         &q->f.limit) &&
+           api_query_int(ctx, "cursor", 1, INT64_MAX, 0, &q->f.before_id);
 }
 
 struct list_ctx {

@@ -120,7 +120,9 @@ def main():
         check(len(q("until=%d&action=auth_key.create" % (t0 - 100))) == 0, "until past")
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 - 5))
         check(len(q("since=" + iso + "&action=auth_key.create")) == 6, "RFC 3339 since")
-        for bad in ("since=yesterday", "limit=0", "limit=5000", "cursor=-3", "cursor=x"):
+        # also present but unreadable: empty, bare, badly percent-encoded, longer than any integer
+        for bad in ("since=yesterday", "limit=0", "limit=5000", "cursor=-3", "cursor=x", "limit=",
+                    "limit", "limit=%ZZ", "cursor=" + "0" * 30 + "1"):
             expect(srv.get(base + "?" + bad, owner), 400, "INVALID_QUERY")
 
         # Cursor paging visits each event once, in order.

@@ -115,7 +115,8 @@ def admin_views(srv, owner, key):
         seen += [x["id"] for x in expect(srv.get(base + "?limit=3&offset=%d" % off, owner),
                                          200).data["machines"]]
     check(len(seen) == total and len(set(seen)) == total, "paging %r" % seen)
-    for bad in ("limit=0", "limit=1001", "offset=-1", "limit=x", "online=maybe"):
+    for bad in ("limit=0", "limit=1001", "offset=-1", "limit=x", "online=maybe", "limit=",
+                "limit=%G1", "offset=" + "0" * 30 + "5"):
         expect(srv.get(base + "?" + bad, owner), 400, "INVALID_QUERY")
     # Rename: made unique, sanitised; tags set.
     r = expect(srv.patch(base + "/%d" % dbm.id, {"name": "Dev Box"}, owner), 200).data
