@@ -767,12 +767,16 @@ static const char *failed_kind(const struct policy_verdict *v)
 static cJSON *machine_ref(const struct fleet_machine *m)
 {
     cJSON *o = cJSON_CreateObject();
-    char ip[INET_ADDRSTRLEN] = "";
+    char ip[INET_ADDRSTRLEN] = "", ip6[INET6_ADDRSTRLEN];
     if (m->has_ip4)
         inet_ntop(AF_INET, m->ip4, ip, sizeof(ip));
     cJSON_AddNumberToObject(o, "machine_id", (double)m->id);
     cJSON_AddStringToObject(o, "name", m->name ? m->name : "");
     cJSON_AddStringToObject(o, "tailnet_ip", ip);
+    if (m->has_ip6 && inet_ntop(AF_INET6, m->ip6, ip6, sizeof(ip6)))
+        cJSON_AddStringToObject(o, "tailnet_ip6", ip6);
+    else
+        cJSON_AddNullToObject(o, "tailnet_ip6"); /* --ipv6-prefix off */
     return o;
 }
 

@@ -66,9 +66,14 @@ def run(extra_args, on):
             if on:
                 check(d["src"].get("machine_id") == f.alice_laptop.id and d["accepted"],
                       "explain by IPv6 tailnet address: %r" % d)
+                check(d["src"].get("tailnet_ip6") == src and d["dst"].get("tailnet_ip6") and
+                      d["dst"]["tailnet_ip6"].startswith("fd7a:115c:a1e0::"),
+                      "explain names both machines' IPv6 addresses: %r" % d)
             else:
                 check(d["src"] == {"address": src} and not d["accepted"],
                       "off: an address, not a machine: %r" % d)
+                check("tailnet_ip6" in d["dst"] and d["dst"]["tailnet_ip6"] is None,
+                      "off: the destination's tailnet_ip6 is null: %r" % d)
             d = pu.explain(srv, f, "fd00:aa::7", f.web.name, 8443)
             check(d["accepted"] and d["src"] == {"address": "fd00:aa::7"}, "CIDR source: %r" % d)
     finally:
