@@ -82,3 +82,12 @@ bool ip6_tailnet_text(const struct ip6_prefix *p, const char *ip4, char out[stat
     ip6_tailnet_addr(p, v, a);
     return inet_ntop(AF_INET6, a, out, IP6_TEXT_MAX) != NULL;
 }
+
+bool ip6_tailnet_ip4(const struct ip6_prefix *p, const char *text, char out[static 16])
+{
+    uint8_t a[16];
+    if (!p || !p->on || !text || inet_pton(AF_INET6, text, a) != 1 || memcmp(a, p->net, 12))
+        return false; /* net's bytes past len are zero (ip6_prefix_parse): one compare */
+    snprintf(out, 16, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+    return true;
+}

@@ -32,4 +32,8 @@ void ip6_tailnet_addr(const struct ip6_prefix *p, uint32_t ip4, uint8_t out[stat
  * dotted quad. */
 bool ip6_tailnet_text(const struct ip6_prefix *p, const char *ip4, char out[static IP6_TEXT_MAX]);
 
+/* The inverse: if text is an IPv6 address inside p (on) with zeros between the prefix and the
+ * last 32 bits, writes those 32 bits as a dotted quad to out and returns true. */
+bool ip6_tailnet_ip4(const struct ip6_prefix *p, const char *text, char out[static 16]);
+
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "server/api.h"
+#include "server/ip6.h"
 #include "server/realtime.h"
 #include "server/jit.h"
 #include "server/policy_rt.h"
@@ -109,8 +110,11 @@ void jit_request_create(struct api_ctx *ctx, int64_t requester_id, const struct 
         api_reply_error(ctx, 400, "INVALID_FIELD", "reason must be printable text");
         return;
     }
-    int ret = jit_db_machine_resolve(ctx->db, ctx->auth.org_id, ctx->srv->set.base_domain,
-                                     b->dst, &r.machine_id);
+    char ip4[16];
+    /* a machine's IPv6 tailnet address names it like its IPv4 one (derived: server/ip6.h) */
+    const char *dst = ip6_tailnet_ip4(&ctx->srv->set.ip6, b->dst, ip4) ? ip4 : b->dst;
+    int ret = jit_db_machine_resolve(ctx->db, ctx->auth.org_id, ctx->srv->set.base_domain, dst,
+                                     &r.machine_id);
     if (ret == -ENOENT) {
         api_reply_error(ctx, 400, "INVALID_FIELD", "dst: no machine \"%.64s\" in this org", b->dst);
         return;

@@ -50,5 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(ip4, sizeof(ip4), "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
     FZ_ASSERT(ip6_tailnet_text(&p, ip4, a));
     FZ_ASSERT(inet_pton(AF_INET6, a, back) == 1 && !memcmp(back, out, 16));
+    char v4[16];
+    FZ_ASSERT(ip6_tailnet_ip4(&p, a, v4) && !strcmp(v4, ip4));
     return 0;
 }

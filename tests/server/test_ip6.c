@@ -19,6 +19,9 @@ static void derive(const char *prefix, const char *ip4, const char *want)
         fprintf(stderr, "%s + %s: got %s, want %s\n", prefix, ip4, got, want);
         check_failures++;
     }
+    /* and back: the IPv6 address names the IPv4 one it was derived from */
+    char back[16];
+    CHECK(ip6_tailnet_ip4(&p, want, back) && !strcmp(back, ip4));
 }
 
 static void rejects(const char *prefix, const char *why_has)
@@ -118,6 +121,13 @@ int main(void)
     CHECK(!ip6_tailnet_text(&p, "100.64.0", out) && out[0] == '\0');
     CHECK(!ip6_tailnet_text(&p, NULL, out));
     CHECK(!ip6_tailnet_text(&p, "100.64.0.5 ", out));
+    /* the inverse refuses what is not a tailnet address under p */
+    char v4[16];
+    CHECK(!ip6_tailnet_ip4(&p, "fd7a:115c:a1e1::6440:5", v4)); /* another /48 */
+    CHECK(!ip6_tailnet_ip4(&p, "fd7a:115c:a1e0:1::6440:5", v4)); /* bits in the gap */
+    CHECK(!ip6_tailnet_ip4(&p, "100.64.0.5", v4) && !ip6_tailnet_ip4(&p, "db-1", v4));
+    CHECK(!ip6_tailnet_ip4(&p, NULL, v4) && !ip6_tailnet_ip4(NULL, "fd7a:115c:a1e0::6440:5", v4));
+    CHECK(ip6_tailnet_ip4(&p, "FD7A:115C:A1E0:0:0:0:6440:5", v4) && !strcmp(v4, "100.64.0.5"));
 
     rejects("fd7a::/97", "8..96");
     rejects("fd7a::/128", "8..96");

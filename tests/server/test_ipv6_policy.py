@@ -33,6 +33,12 @@ def policy(emails):
 """ % emails
 
 
+def derived_off(ip4):
+    """What the default prefix would derive: with --ipv6-prefix off it names no machine."""
+    a = [int(x) for x in ip4.split(".")]
+    return "fd7a:115c:a1e0::%x:%x" % (a[0] << 8 | a[1], a[2] << 8 | a[3])
+
+
 def run(extra_args, on):
     srv = pu.start_server(extra_args=extra_args)
     try:
@@ -74,6 +80,18 @@ def run(extra_args, on):
                       "off: an address, not a machine: %r" % d)
                 check("tailnet_ip6" in d["dst"] and d["dst"]["tailnet_ip6"] is None,
                       "off: the destination's tailnet_ip6 is null: %r" % d)
+            # a JIT request may name its destination by the machine's IPv6 tailnet address
+            dbm = expect(srv.get("/api/orgs/%d/machines/%d" % (f.org, f.db.id), f.owner_s), 200).data
+            jit = "/api/orgs/%d/jit-requests" % f.org
+            body = {"port": 5432, "duration": 3600, "reason": "by IPv6"}
+            if on:
+                r = expect(srv.post(jit, dict(body, dst=dbm["tailnet_ip6"]), f.bob_s), 201).data
+                check(r["machine_id"] == f.db.id, "JIT dst by IPv6: %r" % r)
+                other = dbm["tailnet_ip6"].replace("fd7a:115c:a1e0::", "fd7a:115c:a1e0:1::")
+                expect(srv.post(jit, dict(body, dst=other), f.bob_s), 400, "INVALID_FIELD")
+            else:
+                expect(srv.post(jit, dict(body, dst=derived_off(dbm["tailnet_ip"])), f.bob_s), 400,
+                       "INVALID_FIELD")
             d = pu.explain(srv, f, "fd00:aa::7", f.web.name, 8443)
             check(d["accepted"] and d["src"] == {"address": "fd00:aa::7"}, "CIDR source: %r" % d)
     finally:
