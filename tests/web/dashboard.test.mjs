@@ -260,6 +260,11 @@ run('web_dashboard', async () => {
     // --- DNS names and SSO settings ------------------------------------------------------------
     await page.getByRole('link', { name: 'DNS' }).click();
     await page.getByRole('cell', { name: `${dev3.label}.acme-corp.` }).or(page.getByText(`${dev3.label}.acme-corp.`)).first().waitFor(t());
+    // an A and an AAAA record per machine, the AAAA with the API's IPv6 address
+    const m3 = (await owner('GET', `/api/orgs/${org}/machines/${dev3.id}`)).data;
+    const recs = page.locator('tbody tr', { hasText: `${dev3.label}.acme-corp.` });
+    check(await recs.count() === 2 && (await recs.locator('[data-label="Type"]').allTextContents()).join(',') === 'A,AAAA', 'DNS: A and AAAA rows');
+    check(await recs.filter({ hasText: m3.tailnet_ip6 }).locator('[data-label="Type"]').textContent() === 'AAAA' && m3.tailnet_ip6.startsWith('fd7a:'), `DNS: AAAA ${m3.tailnet_ip6}`);
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { name: 'Single sign-on (OIDC)' }).waitFor(t());
     await page.getByLabel('Issuer URL').fill(`http://127.0.0.1:${idpPort}`);

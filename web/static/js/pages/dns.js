@@ -9,11 +9,14 @@ export async function render({ main, org, live }) {
   let all = [];
   const draw = () => {
     const q = search.querySelector('input').value.trim().toLowerCase();
-    const rows = all.filter((m) => !q || m.fqdn.includes(q) || m.tailnet_ip.includes(q));
-    clear(tbody, rows.length ? rows.map((m) => h('tr', {},
+    // One row per record: A for the IPv4 address, AAAA for the IPv6 one (absent with IPv6 off).
+    const records = all.flatMap((m) => [['A', m.tailnet_ip], ['AAAA', m.tailnet_ip6]]
+      .filter(([, ip]) => ip).map(([type, ip]) => ({ m, type, ip })));
+    const rows = records.filter((r) => !q || r.m.fqdn.includes(q) || r.ip.includes(q));
+    clear(tbody, rows.length ? rows.map(({ m, type, ip }) => h('tr', { 'data-type': type },
       h('td', { 'data-label': 'Name' }, h('code', { class: 'wrap' }, m.fqdn)),
-      h('td', { 'data-label': 'Type' }, 'A'),
-      h('td', { 'data-label': 'Address' }, h('code', {}, m.tailnet_ip)),
+      h('td', { 'data-label': 'Type' }, type),
+      h('td', { 'data-label': 'Address' }, h('code', { class: 'wrap' }, ip)),
       h('td', { 'data-label': 'Machine' }, h('a', { href: `#/machines/${m.id}` }, m.name))))
       : h('tr', {}, h('td', { colspan: 4, class: 'empty' }, 'No names.')));
   };
