@@ -3,12 +3,14 @@ every other and the filter is null; with one, each machine's filter is the traff
 it and its peers are those it may reach or be reached by; a JIT approval reaches a waiting poll as
 a delta carrying the new filter (policy -> netmap_policy_changed -> the held poll)."""
 import base64
+import datetime
 import ipaddress
 import json
 import os
 import shutil
 import sys
 import time
+import zoneinfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import policy_util as pu  # noqa: E402
@@ -41,6 +43,12 @@ def both(proto, ip4, ports):
     return ["%s %s/32 %s" % (proto, ip4, ports), "%s %s/128 %s" % (proto, v6(ip4), ports)]
 
 
+def business_hours(t):
+    """The policy's "business-hours" schedule (policy_util.policy_text) at unix time t."""
+    ny = datetime.datetime.fromtimestamp(t, zoneinfo.ZoneInfo("America/New_York"))
+    return ny.weekday() < 5 and 9 <= ny.hour < 17
+
+
 def main():
     srv = pu.start_server()
     try:
@@ -56,10 +64,21 @@ def main():
             expect(f.alice_laptop.heartbeat(srv, {"os": "linux", "os_version": "6.1",
                                                   "disk_encryption": True}), 200)
             pu.put_policy(srv, f, pu.policy_text(f.emails), 0)
-            web = poll(srv, f.web)
+            # The 443 rule holds in New York business hours by the real clock: expect it then.
+            # A poll that straddles 09:00 or 17:00 is taken again (bounded).
+            for _ in range(3):
+                t0 = time.time()
+                web = poll(srv, f.web)
+                if business_hours(t0) == business_hours(time.time()):
+                    break
+                time.sleep(2)
             a = f.alice_laptop.ip
-            check(entries(web) == sorted(both("tcp", a, "22-22") + both("tcp", a, "80-80")),
-                  "web lets alice in on 22 (posture ok) and 80: %r" % entries(web))
+            want = both("tcp", a, "22-22") + both("tcp", a, "80-80")
+            if business_hours(t0):
+                want += both("tcp", a, "443-443")
+            check(entries(web) == sorted(want),
+                  "web lets alice in on 22 (posture ok), 80 and in business hours 443: %r, want %r"
+                  % (entries(web), sorted(want)))
             check(peer_ids(web) == [f.alice_laptop.id], "web's peers: %r" % peer_ids(web))
             alice = poll(srv, f.alice_laptop)
             check(entries(alice) == [] and alice["filter"] is not None, "nothing into alice")
