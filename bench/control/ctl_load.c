@@ -18,6 +18,11 @@
  *    a second machine registers: the same figures for a fleet whose agents already hold their
  *    maps (the steady state). CTL_LOAD_PAUSE=S waits S more seconds before each change (to
  *    attach a profiler).
+ *
+ *   ctl_load --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N SERVER_PID
+ *
+ * runs the policy scenario instead (ctl_policy.c): a fleet under a 1,000-rule policy, one
+ * machine retagged and one rule edited, delivered to the affected agents' held streams.
  * Prints figures; never fails on time. Exit 1 only when the protocol misbehaves. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,29 +46,20 @@
 #include "common/ctl/ctl_auth.h"
 #include "common/hex.h"
 
+#include "ctl_load.h"
+
 #define REG_THREADS 8
-#define STREAM_WAIT 55
 #define PREFIX "ZTNA-NETMAP-V1\n"
 
-struct agent {
-    uint8_t pk[32], sk[64];
-    int64_t id;
-    int64_t version; /* of the last verified map reply */
-    int fd;
-    char *in;
-    size_t inlen, incap;
-    double done_at;
-};
-
-static const char *host;
-static int port;
-static const char *auth_key;
-static struct agent *agents;
-static int nagents;
+const char *host;
+int port;
+const char *auth_key;
+struct agent *agents;
+int nagents;
+int64_t org_version;
 static uint8_t server_pk[32];
-static int64_t org_version;
 
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
 
@@ -71,7 +67,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long rss_kib(int pid)
+long rss_kib(int pid)
 {
     char path[64], line[256];
     long kib = -1;
@@ -88,14 +84,19 @@ static long rss_kib(int pid)
     return kib;
 }
 
-/* CPU seconds the process has used so far (every thread, user + system), or -1. */
-static double cpu_s(int pid)
+/* CPU seconds the process has used so far (every thread, user + system), or -1: its CPU-time
+ * clock (nanoseconds), else utime + stime from /proc/PID/stat (clock ticks, 10 ms). */
+double cpu_s(int pid)
 {
     char path[64], line[1024], *p;
     unsigned long long ut = 0, st = 0;
     double ret = -1;
+    struct timespec ts;
+    clockid_t cid;
     FILE *f;
 
+    if (clock_getcpuclockid((pid_t)pid, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     f = fopen(path, "r");
     /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
@@ -107,7 +108,7 @@ static double cpu_s(int pid)
     return ret;
 }
 
-static int dial(bool nonblock)
+int dial(bool nonblock)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     int one = 1, fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
@@ -123,7 +124,7 @@ static int dial(bool nonblock)
     return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
@@ -143,7 +144,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Offset of the body if buf holds a whole response, else 0. */
-static size_t response_complete(const char *buf, size_t len, int *status)
+size_t response_complete(const char *buf, size_t len, int *status)
 {
     const char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
     size_t head;
@@ -161,7 +162,7 @@ static size_t response_complete(const char *buf, size_t len, int *status)
 }
 
 /* Blocking request/response on a keep-alive connection; returns the body (new) and status. */
-static char *roundtrip(int fd, const char *req, size_t reqlen, int *status)
+char *roundtrip(int fd, const char *req, size_t reqlen, int *status)
 {
     size_t cap = 65536, len = 0, head;
     char *buf = malloc(cap + 1);
@@ -207,7 +208,7 @@ static char *register_one(int fd, struct agent *a, int idx)
     n = snprintf(req, sizeof(req),
                  "POST /api/register-machine HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
                  "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-                 host, auth_key, n, body);
+                 host, a->key ? a->key : auth_key, n, body);
     char *resp = roundtrip(fd, req, (size_t)n, &status);
     if (resp && status != 201 && status != 200) {
         fprintf(stderr, "register %d: HTTP %d %s\n", idx, status, resp);
@@ -217,7 +218,7 @@ static char *register_one(int fd, struct agent *a, int idx)
     return resp;
 }
 
-static int64_t json_id(const char *resp, const char *key, char *spk_hex)
+int64_t json_id(const char *resp, const char *key, char *spk_hex)
 {
     cJSON *root = cJSON_Parse(resp), *d = cJSON_GetObjectItem(root, "data");
     cJSON *v = cJSON_GetObjectItem(d, key), *k = cJSON_GetObjectItem(d, "server_signing_key");
@@ -256,7 +257,22 @@ static void *register_thread(void *arg)
     return NULL;
 }
 
-static int map_request(struct agent *a, int64_t since, int wait, char *out, size_t cap)
+
+int register_all(void)
+{
+    pthread_t th[REG_THREADS];
+    int bad = 0;
+
+    for (intptr_t t = 0; t < REG_THREADS; t++)
+        pthread_create(&th[t], NULL, register_thread, (void *)t);
+    for (int t = 0; t < REG_THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int i = 0; i < nagents; i++)
+        bad += agents[i].id <= 0;
+    return bad;
+}
+
+int map_request(struct agent *a, int64_t since, int wait, char *out, size_t cap)
 {
     char target[96], hdr[CTL_AUTH_HEADER_MAX];
     struct ctl_auth au;
@@ -269,9 +285,7 @@ static int map_request(struct agent *a, int64_t since, int wait, char *out, size
                     host, hdr);
 }
 
-/* Verifies a map reply body; fills *type ("full"...) and *version; true when the signature holds. */
-static bool map_verify(const char *body, int64_t want_id, char *type, size_t tcap, int64_t *version,
-                       int64_t must_list)
+bool map_verify(const char *body, int64_t want_id, struct map_info *mi, int64_t must_list)
 {
     cJSON *root = cJSON_Parse(body), *d = cJSON_GetObjectItem(root, "data");
     cJSON *p = cJSON_GetObjectItem(d, "payload"), *s = cJSON_GetObjectItem(d, "sig");
@@ -300,9 +314,13 @@ static bool map_verify(const char *body, int64_t want_id, char *type, size_t tca
                     listed = true;
             }
             if (cJSON_IsString(t))
-                snprintf(type, tcap, "%s", t->valuestring);
+                snprintf(mi->type, sizeof(mi->type), "%s", t->valuestring);
             if (cJSON_IsNumber(v))
-                *version = (int64_t)v->valuedouble;
+                mi->version = (int64_t)v->valuedouble;
+            mi->has_filter = cJSON_IsObject(cJSON_GetObjectItem(pl, "filter"));
+            mi->self = cJSON_GetObjectItem(pl, "self") != NULL;
+            mi->upserts = cJSON_GetArraySize(up) + cJSON_GetArraySize(cJSON_GetObjectItem(pl, "peers"));
+            mi->removes = cJSON_GetArraySize(cJSON_GetObjectItem(pl, "remove"));
             ok = listed && mine;
             cJSON_Delete(pl);
         }
@@ -312,6 +330,51 @@ static bool map_verify(const char *body, int64_t want_id, char *type, size_t tca
     return ok;
 }
 
+int full_map_settle(void)
+{
+    struct map_info mi = {0};
+    char req[1024];
+    int status, fd = dial(false), n = map_request(&agents[0], 0, 1, req, sizeof(req));
+    double t0 = now_s();
+    char *body = roundtrip(fd, req, (size_t)n, &status);
+    double t1 = now_s();
+
+    if (!body || status != 200 || !map_verify(body, agents[0].id, &mi, 0) ||
+        strcmp(mi.type, "full")) {
+        fprintf(stderr, "full map: HTTP %d, not a verified full map\n", status);
+        return -1;
+    }
+    org_version = mi.version;
+    printf("  full map of agent 0 (%d other machines in the org): %zu bytes in %.1f ms (signature verified)\n", nagents - 1,
+           strlen(body), (t1 - t0) * 1e3);
+    free(body);
+    /* Quiescence: the server may still be applying the last registrations; follow the deltas
+     * until a keepalive says org_version is current. */
+    for (int i = 0, redials = 0; i < 30; i++) {
+        mi.version = org_version;
+        n = map_request(&agents[0], org_version, 1, req, sizeof(req));
+        body = roundtrip(fd, req, (size_t)n, &status);
+        if (!body && redials++ < 3) {
+            /* the server may close a keep-alive connection (a loaded machine): a fresh one */
+            close(fd);
+            fd = dial(false);
+            i--;
+            continue;
+        }
+        if (!body || status != 200 || !map_verify(body, agents[0].id, &mi, 0)) {
+            fprintf(stderr, "settling poll: HTTP %d, not verified: %.300s\n", status,
+                    body ? body : "(no reply)");
+            return -1;
+        }
+        free(body);
+        if (!strcmp(mi.type, "keepalive"))
+            break;
+        org_version = mi.version;
+    }
+    close(fd);
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -319,72 +382,117 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Sends one request per connection on all n fds (requests built by mk), then reads every reply
- * with epoll until all are in or timeout. Returns the count of complete replies. */
-static int fanout_collect(int ep, double deadline)
+/* Reads what is there on a's connection; true when a whole reply is in (done_at set now) or the
+ * connection closed before one (done_at -1, unregistered). */
+static bool agent_read(int ep, struct agent *a)
+{
+    bool closed = false;
+    int status;
+
+    for (;;) {
+        ssize_t n;
+
+        if (a->incap - a->inlen < 4096) {
+            a->incap = a->incap ? a->incap * 2 : 16384;
+            a->in = realloc(a->in, a->incap + 1);
+        }
+        n = read(a->fd, a->in + a->inlen, a->incap - a->inlen);
+        closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+        if (n <= 0)
+            break;
+        a->inlen += (size_t)n;
+        a->in[a->inlen] = '\0';
+    }
+    if (a->done_at == 0 && response_complete(a->in, a->inlen, &status)) {
+        a->done_at = now_s();
+        return true;
+    }
+    if (closed && a->done_at == 0) {
+        /* closed before a whole reply: counted (no latency), reported by the check */
+        epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL);
+        a->done_at = -1;
+        return true;
+    }
+    return false;
+}
+
+int fanout_collect(int ep, double deadline, struct collect *c)
 {
     struct epoll_event ev[256];
-    int done = 0;
+    int done = 0, want = 0;
+    bool pending = false, extra_in = !c || !c->extra;
+    double last_sample = 0, start = now_s();
 
     for (int i = 0; i < nagents; i++) {
-        if (agents[i].done_at == 0)
-            continue;
-        done++;
+        want += agents[i].fd >= 0;
+        done += agents[i].fd >= 0 && agents[i].done_at != 0;
     }
-    while (done < nagents && now_s() < deadline) {
-        int k = epoll_wait(ep, ev, 256, 100);
+    if (c) {
+        c->got = 0;
+        c->last_at = 0;
+        c->samples = 0;
+    }
+    while ((done < want || !extra_in) && now_s() < deadline) {
+        double quiet_from = c && c->last_at > start ? c->last_at : start;
 
+        if (c && c->quiet > 0 && extra_in && !pending && now_s() - quiet_from >= c->quiet &&
+            (c->extra == NULL || now_s() - c->extra->done_at >= c->quiet))
+            break;
+        int k = epoll_wait(ep, ev, 256, pending ? 2 : 100);
         for (int j = 0; j < k; j++) {
             struct agent *a = ev[j].data.ptr;
-            bool closed = false;
-            int status;
 
-            for (;;) {
-                ssize_t n;
-
-                if (a->incap - a->inlen < 4096) {
-                    a->incap = a->incap ? a->incap * 2 : 16384;
-                    a->in = realloc(a->in, a->incap + 1);
-                }
-                n = read(a->fd, a->in + a->inlen, a->incap - a->inlen);
-                closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
-                if (n <= 0)
-                    break;
-                a->inlen += (size_t)n;
-                a->in[a->inlen] = '\0';
+            if (!agent_read(ep, a))
+                continue;
+            if (c && a == c->extra) {
+                extra_in = true;
+                continue;
             }
-            if (a->done_at == 0 && response_complete(a->in, a->inlen, &status)) {
-                a->done_at = now_s();
-                done++;
-            } else if (closed && a->done_at == 0) {
-                /* closed before a whole reply: counted (no latency), reported by the check */
-                epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL);
-                a->done_at = -1;
-                done++;
+            done++;
+            if (c && a->done_at > 0) {
+                c->got++;
+                c->last_at = a->done_at;
+                pending = c->quiet > 0;
             }
         }
+        if (pending && (now_s() - last_sample >= 0.002 || done >= want)) {
+            c->cpu_last = cpu_s(c->pid);
+            c->self_last = cpu_s(getpid());
+            last_sample = c->sample_at = now_s();
+            c->samples++;
+            pending = false;
+        }
+    }
+    if (pending) { /* the deadline came first */
+        c->cpu_last = cpu_s(c->pid);
+        c->self_last = cpu_s(getpid());
+        c->sample_at = now_s();
     }
     return done;
 }
 
-static void conns_reset(int ep)
+void agent_conn_reset(int ep, struct agent *a)
 {
-    for (int i = 0; i < nagents; i++) {
-        if (agents[i].fd >= 0) {
-            epoll_ctl(ep, EPOLL_CTL_DEL, agents[i].fd, NULL);
-            close(agents[i].fd);
-        }
-        agents[i].fd = -1;
-        agents[i].inlen = 0;
-        agents[i].done_at = 0;
+    if (a->fd >= 0) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL);
+        close(a->fd);
     }
+    a->fd = -1;
+    a->inlen = 0;
+    a->done_at = 0;
 }
 
-static int conns_open(int ep)
+void conns_reset(int ep)
+{
+    for (int i = 0; i < nagents; i++)
+        agent_conn_reset(ep, &agents[i]);
+}
+
+int conns_open(int ep, int count)
 {
     int open = 0;
 
-    for (int i = 0; i < nagents; i++) {
+    for (int i = 0; i < count; i++) {
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = &agents[i]};
 
         agents[i].fd = dial(true);
@@ -399,22 +507,64 @@ static int conns_open(int ep)
     return open;
 }
 
-static void print_latency(const char *what, double t0)
+int streams_hold(int ep, int count, int64_t version)
+{
+    char req[1024];
+    int early = 0;
+
+    conns_open(ep, count);
+    for (int i = 0; i < count; i++) {
+        int64_t since = agents[i].version ? agents[i].version : version;
+        int n = map_request(&agents[i], since, STREAM_WAIT, req, sizeof(req));
+
+        if (agents[i].fd >= 0 && since > 0)
+            write_all(agents[i].fd, req, (size_t)n);
+    }
+    /* every poll is authenticated (one SQLite lookup and nonce) before it waits: let them */
+    sleep((unsigned)(2 + count / 2000));
+    for (int i = 0; i < count; i++)
+        early += agents[i].inlen > 0;
+    return early;
+}
+
+void print_latency(const char *what, double t0)
 {
     double *lat = malloc(sizeof(double) * (size_t)nagents);
-    int n = 0;
+    int n = 0, want = 0;
 
     for (int i = 0; i < nagents; i++) {
+        want += agents[i].fd >= 0 || agents[i].done_at != 0;
         if (agents[i].done_at > 0)
             lat[n++] = agents[i].done_at - t0;
     }
     qsort(lat, (size_t)n, sizeof(double), cmp_double);
     if (n)
-        printf("  %s: %d/%d replies; p50 %.1f ms, p99 %.1f ms, all %.1f ms\n", what, n, nagents,
+        printf("  %s: %d/%d replies; p50 %.1f ms, p99 %.1f ms, all %.1f ms\n", what, n, want,
                lat[n / 2] * 1e3, lat[(n * 99) / 100] * 1e3, lat[n - 1] * 1e3);
     else
         printf("  %s: no replies\n", what);
     free(lat);
+}
+
+void healthz_floor(int ep, int pid, int count, const char *label)
+{
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+
+    conns_reset(ep);
+    conns_open(ep, count);
+    double cpu0 = cpu_s(pid), t0 = now_s();
+    for (int i = 0; i < count; i++) {
+        if (agents[i].fd >= 0)
+            write_all(agents[i].fd, req, (size_t)n);
+    }
+    fanout_collect(ep, now_s() + 60, NULL);
+    double cpu1 = cpu_s(pid);
+    print_latency(label, t0);
+    /* on connections opened just before: each request also reads its first bytes, and every
+     * reply holds one SQLite "SELECT 1" (the map deltas need neither) */
+    printf("  server CPU for those %d healthz replies: %.0f ms\n", count, (cpu1 - cpu0) * 1e3);
+    conns_reset(ep);
 }
 
 /* One change (agent idx registers) delivered to the N held streams: latency, CPU, and a check of
@@ -424,7 +574,8 @@ static int change_round(int ep, int pid, int idx, const char *label)
 {
     const char *pause = getenv("CTL_LOAD_PAUSE"); /* e.g. to attach a profiler to the server */
     int verified = 0, deltas = 0, bad_status = 0, status;
-    char type[16] = "", what[128];
+    struct map_info mi = {0};
+    char what[128];
 
     if (pause && atoi(pause) > 0 && atoi(pause) <= 60)
         sleep((unsigned)atoi(pause));
@@ -436,7 +587,7 @@ static int change_round(int ep, int pid, int idx, const char *label)
     int64_t new_id = resp ? json_id(resp, "machine_id", NULL) : -1;
     free(resp);
     close(fd);
-    fanout_collect(ep, now_s() + 60);
+    fanout_collect(ep, now_s() + 60, NULL);
     double cpu1 = cpu_s(pid), self1 = cpu_s(getpid());
     int got = 0;
     for (int i = 0; i < nagents; i++)
@@ -449,7 +600,6 @@ static int change_round(int ep, int pid, int idx, const char *label)
            "%.0f ms\n", (cpu1 - cpu0) * 1e3, (self1 - self0) * 1e3);
     for (int i = 0; i < nagents; i++) {
         size_t head = agents[i].in ? response_complete(agents[i].in, agents[i].inlen, &status) : 0;
-        int64_t v = 0;
 
         agents[i].version = 0;
         if (!head || status != 200) {
@@ -458,10 +608,10 @@ static int change_round(int ep, int pid, int idx, const char *label)
                         head ? agents[i].in + head : "(incomplete)");
             continue;
         }
-        if (map_verify(agents[i].in + head, agents[i].id, type, sizeof(type), &v, new_id)) {
+        if (map_verify(agents[i].in + head, agents[i].id, &mi, new_id)) {
             verified++;
-            deltas += strcmp(type, "delta") == 0;
-            agents[i].version = v;
+            deltas += strcmp(mi.type, "delta") == 0;
+            agents[i].version = mi.version;
         } else if (i - verified < 3) {
             fprintf(stderr, "  agent %d (machine %lld): reply not verified: %.300s\n", i,
                     (long long)agents[i].id, agents[i].in + head);
@@ -474,14 +624,16 @@ static int change_round(int ep, int pid, int idx, const char *label)
 
 int main(int argc, char **argv)
 {
-    pthread_t th[REG_THREADS];
-    int pid, ep, bad = 0, fd, status;
+    int pid, ep, bad;
     double t0, t1;
-    char req[1024];
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines as they come, also into a pipe */
+    if (argc > 1 && !strcmp(argv[1], "--policy"))
+        return sodium_init() < 0 ? 2 : policy_main(argc - 1, argv + 1);
     if (argc != 6 || sodium_init() < 0) {
-        fprintf(stderr, "usage: ctl_load HOST PORT AUTH_KEY N SERVER_PID\n");
+        fprintf(stderr, "usage: ctl_load HOST PORT AUTH_KEY N SERVER_PID\n"
+                        "       ctl_load --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N "
+                        "SERVER_PID\n");
         return 2;
     }
     host = argv[1];
@@ -496,88 +648,24 @@ int main(int argc, char **argv)
 
     /* 1. registration */
     t0 = now_s();
-    for (intptr_t t = 0; t < REG_THREADS; t++)
-        pthread_create(&th[t], NULL, register_thread, (void *)t);
-    for (int t = 0; t < REG_THREADS; t++)
-        pthread_join(th[t], NULL);
+    bad = register_all();
     t1 = now_s();
-    for (int i = 0; i < nagents; i++)
-        bad += agents[i].id <= 0;
     printf("  registration: %d agents in %.2f s (%.0f/s), %d failed; server RSS %.1f MiB\n",
            nagents, t1 - t0, nagents / (t1 - t0), bad, rss_kib(pid) / 1024.0);
     if (bad)
         return 1;
 
     /* 2. one full map */
-    fd = dial(false);
-    int n = map_request(&agents[0], 0, 1, req, sizeof(req));
-    t0 = now_s();
-    char *body = roundtrip(fd, req, (size_t)n, &status);
-    t1 = now_s();
-    char type[16] = "";
-    if (!body || status != 200 || !map_verify(body, agents[0].id, type, sizeof(type),
-                                              &org_version, 0) || strcmp(type, "full")) {
-        fprintf(stderr, "full map: HTTP %d, not a verified full map\n", status);
+    if (full_map_settle() < 0)
         return 1;
-    }
-    printf("  full map of %d peers: %zu bytes in %.1f ms (signature verified)\n", nagents - 1,
-           strlen(body), (t1 - t0) * 1e3);
-    free(body);
-    /* Quiescence: the server may still be applying the last registrations; follow the deltas
-     * until a keepalive says org_version is current. */
-    for (int i = 0, redials = 0; i < 30; i++) {
-        int64_t v = org_version;
-
-        n = map_request(&agents[0], org_version, 1, req, sizeof(req));
-        body = roundtrip(fd, req, (size_t)n, &status);
-        if (!body && redials++ < 3) {
-            /* the server may close a keep-alive connection (a loaded machine): a fresh one */
-            close(fd);
-            fd = dial(false);
-            i--;
-            continue;
-        }
-        if (!body || status != 200 || !map_verify(body, agents[0].id, type, sizeof(type), &v, 0)) {
-            fprintf(stderr, "settling poll: HTTP %d, not verified: %.300s\n", status,
-                    body ? body : "(no reply)");
-            return 1;
-        }
-        free(body);
-        if (!strcmp(type, "keepalive"))
-            break;
-        org_version = v;
-    }
-    close(fd);
 
     /* 3. the floor: N concurrent GET /healthz */
-    conns_open(ep);
-    double hcpu0 = cpu_s(pid);
-    t0 = now_s();
-    for (int i = 0; i < nagents; i++) {
-        n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host);
-        if (agents[i].fd >= 0)
-            write_all(agents[i].fd, req, (size_t)n);
-    }
-    fanout_collect(ep, now_s() + 60);
-    double hcpu1 = cpu_s(pid);
-    print_latency("peer: N concurrent GET /healthz (the HTTP floor)", t0);
-    /* on connections opened just before: each request also reads its first bytes, and every
-     * reply holds one SQLite "SELECT 1" (the map deltas below need neither) */
-    printf("  server CPU for those N healthz replies: %.0f ms\n", (hcpu1 - hcpu0) * 1e3);
-    conns_reset(ep);
+    healthz_floor(ep, pid, nagents, "peer: N concurrent GET /healthz (the HTTP floor)");
 
     /* 4. N held streams at the current version */
-    int open = conns_open(ep);
-    for (int i = 0; i < nagents; i++) {
-        n = map_request(&agents[i], org_version, STREAM_WAIT, req, sizeof(req));
-        if (agents[i].fd >= 0)
-            write_all(agents[i].fd, req, (size_t)n);
-    }
-    /* every poll is authenticated (one SQLite lookup and nonce) before it waits: let them */
-    sleep((unsigned)(2 + nagents / 2000));
-    int early = 0;
+    int early = streams_hold(ep, nagents, org_version), open = 0;
     for (int i = 0; i < nagents; i++)
-        early += agents[i].inlen > 0;
+        open += agents[i].fd >= 0;
     printf("  streams: %d open, %d answered before the change (should be 0); server RSS %.1f MiB\n",
            open, early, rss_kib(pid) / 1024.0);
 
@@ -586,22 +674,13 @@ int main(int argc, char **argv)
     int verified = change_round(ep, pid, nagents, "first change");
 
     /* 6. every agent polls again at the version it got, as agents do, and a second change is
-     * delivered: the steady state of a fleet whose agents hold their maps */
-    early = 0;
-    /* on fresh connections: civetweb closes a keep-alive connection idle for 500 ms, and checking
-     * 10,000 replies above takes longer than that */
+     * delivered: the steady state of a fleet whose agents hold their maps. On fresh connections:
+     * civetweb closes a keep-alive connection idle for 500 ms, and checking 10,000 replies
+     * above takes longer than that. An agent without a verified version sends nothing. */
     conns_reset(ep);
-    conns_open(ep);
-    for (int i = 0; i < nagents; i++) {
-        int64_t since = agents[i].version;
-
-        n = map_request(&agents[i], since, STREAM_WAIT, req, sizeof(req));
-        if (agents[i].fd >= 0 && since > 0)
-            write_all(agents[i].fd, req, (size_t)n);
-    }
-    sleep((unsigned)(2 + nagents / 2000));
     for (int i = 0; i < nagents; i++)
-        early += agents[i].inlen > 0;
+        agents[i].version = agents[i].version ? agents[i].version : -1;
+    early = streams_hold(ep, nagents, 0);
     printf("  streams polled again at the version they got: %d answered before the change "
            "(should be 0)\n", early);
     int verified2 = change_round(ep, pid, nagents + 1, "second change (steady state)");

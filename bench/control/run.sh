@@ -8,12 +8,19 @@
 # peer in the same run is the HTTP floor: the same N connections each sending GET /healthz at
 # once, until every reply is in (wall time and server CPU).
 # ZTNA_BENCH_AGENTS="1000 10000" overrides the sizes.
+# Then the policy scenario (ctl_load --policy, bench/control/ctl_policy.c: issue 6's target end to
+# end): N agents in the shape of bench/policy (50 groups, written as tags, 1,000 rules, tagged
+# servers) hold map streams; one server retagged, one rule edited and the server retagged back,
+# each timed until the last affected stream has its message, with the server's CPU, the message
+# types and sizes, and the peer: as many concurrent GET /healthz. ZTNA_BENCH_POLICY_AGENTS
+# (default "10000"; "" skips it) sets the sizes. Exit 1 only when the protocol misbehaves.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../build}" && pwd)
-bin=$build/server/ztna-server
+bin=${ZTNA_BENCH_SERVER:-$build/server/ztna-server} # another server binary, e.g. of another commit
 load=$build/bench/control/ctl_load
-SIZES=${ZTNA_BENCH_AGENTS:-1000 10000}
+SIZES=${ZTNA_BENCH_AGENTS-1000 10000}
+POLICY_SIZES=${ZTNA_BENCH_POLICY_AGENTS-10000}
 for tool in curl jq; do
     command -v $tool >/dev/null || { echo "bench/control: $tool not installed, skipped"; exit 0; }
 done
@@ -36,11 +43,13 @@ api() { curl -fsS --max-time 30 -H 'Content-Type: application/json' "$@"; }
 prio=
 nice -n -10 true 2>/dev/null && prio="nice -n -10"
 echo "control plane: $bin, $(nproc) cores, open files $(ulimit -n), load tool ${prio:-not reniced}"
-for n in $SIZES; do
+# Starts a server for n agents and signs up the admin: sets pid, url, token, org.
+start_server() {
+    local n=$1
     data=$(mktemp -d /tmp/ztna-bench-ctl.XXXXXX)
     port=$(freeport)
     "$bin" --data-dir "$data" --listen "127.0.0.1:$port" --dns-listen "127.0.0.1:$(freeport)" \
-        --log-level warn --max-streams $((n + 64)) >"$data/server.log" 2>&1 &
+        --log-level warn --max-streams $((n + 64)) --access-token-ttl 3600 >"$data/server.log" 2>&1 &
     pid=$!
     url=http://127.0.0.1:$port
     for _ in $(seq 300); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done
@@ -48,6 +57,11 @@ for n in $SIZES; do
         -d '{"email":"bench@example.com","password":"bench password 1","org_name":"Bench"}')
     token=$(jq -r .data.access_token <<<"$login")
     org=$(jq -r '.data.orgs[0].id' <<<"$login")
+}
+
+failed=0
+for n in $SIZES; do
+    start_server "$n"
     key=$(api -H "Authorization: Bearer $token" -X POST "$url/api/orgs/$org/auth-keys" \
         -d '{"reusable":true}' | jq -r .data.key)
     echo "--- N = $n agents (server threads: $((8 + n + 64)), RSS at start" \
@@ -57,3 +71,14 @@ for n in $SIZES; do
     $prio "$load" 127.0.0.1 "$port" "$key" "$n" "$pid" || echo "  (ctl_load reported a protocol problem)"
     cleanup
 done
+for n in $POLICY_SIZES; do
+    start_server "$n"
+    echo "--- policy: N = $n agents (2 shared cores: wall and CPU figures are noisy; compare with" \
+         "the peer of the same run)"
+    if ! $prio "$load" --policy 127.0.0.1 "$port" "$token" "$org" bench@example.com "$n" "$pid"; then
+        echo "  (ctl_load --policy reported a protocol problem; server log: $(tail -n 3 "$data/server.log"))"
+        failed=1
+    fi
+    cleanup
+done
+exit $failed
