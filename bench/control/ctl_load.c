@@ -421,7 +421,7 @@ int fanout_collect(int ep, double deadline, struct collect *c)
     struct epoll_event ev[256];
     int done = 0, want = 0;
     bool pending = false, extra_in = !c || !c->extra;
-    double last_sample = 0, start = now_s();
+    double last_sample = 0, start = now_s(), ref_t = 0, ref_cpu = 0;
 
     for (int i = 0; i < nagents; i++) {
         want += agents[i].fd >= 0;
@@ -435,9 +435,19 @@ int fanout_collect(int ep, double deadline, struct collect *c)
     while ((done < want || !extra_in) && now_s() < deadline) {
         double quiet_from = c && c->last_at > start ? c->last_at : start;
 
+        /* quiet: no reply for c->quiet s, and the server idle (under 10% of a core over 0.5 s:
+         * a busy server may still be working on the change) */
         if (c && c->quiet > 0 && extra_in && !pending && now_s() - quiet_from >= c->quiet &&
-            (c->extra == NULL || now_s() - c->extra->done_at >= c->quiet))
-            break;
+            (c->extra == NULL || now_s() - c->extra->done_at >= c->quiet)) {
+            double t = now_s(), cpu = cpu_s(c->pid);
+
+            if (ref_t > 0 && t - ref_t >= 0.5 && (cpu - ref_cpu) / (t - ref_t) < 0.1)
+                break;
+            if (ref_t == 0 || t - ref_t >= 0.5) {
+                ref_t = t;
+                ref_cpu = cpu;
+            }
+        }
         int k = epoll_wait(ep, ev, 256, pending ? 2 : 100);
         for (int j = 0; j < k; j++) {
             struct agent *a = ev[j].data.ptr;
@@ -450,6 +460,7 @@ int fanout_collect(int ep, double deadline, struct collect *c)
             }
             done++;
             if (c && a->done_at > 0) {
+                ref_t = 0;
                 c->got++;
                 c->last_at = a->done_at;
                 pending = c->quiet > 0;

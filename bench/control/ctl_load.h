@@ -57,7 +57,8 @@ int full_map_settle(void);
 
 /* Collecting replies on the connections of agents (fd >= 0) with epoll. With quiet > 0 the
  * collection also ends quiet seconds after the last reply (and after extra's reply, when given:
- * the request that made the change), and the server's CPU is sampled at most every 2 ms, the
+ * the request that made the change) once the server is idle (under 10% of a core over 0.5 s),
+ * and the server's CPU is sampled at most every 2 ms, the
  * sample kept being the first one taken at or after the last reply. */
 struct collect {
     double quiet;

@@ -21,7 +21,7 @@
  *  B. rule 0's port edited (PUT .../policy with If-Match),
  *  C. the server retagged back (the second message to most of A's streams),
  * each measured from sending the request until the last stream that receives a message has it
- * (a 2 s quiet period decides it was the last): how many streams received one and what the
+ * (2 s without a message, the server idle at the end, decide it was the last): how many streams received one and what the
  * policy says changed, message types and bytes, latency, the server's CPU sampled at or after
  * the last arrival. Every reply is checked (HTTP 200, signature, machine_id, a filter); then
  * those agents poll again at their new version (as agents do), and anything answered at once
@@ -360,7 +360,8 @@ static int change(const char *label, const char *method, const char *path, const
                "%.1f ms; this tool %.0f ms\n", (c.sample_at - c.last_at) * 1e3,
                (c.cpu_last - cpu0) * 1e3, (c.self_last - self0) * 1e3);
     if (got < nagents) /* the quiet period decided the last message */
-        printf("  then %.1f s without a message (server CPU %.1f ms in it)\n", end - c.last_at,
+        printf("  then %.1f s without a message, the server idle at the end (its CPU in that "
+               "time %.1f ms)\n", end - c.last_at,
                (cpu_end - c.cpu_last) * 1e3);
     tally_replies(&t);
     print_tally("messages", &t);
