@@ -2,6 +2,7 @@
  * critical section is a linear probe over at most METRICS_MAX_SERIES pointers and a few adds,
  * far below the cost of the request being counted. */
 #include "server/metrics.h"
+#include "server/netmap.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -129,6 +130,14 @@ static int64_t machines_total(struct db_conn *c)
     return n;
 }
 
+/* Zeros until the netmap module links in (its strong definition replaces this): a program that
+ * links the metrics alone does not pull the netmap with it. */
+__attribute__((weak)) void netmap_wake_counts(struct server *srv, uint64_t out[2])
+{
+    (void)srv;
+    out[0] = out[1] = 0;
+}
+
 char *metrics_render(struct server *srv)
 {
     struct metrics *m = srv->metrics;
@@ -184,6 +193,12 @@ char *metrics_render(struct server *srv)
           "# TYPE ztna_db_errors_total counter\n", f);
     fprintf(f, "ztna_db_errors_total %" PRIu64 "\n",
             m ? (uint64_t)atomic_load(&m->db_errors) : (uint64_t)0);
+    uint64_t wk[2];
+    netmap_wake_counts(srv, wk);
+    fputs("# HELP ztna_netmap_wakeups_total Held map polls woken by a change: with a message to "
+          "send, or with nothing for that machine.\n# TYPE ztna_netmap_wakeups_total counter\n", f);
+    fprintf(f, "ztna_netmap_wakeups_total{outcome=\"message\"} %" PRIu64 "\n", wk[0]);
+    fprintf(f, "ztna_netmap_wakeups_total{outcome=\"nothing\"} %" PRIu64 "\n", wk[1]);
     if (c)
         db_conn_idle(c);
     if (fclose(f) != 0) {

@@ -4,6 +4,8 @@
  *   ztna_machines_online                              gauge (read from the database at scrape)
  *   ztna_machines_total                               gauge
  *   ztna_db_errors_total                              counter
+ *   ztna_netmap_wakeups_total{outcome}                counter: held map polls woken by a change,
+ *                                                     with a message or with nothing to send
 
  * All functions are thread-safe and do nothing when the metrics module is not started. */
 #ifndef ZTNA_SERVER_METRICS_H

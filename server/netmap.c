@@ -4,7 +4,8 @@
  * (the orgs array; an org, once created, lives until netmap_stop), org->lock (a read-write lock:
  * its version, slots and list). A poll read-locks org->lock only to read the state and take
  * references to immutable nodes; it renders, filters by policy and signs outside every lock, and
- * sleeps on the org's generation word (futex), which every change wakes in one call. An API
+ * sleeps on its machine's slot word (futex). A change to an entry wakes every waiting poll of the
+ * org; a policy change wakes only the machines whose filter or peers it changed. An API
  * request that makes a change holds that call until its own reply is written
  * (netmap_wakes_hold()): released first, 10,000 woken polls would take the cores from it and the
  * writer (a registration, say) would be answered only after them. A reply that takes longer
@@ -31,29 +32,51 @@
 #include "common/log.h"
 #include "server/db.h"
 #include "server/netmap_msg.h"
+#include "server/policy/compile.h"
 #include "server/policy_glue.h"
 
 /* A machine's filter as its maps carry it, computed once and shared by the messages that follow:
  * asking the policy takes its lock and builds a cJSON tree, which every message did before. It
  * stays valid while nothing may have changed it: every change to a filter reaches the netmap as
- * netmap_policy_changed() (policy_glue.h), which moves the netmap's policy generation on and the
- * node's full_at (or the org's reset_at) past the version the text was computed at.
+ * netmap_policy_changed() (policy_glue.h), which moves the slot's filter_at (or, for the whole
+ * org, its reset_at) past the version the text was computed at; a change that leaves a machine's
+ * filter alone leaves its text cached.
  * Without a lock of its own: polls read and replace a slot's pointer under the org's read lock
  * (atomically), and the reference a replaced text held goes to the org's retired list, dropped
  * only under the write lock, when no poll can be between loading the pointer and taking its
  * reference. */
 struct nm_filter {
     atomic_int refs;
-    uint64_t gen;                /* nm->policy_gen when the policy was asked */
     int64_t at;                  /* org version read before the policy was asked */
     struct nm_filter *retired_next;
     char text[];                 /* compact JSON, "null" with no policy (allow all) */
 };
 
+/* A peer whose visibility to a machine the policy may have changed at version `at`: the
+ * machine's next delta re-decides it (an upsert, or a remove). */
+struct nm_link {
+    int64_t peer, at;
+};
+
+#define NM_LINKS_MAX 512 /* more for one machine: its next map goes out whole */
+
 struct nm_slot {                 /* one per machine id, live or tombstone (under org->lock) */
     int64_t id;
     struct nm_node *node;        /* owned reference */
     _Atomic(struct nm_filter *) filter; /* owned reference or NULL (see nm_filter) */
+    /* The machine's own view, changed by the policy (under the write lock; read under the read
+     * lock): */
+    int64_t filter_at;           /* its filter changed: deltas since before carry self + filter */
+    int64_t full_at;             /* polls older than this get a full map */
+    struct nm_link *links;       /* peers to re-decide, unique, oldest first */
+    size_t nlinks, caplinks;
+    int64_t links_floor;         /* links up to here were dropped: older polls get a full map */
+    _Atomic int64_t acked;       /* the newest version it polled with (it holds what came before) */
+    /* Polls of this machine sleep on word (FUTEX_WAIT) while nwaiting counts them; a slot with
+     * waiters is never freed. held: a wake-up of this slot waits for netmap_wakes_release(). */
+    _Atomic uint32_t word;
+    atomic_int nwaiting;
+    atomic_bool held;
     struct nm_slot *hnext;       /* hash chain */
     struct nm_slot *prev, *next; /* list ordered by node->changed_at, oldest first */
 };
@@ -80,12 +103,9 @@ struct nm_org {
     struct netmap *nm;
     pthread_rwlock_t lock;       /* polls read, the change feed writes */
     _Atomic(struct nm_filter *) retired; /* replaced filters, dropped under the write lock */
-    /* Bumped after every version bump (and at shutdown); waiting polls sleep on it with
-     * FUTEX_WAIT and are all woken by one FUTEX_WAKE: no waiter list to walk, no mutex for a
-     * herd of 10,000 woken threads to queue on. */
-    _Atomic uint32_t gen;
-    /* gen moved on under netmap_wakes_hold(): since when (CLOCK_MONOTONIC ms), 0 if not */
-    _Atomic int64_t wake_pending;
+    /* A wake-up of every poll held by netmap_wakes_hold(): since when (CLOCK_MONOTONIC ms), 0 if
+     * none; wake_some: the same for wake-ups of some slots (their `held` flags). */
+    _Atomic int64_t wake_pending, wake_some;
     int64_t version;
     int64_t floor;               /* polls with since < floor get a full map */
     int64_t reset_at;            /* every machine's map goes out whole to polls older than this */
@@ -106,6 +126,7 @@ struct netmap {
     struct nm_org **orgs;
     size_t norgs, orgs_cap;
     atomic_int held;             /* polls waiting now */
+    _Atomic uint64_t wakes[2];   /* woken polls: with a message, with nothing (metrics) */
     int64_t started;             /* unix seconds: nonces older than this are not in memory */
     pthread_mutex_t keys_lock;   /* protects keys[] (machine key -> machine) */
     struct nm_key **keys;        /* NM_KEY_BUCKETS chains */
@@ -113,7 +134,6 @@ struct netmap {
     struct nm_nonce **nonces;    /* NM_NONCE_BUCKETS chains */
     struct nm_nonce *nonce_head, *nonce_tail; /* by arrival, i.e. by expiry */
     atomic_bool stopping;
-    _Atomic uint64_t policy_gen; /* moves on at every netmap_policy_changed() */
     pthread_t thread;
     pthread_mutex_t tlock;
     pthread_cond_t twake;
@@ -239,6 +259,7 @@ static void slot_free(struct nm_org *o, struct nm_slot *s)
         o->ntomb--;
     nm_node_put(s->node);
     filter_put(atomic_load(&s->filter)); /* under the write lock */
+    free(s->links);
     free(s);
     o->nslots--;
 }
@@ -325,8 +346,8 @@ static void tombstones_prune(struct nm_org *o)
         return;
     for (; s && o->ntomb > NM_MAX_TOMBSTONES / 2; s = next) {
         next = s->next;
-        if (!s->node->removed)
-            continue;
+        if (!s->node->removed || atomic_load(&s->nwaiting))
+            continue; /* a poll still sleeps on it: dropped at a later prune */
         if (s->node->changed_at > o->floor)
             o->floor = s->node->changed_at;
         slot_free(o, s);
@@ -414,19 +435,47 @@ static int64_t mono_ms(void)
 static _Thread_local bool wakes_held;     /* between netmap_wakes_hold() and _release() */
 static _Thread_local bool wakes_pending;  /* some org's wake-up was held */
 
-/* Wakes every poll waiting on o (after a version bump, or at shutdown); a poll about to sleep
- * sees gen move on at once, so only those asleep wait for a held wake-up. */
-static void waiters_wake(struct nm_org *o)
+static void slot_wake(struct nm_slot *s)
 {
-    atomic_fetch_add(&o->gen, 1);
+    atomic_fetch_add(&s->word, 1);
+    if (atomic_load(&s->nwaiting))
+        syscall(SYS_futex, &s->word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Wakes the polls of o's slots: every one, or (some) those whose `held` flag is set. */
+static void slots_wake(struct nm_org *o, bool some)
+{
+    pthread_rwlock_rdlock(&o->lock);
+    for (struct nm_slot *s = o->head; s; s = s->next)
+        if (!some || atomic_exchange(&s->held, false))
+            slot_wake(s);
+    pthread_rwlock_unlock(&o->lock);
+}
+
+/* Wakes the polls waiting on o: every one (after a version bump, or at shutdown), or (some) those
+ * of the slots marked `held` under o's write lock. A poll about to sleep sees its word move on at
+ * once, so only those asleep wait for a held wake-up (netmap_wakes_release()). */
+static void waiters_wake_(struct nm_org *o, bool some)
+{
     if (wakes_held && !atomic_load(&o->nm->stopping)) {
         int64_t none = 0;
 
-        atomic_compare_exchange_strong(&o->wake_pending, &none, mono_ms()); /* keeps the oldest */
+        /* keeps the oldest */
+        atomic_compare_exchange_strong(some ? &o->wake_some : &o->wake_pending, &none, mono_ms());
         wakes_pending = true;
         return;
     }
-    syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    slots_wake(o, some);
+}
+
+static void waiters_wake(struct nm_org *o)
+{
+    waiters_wake_(o, false);
+}
+
+static void waiters_wake_some(struct nm_org *o)
+{
+    waiters_wake_(o, true);
 }
 
 void netmap_wakes_hold(void)
@@ -449,7 +498,10 @@ static void waiters_wake_held(struct netmap *nm, int64_t before)
         int64_t since = atomic_load(&o->wake_pending);
 
         if (since && since < before && atomic_compare_exchange_strong(&o->wake_pending, &since, 0))
-            syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+            slots_wake(o, false); /* the held flags of some stay: harmless, woken again later */
+        since = atomic_load(&o->wake_some);
+        if (since && since < before && atomic_compare_exchange_strong(&o->wake_some, &since, 0))
+            slots_wake(o, true);
     }
 }
 
@@ -463,8 +515,9 @@ void netmap_wakes_release(struct server *srv)
         waiters_wake_held(nm, INT64_MAX);
 }
 
-/* Sleeps while o->gen == gen, at most until deadline (CLOCK_MONOTONIC). false once it passed. */
-static bool waiter_sleep(struct nm_org *o, uint32_t gen, const struct timespec *deadline)
+/* Sleeps while s->word == word, at most until deadline (CLOCK_MONOTONIC). false once it passed.
+ * Called with a waiter counted in s->nwaiting (which keeps s alive), outside the lock. */
+static bool waiter_sleep(struct nm_slot *s, uint32_t word, const struct timespec *deadline)
 {
     struct timespec now, left;
 
@@ -477,8 +530,8 @@ static bool waiter_sleep(struct nm_org *o, uint32_t gen, const struct timespec *
     }
     if (left.tv_sec < 0)
         return false;
-    /* EAGAIN (gen moved on), EINTR and ETIMEDOUT all send the caller back to look. */
-    syscall(SYS_futex, &o->gen, FUTEX_WAIT_PRIVATE, gen, &left, NULL, 0);
+    /* EAGAIN (word moved on), EINTR and ETIMEDOUT all send the caller back to look. */
+    syscall(SYS_futex, &s->word, FUTEX_WAIT_PRIVATE, word, &left, NULL, 0);
     return true;
 }
 
@@ -656,6 +709,31 @@ static void org_reload(struct netmap *nm, struct db_conn *c, int64_t org_id)
     free(nodes);
 }
 
+/* After machine id's entry changed: wakes the polls of the machines that may see it under the
+ * policy (and its own), or every poll of the org (all, no policy, out of memory). Those it
+ * leaves asleep are the ones whose next delta would carry nothing of it; a change of who may see
+ * it reaches both sides as a policy link (netmap_policy_changed()). */
+static void machine_wake(struct netmap *nm, struct nm_org *o, int64_t id, bool all)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+
+    if (all || policy_glue_seers(nm->srv, o->id, id, &ids, &n) != 0) {
+        waiters_wake(o);
+        return;
+    }
+    pthread_rwlock_rdlock(&o->lock);
+    for (size_t i = 0; i <= n; i++) {
+        struct nm_slot *s = slot_find(o, i < n ? ids[i] : id);
+
+        if (s)
+            atomic_store(&s->held, true);
+    }
+    pthread_rwlock_unlock(&o->lock);
+    free(ids);
+    waiters_wake_some(o);
+}
+
 /* Loads one machine's current state and publishes it at a new version if it changed. */
 static void machine_apply(struct netmap *nm, struct db_conn *c, int64_t org_id, int64_t id)
 {
@@ -690,12 +768,13 @@ static void machine_apply(struct netmap *nm, struct db_conn *c, int64_t org_id, 
     }
     node->changed_at = ++o->version;
     bool vis = !s || node->removed || s->node->removed || strcmp(s->node->tags, node->tags) != 0;
+    /* a machine that leaves or expires: everyone who held it hears so */
+    bool all = node->removed || node->expired || (s && s->node->expired);
     node->vis_at = vis ? node->changed_at : s->node->vis_at;
-    node->full_at = s ? s->node->full_at : 0;
     slot_publish(o, node);
     tombstones_prune(o);
     pthread_rwlock_unlock(&o->lock);
-    waiters_wake(o);
+    machine_wake(nm, o, id, all);
 }
 
 struct change {
@@ -778,48 +857,76 @@ void netmap_sync(struct server *srv)
     db_conn_idle(c);
 }
 
-void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n)
+/* Under the write lock: `peer`'s visibility to s's machine is to be re-decided from version v. */
+static void link_note(struct nm_slot *s, int64_t peer, int64_t v)
+{
+    int64_t acked = atomic_load(&s->acked);
+    size_t drop = 0, j = 0;
+
+    if (s->full_at == v)
+        return; /* its whole map goes out anyway */
+    /* what it already polled past is not needed again: older polls get a full map */
+    while (drop < s->nlinks && s->links[drop].at <= acked)
+        drop++;
+    if (drop)
+        s->links_floor = s->links[drop - 1].at;
+    for (size_t i = drop; i < s->nlinks; i++)
+        if (s->links[i].peer != peer)
+            s->links[j++] = s->links[i];
+    s->nlinks = j;
+    if (s->nlinks == s->caplinks) {
+        size_t nc = s->caplinks ? s->caplinks * 2 : 4;
+        struct nm_link *nl = nc <= NM_LINKS_MAX ? realloc(s->links, nc * sizeof(*nl)) : NULL;
+
+        if (!nl) {
+            s->full_at = v;
+            s->nlinks = 0;
+            return;
+        }
+        s->links = nl;
+        s->caplinks = nc;
+    }
+    s->links[s->nlinks++] = (struct nm_link){peer, v};
+}
+
+void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n,
+                           const struct policy_link *links, size_t nlinks)
 {
     struct netmap *nm = srv->netmap;
     struct nm_org *o = nm ? org_find(nm, org_id) : NULL;
 
-    if (nm)
-        atomic_fetch_add(&nm->policy_gen, 1); /* after the policy changed: see nm_filter */
     if (!o)
         return;
     pthread_rwlock_wrlock(&o->lock);
     int64_t v = ++o->version;
     if (!ids || n == 0) {
         o->reset_at = v;
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            struct nm_slot *s = slot_find(o, ids[i]);
-            struct nm_node *copy;
+        pthread_rwlock_unlock(&o->lock);
+        waiters_wake(o);
+        return;
+    }
+    /* Each named machine's next delta carries its own entry (with its quarantine) and filter;
+     * each link, the peer re-decided on both sides. Only those machines' polls wake. */
+    for (size_t i = 0; i < n; i++) {
+        struct nm_slot *s = slot_find(o, ids[i]);
 
-            if (!s || s->node->removed)
-                continue;
-            /* Same content at a new version: its own map goes out whole, and every other map
-             * re-decides whether it may see it. */
-            copy = calloc(1, sizeof(*copy));
-            if (!copy)
-                continue;
-            atomic_init(&copy->refs, 1);
-            copy->id = s->id;
-            memcpy(copy->machine_key, s->node->machine_key, 32);
-            copy->expired = s->node->expired;
-            copy->peer = strdup(s->node->peer);
-            copy->self = strdup(s->node->self);
-            copy->tags = strdup(s->node->tags);
-            copy->changed_at = copy->vis_at = copy->full_at = v;
-            if (!copy->peer || !copy->self || !copy->tags) {
-                nm_node_put(copy);
-                continue;
-            }
-            slot_publish(o, copy);
+        if (s && !s->node->removed) {
+            s->filter_at = v;
+            atomic_store(&s->held, true);
         }
     }
+    for (size_t i = 0; i < nlinks; i++) {
+        struct nm_slot *a = slot_find(o, links[i].a), *b = slot_find(o, links[i].b);
+
+        if (!a || !b || a->node->removed || b->node->removed)
+            continue; /* a removal is news of its own */
+        link_note(a, b->id, v);
+        link_note(b, a->id, v);
+        atomic_store(&a->held, true);
+        atomic_store(&b->held, true);
+    }
     pthread_rwlock_unlock(&o->lock);
-    waiters_wake(o);
+    waiters_wake_some(o);
 }
 
 /* --- map-poll authentication from memory ------------------------------------------------ */
@@ -911,10 +1018,11 @@ int netmap_auth(struct server *srv, const char *header, const char *method, cons
 struct collected {
     enum nm_msg_type type;
     int64_t version;
-    uint64_t policy_gen;          /* read with version, before the policy is asked */
     struct nm_node *self;
-    struct nm_node **nodes; /* full: every live entry; delta: entries changed after since */
-    size_t n;
+    struct nm_node **nodes; /* full: every live entry; delta: entries changed after since, then
+                               the peers whose visibility the policy changed (the last nlinked) */
+    size_t n, nlinked;
+    bool filter_changed;          /* a delta that carries self and filter for the policy's sake */
     char *dns;
     struct nm_filter *filter;     /* reference to the recipient's cached filter, or NULL */
     struct nm_node *inline_nodes[NM_INLINE_NODES];
@@ -933,11 +1041,11 @@ static void collected_free(struct collected *c)
 }
 
 /* Under o->lock: the slot's filter if still valid (a new reference), else NULL. */
-static struct nm_filter *filter_get(struct nm_org *o, const struct nm_slot *me, uint64_t gen)
+static struct nm_filter *filter_get(struct nm_org *o, const struct nm_slot *me)
 {
     struct nm_filter *f = atomic_load(&me->filter);
 
-    if (f && (f->gen != gen || f->at < me->node->full_at || f->at < o->reset_at))
+    if (f && (f->at < me->filter_at || f->at < o->reset_at))
         f = NULL;
     if (f)
         atomic_fetch_add(&f->refs, 1); /* its cache reference is only dropped under the write lock */
@@ -953,7 +1061,7 @@ static void filter_store(struct nm_org *o, int64_t machine_id, struct nm_filter 
     s = slot_find(o, machine_id);
     struct nm_filter *old = s ? atomic_load(&s->filter) : NULL;
     /* on a lost race, old is reloaded and compared again */
-    while (s && (!old || old->gen < f->gen || (old->gen == f->gen && old->at <= f->at))) {
+    while (s && (!old || old->at <= f->at)) {
         if (atomic_compare_exchange_weak(&s->filter, &old, f)) {
             if (old) {
                 old->retired_next = atomic_load(&o->retired);
@@ -984,7 +1092,6 @@ static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
     cJSON_Delete(j);
     if (f) {
         atomic_init(&f->refs, 2); /* the caller's and the cache's */
-        f->gen = c->policy_gen;
         f->at = c->version;
         memcpy(f->text, text ? text : "null", len + 1);
         filter_store(o, p->machine_id, f);
@@ -997,16 +1104,19 @@ static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
 static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct collected *c)
 {
     bool full = since == 0 || since < o->floor || since > o->version || since < o->reset_at ||
-                since < me->node->full_at;
-    size_t cap = full ? o->nslots : 0;
+                since < me->full_at || since < me->links_floor;
+    size_t cap = full ? o->nslots : 0, nl = 0;
 
     memset(c, 0, sizeof(*c));
     c->type = full ? NM_MSG_FULL : NM_MSG_DELTA;
     c->version = o->version;
-    c->policy_gen = atomic_load(&o->nm->policy_gen);
     if (!full) {
         for (struct nm_slot *s = o->tail; s && s->node->changed_at > since; s = s->prev)
             cap++;
+        while (nl < me->nlinks && me->links[me->nlinks - 1 - nl].at > since)
+            nl++;
+        cap += nl;
+        c->filter_changed = me->filter_at > since;
     }
     c->nodes = cap <= NM_INLINE_NODES ? c->inline_nodes : malloc(cap * sizeof(*c->nodes));
     c->dns = full ? strdup(o->dns) : NULL;
@@ -1017,7 +1127,7 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
         return -ENOMEM;
     }
     c->self = nm_node_get(me->node);
-    c->filter = filter_get(o, me, c->policy_gen);
+    c->filter = filter_get(o, me);
     if (full) {
         for (struct nm_slot *s = o->head; s; s = s->next) {
             if (s != me && !s->node->removed && !s->node->expired)
@@ -1027,6 +1137,15 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
         for (struct nm_slot *s = o->tail; s && s->node->changed_at > since; s = s->prev) {
             if (s != me)
                 c->nodes[c->n++] = nm_node_get(s->node);
+        }
+        for (size_t i = me->nlinks - nl; i < me->nlinks; i++) {
+            struct nm_slot *s = slot_find(o, me->links[i].peer);
+
+            /* one changed since is in the list above already (and a removed one with it) */
+            if (s && s->node->changed_at <= since) {
+                c->nodes[c->n++] = nm_node_get(s->node);
+                c->nlinked++;
+            }
         }
     }
     return 0;
@@ -1052,15 +1171,16 @@ static char *answer(struct server *srv, struct nm_org *o, const struct netmap_po
         goto out;
     for (size_t i = 0; i < c->n; i++) {
         const struct nm_node *n = c->nodes[i];
+        bool linked = i >= c->n - c->nlinked; /* the policy changed whether it may see n */
 
         if (c->type == NM_MSG_DELTA && (n->removed || n->expired))
             removed[m.nremove++] = n->id;
         else if (policy_glue_visible(srv, p->org_id, n->id, p->machine_id))
             peers[m.npeers++] = n;
-        else if (c->type == NM_MSG_DELTA && n->vis_at > p->since)
+        else if (c->type == NM_MSG_DELTA && (linked || n->vis_at > p->since))
             removed[m.nremove++] = n->id; /* it may have been visible before */
     }
-    if (c->type == NM_MSG_FULL || c->self->changed_at > p->since)
+    if (c->type == NM_MSG_FULL || c->self->changed_at > p->since || c->filter_changed)
         m.self = c->self;
     if (c->type == NM_MSG_DELTA && !m.self && !m.npeers && !m.nremove) {
         *empty = true;
@@ -1099,7 +1219,7 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
     struct nm_org *o = nm ? org_find(nm, p->org_id) : NULL;
     struct timespec deadline;
     int64_t seen = p->since;
-    bool holding = false, timed_out = false;
+    bool holding = false, timed_out = false, woken = false;
     int ret = 0;
 
     *msg = NULL;
@@ -1113,15 +1233,19 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
         bool empty;
 
         pthread_rwlock_rdlock(&o->lock);
-        /* Read before looking: a writer (or the shutdown) moves gen on after its change, so a
-         * change after this point makes the sleep below return at once. */
-        uint32_t gen = atomic_load(&o->gen);
         me = slot_find(o, p->machine_id);
         if (!me || me->node->removed) {
             pthread_rwlock_unlock(&o->lock);
             ret = -ENOENT;
             break;
         }
+        /* Read before looking: a writer (or the shutdown) moves the word on after its change,
+         * so a change after this point makes the sleep below return at once. */
+        uint32_t word = atomic_load(&me->word);
+        int64_t acked = atomic_load(&me->acked);
+        while (p->since > acked && p->since <= o->version &&
+               !atomic_compare_exchange_weak(&me->acked, &acked, p->since))
+            ;
         if (p->since == 0 || o->version > seen || p->since > o->version) {
             ret = collect(o, me, p->since, &c);
             pthread_rwlock_unlock(&o->lock);
@@ -1130,12 +1254,18 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
             seen = c.version;
             *msg = answer(srv, o, p, &c, len, &empty);
             collected_free(&c);
+            if (woken)
+                atomic_fetch_add(&nm->wakes[*msg || !empty ? 0 : 1], 1);
+            woken = false;
             if (*msg || !empty) {
                 ret = *msg ? 0 : -ENOMEM;
                 goto out;
             }
             continue; /* nothing for this machine: wait for the next change */
         }
+        if (woken && !timed_out && !atomic_load(&nm->stopping))
+            atomic_fetch_add(&nm->wakes[1], 1); /* woken, and nothing moved on */
+        woken = false;
         if (timed_out || atomic_load(&nm->stopping)) {
             pthread_rwlock_unlock(&o->lock);
             break;
@@ -1149,9 +1279,12 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
             }
             holding = true;
         }
+        atomic_fetch_add(&me->nwaiting, 1); /* under the lock: keeps the slot alive */
         pthread_rwlock_unlock(&o->lock);
-        if (!waiter_sleep(o, gen, &deadline))
+        if (!waiter_sleep(me, word, &deadline))
             timed_out = true;
+        woken = atomic_load(&me->word) != word; /* not a time-out */
+        atomic_fetch_sub(&me->nwaiting, 1); /* me is not touched after this */
     }
     if (ret == 0) {
         *msg = keepalive(p, len);
@@ -1161,6 +1294,14 @@ out:
     if (holding)
         atomic_fetch_sub(&nm->held, 1);
     return ret;
+}
+
+void netmap_wake_counts(struct server *srv, uint64_t out[2])
+{
+    struct netmap *nm = srv ? srv->netmap : NULL;
+
+    out[0] = nm ? atomic_load(&nm->wakes[0]) : 0;
+    out[1] = nm ? atomic_load(&nm->wakes[1]) : 0;
 }
 
 void netmap_streams_release(struct server *srv)

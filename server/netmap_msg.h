@@ -20,7 +20,6 @@ struct nm_node {
     uint8_t machine_key[32]; /* Ed25519 public key that signs its requests */
     int64_t changed_at; /* org version of the change that published it */
     int64_t vis_at;     /* version at which who may see it last changed (tags, existence, policy) */
-    int64_t full_at;    /* its own map goes out whole to polls older than this (policy change) */
     bool removed;       /* tombstone */
     bool expired;
     char *peer;         /* the peer object (compact JSON); NULL for a tombstone */

@@ -68,15 +68,18 @@ struct notice {
     bool all;
     int64_t *ids;
     size_t n, cap;
+    struct policy_link *links; /* peer links made or broken (policy_engine_links()) */
+    size_t nlinks, caplinks;
     int64_t *flips;            /* machines whose quarantine flipped: the dashboard hears of them */
     size_t nflips, capflips;
 };
 
 /* Until the netmap module links in, its hook is a no-op (a strong definition replaces this). */
 __attribute__((weak)) void netmap_policy_changed(struct server *srv, int64_t org_id,
-                                                 const int64_t *ids, size_t n)
+                                                 const int64_t *ids, size_t n,
+                                                 const struct policy_link *links, size_t nlinks)
 {
-    (void)srv, (void)org_id, (void)ids, (void)n;
+    (void)srv, (void)org_id, (void)ids, (void)n, (void)links, (void)nlinks;
 }
 
 static void notice_push(struct notice *nt, const int64_t *c, size_t n)
@@ -99,9 +102,29 @@ static void notice_push(struct notice *nt, const int64_t *c, size_t n)
 
 static void notice_add(struct notice *nt, struct policy_engine *e)
 {
-    size_t n;
-    const int64_t *c = policy_engine_changed(e, &n);
+    size_t n, nl;
+    /* a machine whose peers alone changed hears of it through the links */
+    const int64_t *c = policy_engine_filters_changed(e, &n);
+    const struct policy_link *l = policy_engine_links(e, &nl);
     notice_push(nt, c, n);
+    if (nt->all || nl == 0)
+        return;
+    if (!l || nt->nlinks + nl > POLICY_LINKS_MAX) { /* not all listed: every map may change */
+        nt->all = true;
+        return;
+    }
+    if (nt->nlinks + nl > nt->caplinks) {
+        size_t nc = (nt->nlinks + nl) * 2;
+        struct policy_link *p = realloc(nt->links, nc * sizeof(*p));
+        if (!p) {
+            nt->all = true;
+            return;
+        }
+        nt->links = p;
+        nt->caplinks = nc;
+    }
+    memcpy(nt->links + nt->nlinks, l, nl * sizeof(*l));
+    nt->nlinks += nl;
 }
 
 /* --- quarantine ------------------------------------------------------------------------------
@@ -202,16 +225,18 @@ static void q_note_all(struct porg *o, struct notice *nt, const struct fleet *f,
 static void notice_send(struct server *srv, struct notice *nt)
 {
     if (nt->all)
-        netmap_policy_changed(srv, nt->org_id, NULL, 0);
+        netmap_policy_changed(srv, nt->org_id, NULL, 0, NULL, 0);
     else if (nt->n)
-        netmap_policy_changed(srv, nt->org_id, nt->ids, nt->n);
+        netmap_policy_changed(srv, nt->org_id, nt->ids, nt->n, nt->links, nt->nlinks);
     struct db_conn *db = nt->nflips ? db_conn_get(srv->db) : NULL;
     for (size_t i = 0; db && i < nt->nflips; i++)
         realtime_machine_changed(srv, db, nt->org_id, nt->flips[i]);
     free(nt->ids);
+    free(nt->links);
     free(nt->flips);
     nt->ids = nt->flips = NULL;
-    nt->n = nt->cap = nt->nflips = nt->capflips = 0;
+    nt->links = NULL;
+    nt->n = nt->cap = nt->nflips = nt->capflips = nt->nlinks = nt->caplinks = 0;
 }
 
 static bool seen_get(void *arg, int64_t id, uint8_t *family, uint8_t addr[16])
@@ -462,6 +487,50 @@ bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t 
         vis = peer_of(policy_engine_node(po->e, a), b) || peer_of(policy_engine_node(po->e, b), a);
     pthread_mutex_unlock(&rt->lock);
     return vis;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int policy_glue_seers(struct server *srv, int64_t org_id, int64_t id, int64_t **out, size_t *n)
+{
+    struct policy_rt *rt = srv->policy;
+    bool fresh;
+    int ret = 0;
+    *out = NULL;
+    *n = 0;
+    if (!rt)
+        return 1;
+    pthread_mutex_lock(&rt->lock);
+    struct porg *po = porg_get(rt, org_id, &fresh);
+    const struct policy_node *me = po && po->e ? policy_engine_node(po->e, id) : NULL;
+    const struct fleet *f = me ? policy_engine_fleet(po->e) : NULL;
+    if (!po || !po->has_policy) {
+        ret = 1;
+    } else if (f) { /* its peers, and the machines that have it among theirs */
+        int64_t *v = malloc((me->npeers + f->nmachines + 1) * sizeof(*v));
+        size_t k = me->npeers;
+        if (!v) {
+            ret = -ENOMEM;
+        } else {
+            memcpy(v, me->peers, me->npeers * sizeof(*v));
+            for (size_t i = 0; i < f->nmachines; i++)
+                if (f->machines[i].id != id &&
+                    peer_of(policy_engine_node(po->e, f->machines[i].id), id))
+                    v[k++] = f->machines[i].id;
+            qsort(v, k, sizeof(*v), cmp_id);
+            *n = 0;
+            for (size_t i = 0; i < k; i++)
+                if (!*n || v[*n - 1] != v[i])
+                    v[(*n)++] = v[i];
+            *out = v;
+        }
+    } /* else: unknown to the policy, or the policy failed to load: nobody sees it */
+    pthread_mutex_unlock(&rt->lock);
+    return ret;
 }
 
 void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machine_id,

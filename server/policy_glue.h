@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+struct policy_link; /* server/policy/compile.h */
+
 struct server;
 
 /* The compiled filter of traffic allowed INTO machine `machine_id`, as the JSON the agent parses with
@@ -28,12 +30,19 @@ int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_
 /* May `a` appear in `b`'s netmap (a may reach b or b may reach a)? true when the org has no policy. */
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b);
 
+/* The machines that may see `id` in their maps (or that it may see), sorted: *out (malloc, or
+ * NULL when none) and *n. 0; 1 when every machine of the org may (no policy); -ENOMEM. */
+int policy_glue_seers(struct server *srv, int64_t org_id, int64_t id, int64_t **out, size_t *n);
+
 /* The "quarantine" object of machine_id's own map entry, as compact JSON (new string, free()):
  * {"quarantined": bool, "reason": string or null} (docs/control-protocol.md). NULL on ENOMEM. */
 char *policy_glue_quarantine(struct server *srv, int64_t org_id, int64_t machine_id);
 
-/* Called by the policy side when the maps of these machines must be recomputed (n == 0 and
- * ids == NULL: every machine of the org). Implemented by the netmap. */
-void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n);
+/* Called by the policy side after a change: ids are the machines whose filter, peers or
+ * quarantine changed (their next map says so), links the pairs of machines that may have come
+ * to see each other or ceased to (each side re-decides the other). n == 0 and ids == NULL: every
+ * machine of the org may have changed (everyone gets a full map). Implemented by the netmap. */
+void netmap_policy_changed(struct server *srv, int64_t org_id, const int64_t *ids, size_t n,
+                           const struct policy_link *links, size_t nlinks);
 
 #endif

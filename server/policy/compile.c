@@ -364,13 +364,14 @@ int engine_node_compute(struct policy_engine *e, size_t slot)
     const uint8_t *b = (const uint8_t *)v.e;
     for (size_t i = 0; i < u * sizeof(*v.e); i++)
         h = (h ^ b[i]) * 0x100000001b3ULL;
+    uint64_t eh = h ^ u * 0x9e3779b97f4a7c15ULL;
     for (size_t i = 0; i < np; i++)
         h = (h ^ (uint64_t)pl[i]) * 0x100000001b3ULL;
     h ^= u * 0x9e3779b97f4a7c15ULL ^ np;
     free(m->node.entries);
     free(m->node.peers);
     m->node = (struct policy_node){.machine_id = m->v.id, .entries = v.e, .nentries = u,
-                                   .peers = pl, .npeers = np, .hash = h};
+                                   .peers = pl, .npeers = np, .hash = h, .ehash = eh};
     return 0;
 }
 

@@ -60,6 +60,7 @@ struct policy_node {
     int64_t *peers;               /* machine ids, sorted */
     size_t npeers;
     uint64_t hash;
+    uint64_t ehash;               /* of the entries alone */
 };
 
 /* Not thread-safe: one thread applies changes (the server serializes them) and publishes the
@@ -85,6 +86,18 @@ int policy_engine_set_policy(struct policy_engine *e, const struct policy *p);
 int policy_engine_set_now(struct policy_engine *e, int64_t now);
 
 const int64_t *policy_engine_changed(const struct policy_engine *e, size_t *n);
+/* Those of them whose filter changed (or that are new or removed): the rest changed peers only. */
+const int64_t *policy_engine_filters_changed(const struct policy_engine *e, size_t *n);
+/* The peer links the last change made or broke: pairs (a < b) where b entered or left a's peers
+ * or a entered or left b's (a pair may be listed twice). Only between machines that were in the
+ * engine before the change and are still in it (a machine added or removed is news of its own).
+ * NULL when the engine could not list them all (more than POLICY_LINKS_MAX, or out of memory):
+ * then any map may have changed. */
+struct policy_link {
+    int64_t a, b;
+};
+#define POLICY_LINKS_MAX (1u << 20)
+const struct policy_link *policy_engine_links(const struct policy_engine *e, size_t *n);
 /* Borrowed, valid until the next change; NULL for an unknown machine. */
 const struct policy_node *policy_engine_node(const struct policy_engine *e, int64_t machine_id);
 /* The engine's copy of one machine (posture report included); borrowed, valid until the next

@@ -238,21 +238,76 @@ static int user_machine_link(struct policy_engine *e, size_t ms, bool add)
 
 /* --- change bookkeeping ------------------------------------------------------------------- */
 
-static int changed_add(struct policy_engine *e, int64_t id)
+static int id_push(int64_t **v, size_t *n, size_t *cap, int64_t id)
 {
-    if (e->nchanged == e->capchanged) {
-        size_t nc = e->capchanged ? e->capchanged * 2 : 64;
-        int64_t *n = realloc(e->changed, nc * sizeof(*n));
-        if (!n)
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        int64_t *nv = realloc(*v, nc * sizeof(*nv));
+        if (!nv)
             return -ENOMEM;
-        e->changed = n;
-        e->capchanged = nc;
+        *v = nv;
+        *cap = nc;
     }
-    e->changed[e->nchanged++] = id;
+    (*v)[(*n)++] = id;
     return 0;
 }
 
-/* Recompiles every slot set in e->affected; records the ones whose result changed. */
+/* id's result changed; filter: its entries did (or it is new or gone) */
+static int changed_add2(struct policy_engine *e, int64_t id, bool filter)
+{
+    int ret = id_push(&e->changed, &e->nchanged, &e->capchanged, id);
+    if (!ret && filter)
+        ret = id_push(&e->fchanged, &e->nfchanged, &e->capfchanged, id);
+    return ret;
+}
+
+static int changed_add(struct policy_engine *e, int64_t id)
+{
+    return changed_add2(e, id, true);
+}
+
+static void changes_reset(struct policy_engine *e)
+{
+    e->nchanged = 0;
+    e->nfchanged = 0;
+    e->nlinks = 0;
+    e->links_lost = false;
+}
+
+static void link_add(struct policy_engine *e, int64_t a, int64_t b)
+{
+    if (e->links_lost)
+        return;
+    if (e->nlinks == e->caplinks) {
+        size_t nc = e->caplinks ? e->caplinks * 2 : 64;
+        struct policy_link *n = nc <= POLICY_LINKS_MAX ? realloc(e->links, nc * sizeof(*n)) : NULL;
+        if (!n) { /* the caller falls back to "every map" */
+            e->links_lost = true;
+            return;
+        }
+        e->links = n;
+        e->caplinks = nc;
+    }
+    e->links[e->nlinks++] = a < b ? (struct policy_link){a, b} : (struct policy_link){b, a};
+}
+
+/* The peers of `id` that are in one sorted list and not the other (both ways). */
+static void links_diff(struct policy_engine *e, int64_t id, const int64_t *x, size_t nx,
+                       const int64_t *y, size_t ny)
+{
+    size_t i = 0, j = 0;
+    while (i < nx || j < ny) {
+        if (j == ny || (i < nx && x[i] < y[j]))
+            link_add(e, id, x[i++]);
+        else if (i == nx || y[j] < x[i])
+            link_add(e, id, y[j++]);
+        else
+            i++, j++;
+    }
+}
+
+/* Recompiles every slot set in e->affected; records the ones whose result changed, and the peer
+ * links each of those made or broke. */
 static int recompile_affected(struct policy_engine *e)
 {
     int ret = 0;
@@ -261,11 +316,23 @@ static int recompile_affected(struct policy_engine *e)
             size_t s = w * 64 + (size_t)__builtin_ctzll(bits);
             if (s >= e->nm || !e->m[s].live)
                 continue;
-            uint64_t old = e->m[s].node.hash;
-            bool had = e->m[s].node.peers != NULL;
+            struct policy_node *node = &e->m[s].node;
+            uint64_t old = node->hash, olde = node->ehash;
+            int64_t *op = node->peers;
+            size_t on = node->npeers;
+            node->peers = NULL; /* kept for the diff below */
             ret = engine_node_compute(e, s);
-            if (!ret && (!had || old != e->m[s].node.hash))
-                ret = changed_add(e, e->m[s].v.id);
+            if (ret) {
+                if (!node->peers) { /* not replaced: the node keeps its old result */
+                    node->peers = op;
+                    op = NULL;
+                }
+            } else if (!op || old != node->hash) {
+                ret = changed_add2(e, e->m[s].v.id, !op || olde != node->ehash);
+                if (op) /* a new node's links are the netmap's news of the node itself */
+                    links_diff(e, e->m[s].v.id, op, on, node->peers, node->npeers);
+            }
+            free(op);
         }
     memset(e->affected, 0, e->words * 8);
     engine_boundary_update(e);
@@ -373,7 +440,7 @@ int policy_engine_new(struct policy_engine **out, const struct policy *p,
     for (size_t i = 0; i < f->ngrants; i++)
         if ((ret = policy_engine_grant_add(e, &f->grants[i])))
             goto err;
-    e->nchanged = 0;
+    changes_reset(e);
     if ((ret = full_recompile(e)))
         goto err;
     *out = e;
@@ -415,6 +482,8 @@ void policy_engine_free(struct policy_engine *e)
     free(e->u);
     free(e->g);
     free(e->changed);
+    free(e->fchanged);
+    free(e->links);
     free(e->affected);
     free(e->tmp);
     free(e->fusers);
@@ -427,7 +496,7 @@ int policy_engine_machine_upsert(struct policy_engine *e, const struct fleet_mac
     size_t slot;
     int old = idmap_get(&e->mid, m->id);
     bool moved = old < 0 || !e->m[old].live || !same_place(&e->m[old].v, m);
-    e->nchanged = 0;
+    changes_reset(e);
     int ret = machine_put(e, m, &slot);
     if (ret)
         return ret;
@@ -438,7 +507,7 @@ int policy_engine_machine_upsert(struct policy_engine *e, const struct fleet_mac
 int policy_engine_machine_remove(struct policy_engine *e, int64_t id)
 {
     int s = idmap_get(&e->mid, id);
-    e->nchanged = 0;
+    changes_reset(e);
     if (s < 0)
         return -ENOENT;
     struct emachine *m = &e->m[s];
@@ -475,7 +544,7 @@ int policy_engine_user_upsert(struct policy_engine *e, const struct fleet_user *
 {
     size_t us;
     int old = idmap_get(&e->uid, u->id);
-    e->nchanged = 0;
+    changes_reset(e);
     if (old >= 0 && e->u[old].live && same_user(&e->u[old].v, u))
         return 0; /* nothing the policy reads changed (the server upserts on every heartbeat) */
     int ret = user_slot(e, u, &us);
@@ -502,7 +571,7 @@ static void grant_affect(struct policy_engine *e, const struct fleet_grant *g)
 
 int policy_engine_grant_add(struct policy_engine *e, const struct fleet_grant *g)
 {
-    e->nchanged = 0;
+    changes_reset(e);
     if (e->ng == e->capg) {
         size_t nc = e->capg ? e->capg * 2 : 16;
         struct fleet_grant *n = realloc(e->g, nc * sizeof(*n));
@@ -518,7 +587,7 @@ int policy_engine_grant_add(struct policy_engine *e, const struct fleet_grant *g
 
 int policy_engine_grant_remove(struct policy_engine *e, int64_t grant_id)
 {
-    e->nchanged = 0;
+    changes_reset(e);
     for (size_t k = 0; k < e->ng; k++)
         if (e->g[k].id == grant_id) {
             struct fleet_grant g = e->g[k];
@@ -540,7 +609,7 @@ int policy_engine_set_now(struct policy_engine *e, int64_t now)
 {
     const struct policy *p = e->p;
     int64_t old = e->now;
-    e->nchanged = 0;
+    changes_reset(e);
     e->now = now;
     for (size_t ri = 0; ri < e->nr; ri++) {
         const struct policy_rule *r = &p->rules[ri];
@@ -573,7 +642,7 @@ int policy_engine_set_policy(struct policy_engine *e, const struct policy *p)
     struct erule *nr = NULL;
     bool *used = calloc(old->nrules + 1, sizeof(bool));
     int ret = -ENOMEM;
-    e->nchanged = 0;
+    changes_reset(e);
     if (!used)
         return -ENOMEM;
     gsorted_free(e, old);
@@ -642,6 +711,19 @@ const int64_t *policy_engine_changed(const struct policy_engine *e, size_t *n)
 {
     *n = e->nchanged;
     return e->changed;
+}
+
+const int64_t *policy_engine_filters_changed(const struct policy_engine *e, size_t *n)
+{
+    *n = e->nfchanged;
+    return e->fchanged;
+}
+
+const struct policy_link *policy_engine_links(const struct policy_engine *e, size_t *n)
+{
+    static const struct policy_link none[1];
+    *n = e->links_lost ? 0 : e->nlinks;
+    return e->links_lost ? NULL : e->links ? e->links : none;
 }
 
 const struct policy_node *policy_engine_node(const struct policy_engine *e, int64_t machine_id)

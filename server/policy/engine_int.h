@@ -51,6 +51,11 @@ struct policy_engine {
     const char ***gsorted;     /* per policy group: sorted member pointers */
     int64_t *changed;
     size_t nchanged, capchanged;
+    int64_t *fchanged;         /* those of changed whose entries changed */
+    size_t nfchanged, capfchanged;
+    struct policy_link *links; /* peer links made or broken by the last change */
+    size_t nlinks, caplinks;
+    bool links_lost;           /* too many (or ENOMEM): policy_engine_links() says so */
     uint64_t *affected, *tmp;  /* scratch bitsets */
     int64_t next_boundary;
     struct fleet fview;        /* for policy_engine_fleet() */

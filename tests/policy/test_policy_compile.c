@@ -335,8 +335,22 @@ static bool same_results(struct policy_engine *a, struct policy_engine *b, const
     return true;
 }
 
+/* Is b among a's peers, or a among b's (what the netmap calls visible)? */
+static bool node_sees(const struct policy_engine *e, int64_t a, int64_t b)
+{
+    const struct policy_node *x = policy_engine_node(e, a), *y = policy_engine_node(e, b);
+    for (size_t i = 0; x && i < x->npeers; i++)
+        if (x->peers[i] == b)
+            return true;
+    for (size_t i = 0; y && i < y->npeers; i++)
+        if (y->peers[i] == a)
+            return true;
+    return false;
+}
+
 static void test_incremental(void)
 {
+    size_t nflipped = 0, nfiltered = 0, npeersonly = 0;
     struct policy_error err;
     for (int round = 0; round < 12; round++) {
         int64_t now = 1795000000 + (int64_t)RN(7 * 86400);
@@ -353,13 +367,18 @@ static void test_incremental(void)
             return;
         for (int step = 0; step < 25; step++) {
             /* remember every node's hash to check the change list */
-            uint64_t before[NM + 16];
+            uint64_t before[NM + 16], ebefore[NM + 16];
             int64_t ids[NM + 16];
             size_t nids = f.nmachines;
+            static bool vis[NM + 16][NM + 16];
             for (size_t i = 0; i < f.nmachines; i++) {
                 ids[i] = f.machines[i].id;
                 before[i] = policy_engine_node(e, ids[i])->hash;
+                ebefore[i] = policy_engine_node(e, ids[i])->ehash;
             }
+            for (size_t i = 0; i < nids; i++)
+                for (size_t j = 0; j < nids; j++)
+                    vis[i][j] = node_sees(e, ids[i], ids[j]);
             int kind = (int)RN(8);
             int rc = 0;
             if (kind == 0 || kind == 1) { /* retag / posture change */
@@ -420,7 +439,38 @@ static void test_incremental(void)
                             kind, (long long)ids[i]);
                     CHECK(listed);
                 }
+                /* listed as a filter change exactly when its entries changed (or it is gone) */
+                size_t nf;
+                const int64_t *fc = policy_engine_filters_changed(e, &nf);
+                bool flisted = false;
+                for (size_t k = 0; k < nf; k++)
+                    flisted = flisted || fc[k] == ids[i];
+                CHECK(flisted == (!n || n->ehash != ebefore[i]));
+                nfiltered += flisted;
+                npeersonly += listed && !flisted;
             }
+            /* every pair of machines (before and after) whose visibility flipped is a link */
+            size_t nl;
+            const struct policy_link *l = policy_engine_links(e, &nl);
+            CHECK(l != NULL);
+            for (size_t i = 0; l && i < nids; i++)
+                for (size_t j = i + 1; j < nids; j++) {
+                    if (!policy_engine_node(e, ids[i]) || !policy_engine_node(e, ids[j]) ||
+                        vis[i][j] == node_sees(e, ids[i], ids[j]))
+                        continue;
+                    int64_t a = ids[i] < ids[j] ? ids[i] : ids[j], b = ids[i] ^ ids[j] ^ a;
+                    bool listed = false;
+                    for (size_t k = 0; k < nl && !listed; k++)
+                        listed = l[k].a == a && l[k].b == b;
+                    if (!listed)
+                        fprintf(stderr, "step %d kind %d: link %lld-%lld flipped, not listed\n",
+                                step, kind, (long long)a, (long long)b);
+                    CHECK(listed);
+                    nflipped++;
+                }
+            /* and nothing is listed that is no machine's peer change */
+            for (size_t k = 0; l && k < nl; k++)
+                CHECK(l[k].a < l[k].b);
             if (step % 8 == 0)
                 compare_naive(e, p, &f, NULL, now, 300);
             policy_engine_free(full);
@@ -431,6 +481,10 @@ static void test_incremental(void)
         free(text);
         free(w);
     }
+    /* the random changes did flip links, so the check above was exercised */
+    CHECK(nflipped > 20);
+    /* and both kinds of change happened: filters, and peers alone */
+    CHECK(nfiltered > 20 && npeersonly > 5);
 }
 
 #include "test_policy_scenarios.h"

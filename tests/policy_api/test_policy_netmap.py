@@ -7,8 +7,10 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import shutil
 import sys
+import threading
 import time
 import zoneinfo
 
@@ -28,6 +30,10 @@ def peer_ids(msg):
     return sorted(p["id"] for p in msg.get("peers") or [])
 
 
+def upsert_ids(msg):
+    return sorted(p["id"] for p in msg.get("upsert") or [])
+
+
 def entries(msg):
     return sorted((msg.get("filter") or {}).get("entries") or [])
 
@@ -41,6 +47,28 @@ def v6(ip4):
 def both(proto, ip4, ports):
     """A source allowed in: its IPv4 /32 and IPv6 /128 entries."""
     return ["%s %s/32 %s" % (proto, ip4, ports), "%s %s/128 %s" % (proto, v6(ip4), ports)]
+
+
+def wakeups(srv):
+    """ztna_netmap_wakeups_total by outcome, from GET /metrics."""
+    r = srv.get("/metrics")
+    check(r.status == 200, "GET /metrics: %r" % r)
+    got = dict(re.findall(r'^ztna_netmap_wakeups_total\{outcome="(\w+)"\} (\d+)$',
+                          r.body.decode(), re.M))
+    check(set(got) == {"message", "nothing"}, "wake-up counters: %r" % got)
+    return {k: int(v) for k, v in got.items()}
+
+
+def held_polls(srv, machines, wait):
+    """Polls every (machine, since) at once, each held up to `wait` s; returns the messages."""
+    out = [None] * len(machines)
+
+    def one(i, m, since):
+        out[i] = poll(srv, m, since=since, wait=wait)
+    ts = [threading.Thread(target=one, args=(i, m, v)) for i, (m, v) in enumerate(machines)]
+    for t in ts:
+        t.start()
+    return ts, out
 
 
 def business_hours(t):
@@ -88,6 +116,25 @@ def main():
             db = poll(srv, f.db)
             check(entries(db) == [] and peer_ids(db) == [], "db: nobody yet: %r" % db)
 
+            # A change to db's entry wakes only the polls of machines that may see it (none
+            # yet) and its own: web's, alice's and dana's held polls sleep through it.
+            w0 = wakeups(srv)
+            ts, held = held_polls(srv, [(f.web, web["version"]), (f.alice_laptop, alice["version"]),
+                                        (f.dana_laptop, dana["version"]), (f.db, db["version"])], 3)
+            time.sleep(1)  # all four held (the wait is 3 s)
+            body = json.dumps({"listen_port": 41641, "endpoints": ["198.18.7.2:41641"]}).encode()
+            h = f.db.auth_header("POST", "/api/machine/endpoints", body)
+            expect(srv.request("POST", "/api/machine/endpoints", raw_body=body,
+                               headers={"Authorization": h}), 200)
+            for t in ts:
+                t.join(10)
+            check([m["type"] for m in held] == ["keepalive"] * 3 + ["delta"],
+                  "only db's own poll answers its change: %r" % [m["type"] for m in held])
+            db = held[3]
+            w1 = wakeups(srv)
+            check(w1["message"] - w0["message"] == 1 and w1["nothing"] == w0["nothing"],
+                  "one poll woken, with a message; none woken for nothing: %r -> %r" % (w0, w1))
+
             # a JIT approval wakes db's waiting poll with a delta carrying the new filter
             rid = expect(srv.post("/api/orgs/%d/jit-requests" % f.org,
                                   {"dst": f.db.name, "port": 5432, "duration": 600,
@@ -97,12 +144,29 @@ def main():
                             f.owner_s), 200)
             delta = poll(srv, f.db, since=db["version"], wait=10)
             check(time.monotonic() - t0 < 8, "delivered promptly")
-            check(delta["type"] in ("delta", "full") and entries(delta) ==
+            # a delta, not a full map: the new filter, db's own entry, and dana now a peer
+            check(delta["type"] == "delta" and entries(delta) ==
                   sorted(both("tcp", f.dana_laptop.ip, "5432-5432")), "db's new filter: %r" % delta)
+            check(delta.get("self", {}).get("id") == f.db.id, "db's delta has self: %r" % delta)
+            check(upsert_ids(delta) == [f.dana_laptop.id] and not delta.get("remove"),
+                  "db's delta upserts dana, nobody else: %r" % delta)
+            dana2 = poll(srv, f.dana_laptop, since=dana["version"])
+            check(dana2["type"] == "delta" and upsert_ids(dana2) == [f.db.id] and
+                  not dana2.get("remove"), "dana's delta upserts db only: %r" % dana2)
+            # machines the grant does not concern hear nothing of it (a keepalive at their version)
+            web2 = poll(srv, f.web, since=web["version"], wait=1)
+            check(web2["type"] == "keepalive", "web's poll untouched by the grant: %r" % web2)
             dana = poll(srv, f.dana_laptop)
             check(peer_ids(dana) == [f.db.id], "dana now sees db: %r" % peer_ids(dana))
             expect(srv.post("/api/orgs/%d/jit-requests/%d/revoke" % (f.org, rid), None,
                             f.owner_s), 200)
+            db3 = poll(srv, f.db, since=delta["version"])
+            check(db3["type"] == "delta" and entries(db3) == [] and not db3.get("upsert") and
+                  db3.get("remove") == [f.dana_laptop.id],
+                  "revoked: db's delta empties its filter and removes dana: %r" % db3)
+            dana3 = poll(srv, f.dana_laptop, since=dana2["version"])
+            check(dana3["type"] == "delta" and dana3.get("remove") == [f.db.id],
+                  "revoked: dana's delta removes db: %r" % dana3)
             db2 = poll(srv, f.db)
             check(entries(db2) == [], "revoked: db's filter empty again: %r" % entries(db2))
             # a machine that logs out leaves every filter at once (its IP may be given again)
