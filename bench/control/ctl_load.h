@@ -58,16 +58,18 @@ int full_map_settle(void);
 /* Collecting replies on the connections of agents (fd >= 0) with epoll. With quiet > 0 the
  * collection also ends quiet seconds after the last reply (and after extra's reply, when given:
  * the request that made the change) once the server is idle (under 10% of a core over 0.5 s),
- * and the server's CPU is sampled at most every 2 ms, the
- * sample kept being the first one taken at or after the last reply. */
+ * and the server's CPU is sampled after replies (every 2 ms at most, less often when a sample is
+ * costly), the sample kept being the first one taken at or after the last reply. */
 struct collect {
     double quiet;
     int pid;
     struct agent *extra;
     int got;                   /* replies from agents */
     double last_at;            /* time of the last reply from an agent */
-    double cpu_last, self_last; /* server / own CPU sampled at or after it */
+    double cpu_last, self_last; /* server / own CPU sampled at or after it (the caller sets
+                                 * them to the values at the start) */
     double sample_at;          /* when */
+    double cpu_before;         /* server CPU at the last sample before the last reply */
     int samples;
 };
 int fanout_collect(int ep, double deadline, struct collect *c);

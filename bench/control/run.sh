@@ -58,7 +58,8 @@ start_server() {
     data=$(mktemp -d /tmp/ztna-bench-ctl.XXXXXX)
     port=$(freeport)
     "$bin" --data-dir "$data" --listen "127.0.0.1:$port" --dns-listen "127.0.0.1:$(freeport)" \
-        --log-level warn --max-streams $((n + 64)) --access-token-ttl 3600 >"$data/server.log" 2>&1 &
+        --log-level warn --max-streams $((n + 64)) --access-token-ttl 3600 \
+        --offline-timeout 86400 >"$data/server.log" 2>&1 &
     pid=$!
     url=http://127.0.0.1:$port
     for _ in $(seq 300); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done
