@@ -407,11 +407,15 @@ static bool agent_read(int ep, struct agent *a)
         a->done_at = now_s();
         return true;
     }
-    if (closed && a->done_at == 0) {
-        /* closed before a whole reply: counted (no latency), reported by the check */
+    if (closed) {
+        /* off epoll (level-triggered, a closed connection would be reported forever: civetweb
+         * closes a keep-alive connection idle 500 ms, also after a reply we hold) */
         epoll_ctl(ep, EPOLL_CTL_DEL, a->fd, NULL);
-        a->done_at = -1;
-        return true;
+        if (a->done_at == 0) {
+            /* closed before a whole reply: counted (no latency), reported by the check */
+            a->done_at = -1;
+            return true;
+        }
     }
     return false;
 }
@@ -455,11 +459,12 @@ int fanout_collect(int ep, double deadline, struct collect *c)
         if (c && c->quiet > 0 && extra_in && !pending && now_s() - quiet_from >= c->quiet &&
             (c->extra == NULL || now_s() - c->extra->done_at >= c->quiet) &&
             (ref_t == 0 || now_s() - ref_t >= 0.5)) {
-            sample(c);
-            if (ref_t > 0 && (c->cpu_last - ref_cpu) / (c->sample_at - ref_t) < 0.1)
+            double t = now_s(), cpu = cpu_s(c->pid); /* not the sample kept in c */
+
+            if (ref_t > 0 && (cpu - ref_cpu) / (t - ref_t) < 0.1)
                 break;
-            ref_t = c->sample_at;
-            ref_cpu = c->cpu_last;
+            ref_t = t;
+            ref_cpu = cpu;
         }
         int k = epoll_wait(ep, ev, 256, pending ? 2 : 100);
         for (int j = 0; j < k; j++) {
