@@ -25,7 +25,7 @@ int wg_filter_opt_attach(struct wg_filter_opt *wf, struct wg_device *dev);
  * WG_FILTER_NFLOG_BASE + the interface index and logged like the userspace ones. attach: 0 or
  * -errno (printed). fd: the NFLOG socket to poll (-1: none). tick: reads it, logs every
  * WG_FILTER_LOG_MS. detach: deletes the table. */
-#define WG_FILTER_NFT_PREFIX "ztna_wg_"
+#define WG_FILTER_NFT_PREFIX NFTF_TABLE_WG_PREFIX /* agent/kernel/nftfilter.h */
 #define WG_FILTER_NFLOG_BASE 8192
 int wg_filter_opt_kernel_attach(struct wg_filter_opt *wf, const char *ifname);
 int wg_filter_opt_kernel_fd(const struct wg_filter_opt *wf);

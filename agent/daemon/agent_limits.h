@@ -33,7 +33,7 @@
 #define AGENT_DEFAULT_PORT 41641
 #define AGENT_DNS_IP "100.100.100.100"
 /* --backend kernel (kengine.c) */
-#define AGENT_KERNEL_NFT_TABLE "ztna"     /* nftables table of the filter (inet family) */
+#define AGENT_KERNEL_NFT_TABLE NFTF_TABLE_DAEMON /* agent/kernel/nftfilter.h */
 #define AGENT_KERNEL_NFLOG_GROUP 4171     /* NFLOG group of the filter's denials */
 #define AGENT_KERNEL_DNS_TCP_MAX 16       /* DNS-over-TCP connections to the stub at once */
 #define AGENT_KERNEL_DNS_TCP_IDLE_MS 10000

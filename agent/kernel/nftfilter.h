@@ -12,6 +12,12 @@
 
 #include "common/filter/matcher.h"
 
+/* The tables the agent owns (family inet): the daemon's kernel backend, and `ztna wireguard
+ * --filter --backend kernel`'s one per interface (prefix + interface name). Posture's firewall
+ * check skips them: they filter only the tunnel. */
+#define NFTF_TABLE_DAEMON    "ztna"
+#define NFTF_TABLE_WG_PREFIX "ztna_wg_"
+
 /* Replaces table `inet <table>` atomically (one NFNL batch: delete-if-exists + create): a chain on
  * hook input (and forward) that, for packets whose iifname == ifname: accepts replies of flows this
  * node opened (ct state established,related AND ct direction reply), accepts what the entries allow

@@ -3,6 +3,7 @@
  * `ip6tables -S` (legacy). Each run is bounded in time and output; a tool that is absent or
  * fails (not root: "Operation not permitted") tells nothing, so the answer is then "unknown". */
 #include "agent/posture/posture_int.h"
+#include "agent/kernel/nftfilter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,12 @@ static char *trim(char *s)
     return s;
 }
 
-/* The tables the agent itself loads (the kernel backend's policy filter, AGENT_KERNEL_NFT_TABLE
- * in agent/daemon/agent_limits.h, and `ztna wireguard --filter`'s WG_FILTER_NFT_PREFIX tables):
- * they filter only the tunnel, so they must not pass for the device's firewall. */
+/* The tables the agent itself loads (agent/kernel/nftfilter.h): they filter only the tunnel, so
+ * they must not pass for the device's firewall. */
 static bool own_table(const char *l)
 {
-    return !strcmp(l, "table inet ztna {") || !strncmp(l, "table inet ztna_wg_", 19);
+    static const char wg[] = "table inet " NFTF_TABLE_WG_PREFIX;
+    return !strcmp(l, "table inet " NFTF_TABLE_DAEMON " {") || !strncmp(l, wg, sizeof(wg) - 1);
 }
 
 /* nft's listing: a rule is a line directly inside a chain block other than its "type ... hook
