@@ -146,18 +146,6 @@ static int r_addr4(void *ctx, const char *ifname, struct in_addr addr, unsigned 
     return rtnl_addr4(ifname, addr, plen, del);
 }
 
-static int r_device_get(void *ctx, const char *ifname, struct wg_device_config **out)
-{
-    (void)ctx;
-    return wg_kernel_device_get(ifname, out);
-}
-
-static int r_device_set(void *ctx, const struct wg_device_config *cfg)
-{
-    (void)ctx;
-    return wg_kernel_device_set(cfg);
-}
-
 static int r_filter_apply(void *ctx, const char *table, const char *ifname,
                           const struct filter_entry *e, size_t n)
 {
@@ -183,7 +171,7 @@ static int r_filter_delete(void *ctx, const char *table)
 
 static const struct kengine_ops real_ops = {
     .link_create = r_link_create, .link_delete = r_link_delete, .link_set_up = r_link_set_up,
-    .addr4 = r_addr4, .device_get = r_device_get, .device_set = r_device_set,
+    .addr4 = r_addr4, .device_get = agentpq_kernel_device_get, .device_set = agentpq_kernel_device_set,
     .filter_apply = r_filter_apply, .filter_delete = r_filter_delete,
 };
 

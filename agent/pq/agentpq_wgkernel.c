@@ -34,13 +34,13 @@ struct agentpq_wgkernel {
     size_t n_peers, cap;
 };
 
-static int real_get(void *ctx, const char *ifname, struct wg_device_config **out)
+int agentpq_kernel_device_get(void *ctx, const char *ifname, struct wg_device_config **out)
 {
     (void)ctx;
     return wg_kernel_device_get(ifname, out);
 }
 
-static int real_set(void *ctx, const struct wg_device_config *cfg)
+int agentpq_kernel_device_set(void *ctx, const struct wg_device_config *cfg)
 {
     (void)ctx;
     return wg_kernel_device_set(cfg);
@@ -143,7 +143,8 @@ int agentpq_wgkernel_new(const char *ifname, const struct pqx_config *cfg,
     if (ops)
         k->ops = *ops;
     else
-        k->ops = (struct agentpq_kernel_ops){.device_get = real_get, .device_set = real_set};
+        k->ops = (struct agentpq_kernel_ops){.device_get = agentpq_kernel_device_get,
+                                                .device_set = agentpq_kernel_device_set};
     be.ctx = k;
     k->pq = agentpq_new(&be, cfg);
     if (!k->pq) {

@@ -24,6 +24,9 @@ struct agentpq_kernel_ops {
     int (*device_set)(void *ctx, const struct wg_device_config *cfg);
     void *ctx;
 };
+/* The real ones (ctx unused): wg_kernel_device_get / wg_kernel_device_set. */
+int agentpq_kernel_device_get(void *ctx, const char *ifname, struct wg_device_config **out);
+int agentpq_kernel_device_set(void *ctx, const struct wg_device_config *cfg);
 
 struct agentpq_wgkernel;
 
