@@ -319,7 +319,8 @@ bool map_verify(const char *body, int64_t want_id, struct map_info *mi, int64_t 
                 mi->version = (int64_t)v->valuedouble;
             mi->has_filter = cJSON_IsObject(cJSON_GetObjectItem(pl, "filter"));
             mi->self = cJSON_GetObjectItem(pl, "self") != NULL;
-            mi->upserts = cJSON_GetArraySize(up) + cJSON_GetArraySize(cJSON_GetObjectItem(pl, "peers"));
+            mi->upserts = cJSON_GetArraySize(up) +
+                          cJSON_GetArraySize(cJSON_GetObjectItem(pl, "peers"));
             mi->removes = cJSON_GetArraySize(cJSON_GetObjectItem(pl, "remove"));
             ok = listed && mine;
             cJSON_Delete(pl);
@@ -345,7 +346,8 @@ int full_map_settle(void)
         return -1;
     }
     org_version = mi.version;
-    printf("  full map of agent 0 (%d other machines in the org): %zu bytes in %.1f ms (signature verified)\n", nagents - 1,
+    printf("  full map of agent 0 (%d other machines in the org): %zu bytes in %.1f ms "
+           "(signature verified)\n", nagents - 1,
            strlen(body), (t1 - t0) * 1e3);
     free(body);
     /* Quiescence: the server may still be applying the last registrations; follow the deltas

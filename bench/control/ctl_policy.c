@@ -15,15 +15,19 @@
  *    rule objects are ~75 KiB escaped, so rules 1..999 are written as one rule object per
  *    source group listing its destinations (the same compiled filter and peer sets); rule 0,
  *    the one edited, is an object of its own;
- *  - no posture conditions (the agents send no posture report).
+ *  - no posture conditions (the agents send no posture report). bench_policy puts posture:base
+ *    on every 10th rule, among them every rule into tag:t0, and a third of its machines fail
+ *    it: its retag changes 3,001 nodes, here 3,601 (the 20 groups with a rule into tag:t0 or
+ *    tag:t1, 180 clients each, and the server).
  * Then: one full map of a server (size), N map streams held at the org's version, and
  *  A. one server retagged (admin PATCH .../machines/{id} {"tags"}, tag:t0 -> tag:t1),
  *  B. rule 0's port edited (PUT .../policy with If-Match),
  *  C. the server retagged back (the second message to most of A's streams),
  * each measured from sending the request until the last stream that receives a message has it
- * (2 s without a message, the server idle at the end, decide it was the last): how many streams received one and what the
- * policy says changed, message types and bytes, latency, the server's CPU sampled at or after
- * the last arrival. Every reply is checked (HTTP 200, signature, machine_id, a filter); then
+ * (2 s without a message, the server idle at the end, decide it was the last): how many streams
+ * received one and what the policy says changed, message types and bytes, latency, the server's
+ * CPU sampled at or after the last arrival (and until it was idle again). Every reply is
+ * checked (HTTP 200, signature, machine_id, a filter); then
  * those agents poll again at their new version (as agents do), and anything answered at once
  * is counted as a follow-up message. The peer: K concurrent GET /healthz for the K streams
  * each change reached. Exit 1 only when the protocol misbehaves. */
@@ -42,7 +46,8 @@
 #define MAXTAGS   100
 #define NRULES    1000
 #define QUIET_S   2.0
-#define SELF_RULE "{\"action\":\"accept\",\"src\":[\"autogroup:member\"],\"dst\":[\"autogroup:self:*\"]}"
+#define SELF_RULE \
+    "{\"action\":\"accept\",\"src\":[\"autogroup:member\"],\"dst\":[\"autogroup:self:*\"]}"
 
 static const char *token, *org, *email;
 static int pid, ep, ntags, nclients, nservers;
@@ -50,7 +55,10 @@ static int *server_tag; /* current tag of each server */
 
 static int rule_group(int r) { return (r * 31 + r / 100) % NGROUPS; }
 static int rule_tag(int r) { return (r * 7) % ntags; }
-static int rule_port(int r, int edited) { return r == 0 && edited ? edited : 1000 + (r * 17 + r / 50) % 100; }
+static int rule_port(int r, int edited)
+{
+    return r == 0 && edited ? edited : 1000 + (r * 17 + r / 50) % 100;
+}
 static int client_group(int i) { return i % NGROUPS; }
 
 static void add(char **s, size_t *n, size_t *cap, const char *fmt, ...)
@@ -168,7 +176,8 @@ static char *key_for(const char *tag)
     snprintf(body, sizeof(body), "{\"reusable\":true,\"description\":\"bench\",\"tags\":[\"%s\"]}",
              tag);
     char *r = admin_req("POST", path, body, -1, &status, NULL), *key = NULL;
-    cJSON *root = cJSON_Parse(r ? r : ""), *k = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "data"), "key");
+    cJSON *root = cJSON_Parse(r ? r : "");
+    cJSON *k = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "data"), "key");
 
     if (status == 201 && cJSON_IsString(k))
         key = strdup(k->valuestring);
