@@ -188,6 +188,23 @@ static char *key_for(const char *tag)
     return key;
 }
 
+/* The server's ztna_netmap_wakeups_total{outcome="message"|"nothing"} (held polls woken by a
+ * change, with or without a message for their machine), -1 when it has no such counter. */
+static void wakeups(long long out[2])
+{
+    static const char *const names[2] = {"ztna_netmap_wakeups_total{outcome=\"message\"} ",
+                                         "ztna_netmap_wakeups_total{outcome=\"nothing\"} "};
+    int status;
+    char *r = admin_req("GET", "/metrics", NULL, -1, &status, NULL);
+
+    for (int k = 0; k < 2; k++) {
+        const char *p = r && status == 200 ? strstr(r, names[k]) : NULL;
+
+        out[k] = p ? atoll(p + strlen(names[k])) : -1;
+    }
+    free(r);
+}
+
 /* What the policy says a retag changes: the streams that see it (the machine itself, and every
  * client that may reach it before or after: its peer entry's tags changed) and, as bench_policy
  * counts, the nodes whose filter or peer set changes (the machine, and the clients that gain or
@@ -348,6 +365,8 @@ static int change(const char *label, const char *method, const char *path, const
     if (early)
         printf("  %s: %d streams had an unexpected reply before it (no longer held)\n", label,
                early);
+    long long w0[2], w1[2];
+    wakeups(w0);
     /* the server's idle rate just before (the 100 ms sweep, the janitor): subtracted from its
      * CPU over the whole collection */
     double idle0 = cpu_s(pid), it0 = now_s();
@@ -365,6 +384,7 @@ static int change(const char *label, const char *method, const char *path, const
                         .self_last = self0};
     fanout_collect(ep, t0 + 2 * STREAM_WAIT, &c);
     double end = now_s(), cpu_end = cpu_s(pid);
+    wakeups(w1);
     if (adm.done_at <= 0 || !response_complete(adm.in, adm.inlen, &status) || status != 200) {
         fprintf(stderr, "  %s: the request got HTTP %d: %.300s\n", label, status,
                 adm.in ? adm.in : "(no reply)");
@@ -385,6 +405,9 @@ static int change(const char *label, const char *method, const char *path, const
     printf("  server CPU from the request until it was idle again (%.1f s, %.0f ms/s idle rate "
            "before it subtracted): %.1f ms\n", end - t0, idle * 1e3,
            (cpu_end - cpu0 - idle * (end - t0)) * 1e3);
+    if (w0[0] >= 0 && w1[0] >= 0)
+        printf("  held polls woken (the server's ztna_netmap_wakeups_total): %lld with a message, "
+               "%lld with nothing for their machine\n", w1[0] - w0[0], w1[1] - w0[1]);
     tally_replies(&t);
     print_tally("messages", &t);
     *bad += t.bad;
