@@ -1160,6 +1160,7 @@ static char *answer(struct server *srv, struct nm_org *o, const struct netmap_po
     bool small = c->n <= NM_INLINE_NODES;
     const struct nm_node **peers = small ? peers_inline : malloc(c->n * sizeof(*peers));
     int64_t *removed = small ? removed_inline : malloc(c->n * sizeof(*removed));
+    bool vis_inline[NM_INLINE_NODES], *vis = small ? vis_inline : malloc(c->n * sizeof(*vis));
     struct nm_msg m = {
         .type = c->type, .machine_id = p->machine_id, .version = c->version,
         .prev_version = p->since, .generated_at = server_now(), .dns = c->dns,
@@ -1167,15 +1168,19 @@ static char *answer(struct server *srv, struct nm_org *o, const struct netmap_po
     char *qtext = NULL, *out = NULL;
 
     *empty = false;
-    if (!peers || !removed)
+    if (!peers || !removed || !vis)
         goto out;
+    /* one question to the policy for the whole list (removed[] as scratch for the ids) */
+    for (size_t i = 0; i < c->n; i++)
+        removed[i] = c->nodes[i]->id;
+    policy_glue_visible_many(srv, p->org_id, p->machine_id, removed, c->n, vis);
     for (size_t i = 0; i < c->n; i++) {
         const struct nm_node *n = c->nodes[i];
         bool linked = i >= c->n - c->nlinked; /* the policy changed whether it may see n */
 
         if (c->type == NM_MSG_DELTA && (n->removed || n->expired))
             removed[m.nremove++] = n->id;
-        else if (policy_glue_visible(srv, p->org_id, n->id, p->machine_id))
+        else if (vis[i])
             peers[m.npeers++] = n;
         else if (c->type == NM_MSG_DELTA && (linked || n->vis_at > p->since))
             removed[m.nremove++] = n->id; /* it may have been visible before */
@@ -1201,6 +1206,7 @@ out:
     if (!small) {
         free(peers);
         free(removed);
+        free(vis);
     }
     return out;
 }

@@ -50,7 +50,9 @@ struct seen {
 
 struct policy_rt {
     struct server *srv;
-    pthread_mutex_t lock;      /* protects orgs and seen, and every engine */
+    /* Protects orgs and seen, and every engine. Written by changes; read (shared) by the maps'
+     * questions (filter, visibility, quarantine), thousands at once after a change. */
+    pthread_rwlock_t lock;
     struct porg *orgs;
     struct seen *seen;
     size_t nseen, capseen;
@@ -423,10 +425,24 @@ static struct porg *porg_find(struct policy_rt *rt, int64_t org_id)
     return NULL;
 }
 
+/* Takes rt->lock to read org_id's state: shared when the org is loaded already, else exclusive
+ * (it is loaded here). Returns it (NULL: could not be loaded); pthread_rwlock_unlock() after. */
+static struct porg *porg_read(struct policy_rt *rt, int64_t org_id)
+{
+    bool fresh;
+    pthread_rwlock_rdlock(&rt->lock);
+    struct porg *po = porg_find(rt, org_id);
+    if (po)
+        return po;
+    pthread_rwlock_unlock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
+    return porg_get(rt, org_id, &fresh);
+}
+
 int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id, cJSON **out)
 {
     struct policy_rt *rt = srv->policy;
-    bool fresh, oom = false;
+    bool oom = false;
     *out = NULL;
     if (!rt)
         return 0;
@@ -435,8 +451,7 @@ int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_
         cJSON_Delete(o);
         return -ENOMEM;
     }
-    pthread_mutex_lock(&rt->lock);
-    struct porg *po = porg_get(rt, org_id, &fresh);
+    struct porg *po = porg_read(rt, org_id);
     if (!po) {
         oom = true; /* the org could not be loaded (database): an error, so nothing caches it */
     } else if (!po->has_policy) {
@@ -449,7 +464,7 @@ int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_
             if (filter_entry_format(&n->entries[i], buf, sizeof(buf)) == 0)
                 oom = !cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     if (oom) {
         cJSON_Delete(o);
         return po ? -ENOMEM : -EIO;
@@ -460,76 +475,52 @@ int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_
 
 static bool peer_of(const struct policy_node *n, int64_t id)
 {
-    size_t lo = 0, hi = n ? n->npeers : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (n->peers[mid] == id)
-            return true;
-        if (n->peers[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    return policy_node_has_peer(n, id);
+}
+
+void policy_glue_visible_many(struct server *srv, int64_t org_id, int64_t viewer,
+                              const int64_t *ids, size_t n, bool *out)
+{
+    struct policy_rt *rt = srv->policy;
+    struct porg *po = rt ? porg_read(rt, org_id) : NULL;
+    const struct policy_node *me = po && po->e ? policy_engine_node(po->e, viewer) : NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = !rt || (po && !po->has_policy) ||
+                 (po && po->e &&
+                  (peer_of(me, ids[i]) || peer_of(policy_engine_node(po->e, ids[i]), viewer)));
+    if (rt)
+        pthread_rwlock_unlock(&rt->lock);
 }
 
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b)
 {
     struct policy_rt *rt = srv->policy;
-    bool fresh, vis = false;
+    bool vis = false;
     if (!rt)
         return true;
-    pthread_mutex_lock(&rt->lock);
-    struct porg *po = porg_get(rt, org_id, &fresh);
+    struct porg *po = porg_read(rt, org_id);
     if (po && !po->has_policy)
         vis = true;
     else if (po && po->e)
         vis = peer_of(policy_engine_node(po->e, a), b) || peer_of(policy_engine_node(po->e, b), a);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     return vis;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 int policy_glue_seers(struct server *srv, int64_t org_id, int64_t id, int64_t **out, size_t *n)
 {
     struct policy_rt *rt = srv->policy;
-    bool fresh;
     int ret = 0;
     *out = NULL;
     *n = 0;
     if (!rt)
         return 1;
-    pthread_mutex_lock(&rt->lock);
-    struct porg *po = porg_get(rt, org_id, &fresh);
-    const struct policy_node *me = po && po->e ? policy_engine_node(po->e, id) : NULL;
-    const struct fleet *f = me ? policy_engine_fleet(po->e) : NULL;
-    if (!po || !po->has_policy) {
+    struct porg *po = porg_read(rt, org_id);
+    if (!po || !po->has_policy)
         ret = 1;
-    } else if (f) { /* its peers, and the machines that have it among theirs */
-        int64_t *v = malloc((me->npeers + f->nmachines + 1) * sizeof(*v));
-        size_t k = me->npeers;
-        if (!v) {
-            ret = -ENOMEM;
-        } else {
-            memcpy(v, me->peers, me->npeers * sizeof(*v));
-            for (size_t i = 0; i < f->nmachines; i++)
-                if (f->machines[i].id != id &&
-                    peer_of(policy_engine_node(po->e, f->machines[i].id), id))
-                    v[k++] = f->machines[i].id;
-            qsort(v, k, sizeof(*v), cmp_id);
-            *n = 0;
-            for (size_t i = 0; i < k; i++)
-                if (!*n || v[*n - 1] != v[i])
-                    v[(*n)++] = v[i];
-            *out = v;
-        }
-    } /* else: unknown to the policy, or the policy failed to load: nobody sees it */
-    pthread_mutex_unlock(&rt->lock);
+    else if (po->e && (ret = policy_engine_seers(po->e, id, out, n)) == -ENOENT)
+        ret = 0; /* unknown to the policy: nobody sees it (nor without an engine: fail closed) */
+    pthread_rwlock_unlock(&rt->lock);
     return ret;
 }
 
@@ -541,7 +532,7 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
     struct fleet_store fs = {.ip6 = &srv->set.ip6};
     if (!rt)
         return;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     if (source_addr)
         seen_set(rt, machine_id, source_addr);
     struct porg *po = porg_find(rt, org_id);
@@ -551,7 +542,7 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
         engine_update(rt, db, po, &nt, ret, &fs.f, machine_id, "machine");
     }
     pfleet_free(&fs);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
 
@@ -564,7 +555,7 @@ void policy_rt_user_changed(struct server *srv, int64_t org_id, int64_t user_id)
     struct fleet_store fs = {0};
     if (!rt)
         return;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     struct porg *po = porg_find(rt, org_id);
     struct db_conn *db = db_conn_get(srv->db);
     if (po && po->e && db) {
@@ -572,7 +563,7 @@ void policy_rt_user_changed(struct server *srv, int64_t org_id, int64_t user_id)
         engine_update(rt, db, po, &nt, ret, &fs.f, 0, "user");
     }
     pfleet_free(&fs);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
 
@@ -582,14 +573,14 @@ void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machi
     struct notice nt = {.org_id = org_id};
     if (!rt)
         return;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     seen_del(rt, machine_id);
     struct porg *po = porg_find(rt, org_id);
     if (po && po->e)
         engine_changed(rt, po, &nt, policy_engine_machine_remove(po->e, machine_id), "machine removal");
     if (po)
         q_note(po, NULL, machine_id, false);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
 
@@ -600,7 +591,7 @@ void policy_rt_policy_changed(struct server *srv, int64_t org_id)
     bool fresh;
     if (!rt)
         return;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     struct porg *po = porg_get(rt, org_id, &fresh);
     struct db_conn *db = db_conn_get(srv->db);
     struct policy_version v;
@@ -624,7 +615,7 @@ void policy_rt_policy_changed(struct server *srv, int64_t org_id)
     } else if (po && !fresh && db) {
         porg_load(rt, db, po);
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
 
@@ -637,11 +628,11 @@ void policy_rt_grant_added(struct server *srv, const struct jit_row *r)
                             .expires_at = r->expires_at};
     if (!rt)
         return;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     struct porg *po = porg_find(rt, r->org_id);
     if (po && po->e)
         engine_changed(rt, po, &nt, policy_engine_grant_add(po->e, &g), "grant");
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
 
@@ -651,11 +642,11 @@ void policy_rt_grant_removed(struct server *srv, int64_t org_id, int64_t grant_i
     struct notice nt = {.org_id = org_id};
     if (!rt)
         return;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     struct porg *po = porg_find(rt, org_id);
     if (po && po->e)
         engine_changed(rt, po, &nt, policy_engine_grant_remove(po->e, grant_id), "grant removal");
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
 }
 
@@ -682,12 +673,12 @@ bool policy_rt_may_approve(struct server *srv, struct db_conn *db, int64_t org_i
     bool fresh, ok = false;
     if (!rt)
         return false;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     struct porg *po = porg_get(rt, org_id, &fresh);
     /* the fleet from the database: a member added since the engine was built counts too */
     if (po && po->p && pfleet_load(db, org_id, server_now(), NULL, NULL, &fs) == 0)
         ok = policy_jit_approver(po->p, &fs.f, user_id, machine_id, port, proto);
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     pfleet_free(&fs);
     return ok;
 }
@@ -727,7 +718,7 @@ void policy_rt_machine_status(struct server *srv, int64_t org_id, int64_t machin
     if (!q || !checks)
         return;
     if (rt)
-        pthread_mutex_lock(&rt->lock);
+        pthread_rwlock_wrlock(&rt->lock);
     const struct fleet_machine *m = rt ? status_machine(rt, org_id, machine_id, &po) : NULL;
     if (m) {
         quarantined = quarantine_of(po->p, m, now, reason, sizeof(reason));
@@ -754,7 +745,7 @@ void policy_rt_machine_status(struct server *srv, int64_t org_id, int64_t machin
         }
     }
     if (rt)
-        pthread_mutex_unlock(&rt->lock);
+        pthread_rwlock_unlock(&rt->lock);
     quarantine_json(q, quarantined, reason);
 }
 
@@ -768,11 +759,12 @@ char *policy_glue_quarantine(struct server *srv, int64_t org_id, int64_t machine
     if (!q)
         return NULL;
     if (rt) {
-        pthread_mutex_lock(&rt->lock);
-        const struct fleet_machine *m = status_machine(rt, org_id, machine_id, &po);
+        po = porg_read(rt, org_id);
+        const struct fleet_machine *m = po && po->has_policy && po->e && po->p
+                                            ? policy_engine_machine(po->e, machine_id) : NULL;
         if (m)
             quarantined = quarantine_of(po->p, m, server_now(), reason, sizeof(reason));
-        pthread_mutex_unlock(&rt->lock);
+        pthread_rwlock_unlock(&rt->lock);
     }
     quarantine_json(q, quarantined, reason);
     char *text = cJSON_PrintUnformatted(q);
@@ -920,7 +912,7 @@ int policy_rt_explain(struct server *srv, int64_t org_id, const struct policy_ex
         return rt ? -ENOMEM : -ENOTSUP;
     }
     cJSON_AddNumberToObject(d, "at", (double)q->at);
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     struct porg *po = porg_get(rt, org_id, &fresh);
     if (!po) {
         ret = -EIO;
@@ -936,7 +928,7 @@ int policy_rt_explain(struct server *srv, int64_t org_id, const struct policy_ex
     } else {
         ret = explain_locked(rt, po, q, d, why, whylen);
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     if (ret)
         cJSON_Delete(d);
     else
@@ -1010,7 +1002,7 @@ static void tick(struct policy_rt *rt)
         db_conn_idle(db);
     }
     size_t norgs = 0, k = 0;
-    pthread_mutex_lock(&rt->lock);
+    pthread_rwlock_wrlock(&rt->lock);
     for (struct porg *o = rt->orgs; o; o = o->next)
         norgs++;
     struct notice *nts = calloc(norgs + 1, sizeof(*nts));
@@ -1027,7 +1019,7 @@ static void tick(struct policy_rt *rt)
         }
         k++;
     }
-    pthread_mutex_unlock(&rt->lock);
+    pthread_rwlock_unlock(&rt->lock);
     for (size_t i = 0; i < k; i++)
         notice_send(rt->srv, &nts[i]);
     free(nts);
@@ -1077,7 +1069,7 @@ int policy_rt_start(struct server *srv)
         free(rt);
         return ret;
     }
-    pthread_mutex_init(&rt->lock, NULL);
+    pthread_rwlock_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->tlock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1089,7 +1081,7 @@ int policy_rt_start(struct server *srv)
         srv->policy = NULL;
         pthread_cond_destroy(&rt->wake);
         pthread_mutex_destroy(&rt->tlock);
-        pthread_mutex_destroy(&rt->lock);
+        pthread_rwlock_destroy(&rt->lock);
         jit_webhook_stop(rt->wh);
         policy_geo_free(rt->geo);
         free(rt);
@@ -1119,6 +1111,6 @@ void policy_rt_stop(struct server *srv)
     policy_geo_free(rt->geo);
     pthread_cond_destroy(&rt->wake);
     pthread_mutex_destroy(&rt->tlock);
-    pthread_mutex_destroy(&rt->lock);
+    pthread_rwlock_destroy(&rt->lock);
     free(rt);
 }

@@ -29,6 +29,9 @@ int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_
 
 /* May `a` appear in `b`'s netmap (a may reach b or b may reach a)? true when the org has no policy. */
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b);
+/* The same for many at once (one lock): out[i] = may ids[i] appear in viewer's map. */
+void policy_glue_visible_many(struct server *srv, int64_t org_id, int64_t viewer,
+                              const int64_t *ids, size_t n, bool *out);
 
 /* The machines that may see `id` in their maps (or that it may see), sorted: *out (malloc, or
  * NULL when none) and *n. 0; 1 when every machine of the org may (no policy); -ENOMEM. */

@@ -740,6 +740,52 @@ const struct fleet_machine *policy_engine_machine(const struct policy_engine *e,
 
 int64_t policy_engine_next_boundary(const struct policy_engine *e) { return e->next_boundary; }
 
+bool policy_node_has_peer(const struct policy_node *n, int64_t id)
+{
+    size_t lo = 0, hi = n ? n->npeers : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (n->peers[mid] == id)
+            return true;
+        if (n->peers[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static int cmp_id64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int policy_engine_seers(const struct policy_engine *e, int64_t id, int64_t **out, size_t *n)
+{
+    const struct policy_node *me = policy_engine_node(e, id);
+    *out = NULL;
+    *n = 0;
+    if (!me)
+        return -ENOENT;
+    int64_t *v = malloc((me->npeers + e->nm + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    size_t k = me->npeers, u = 0;
+    memcpy(v, me->peers, me->npeers * sizeof(*v));
+    for (size_t s = 0; s < e->nm; s++)
+        if (e->m[s].live && e->m[s].v.id != id && e->m[s].node.peers &&
+            policy_node_has_peer(&e->m[s].node, id))
+            v[k++] = e->m[s].v.id;
+    qsort(v, k, sizeof(*v), cmp_id64);
+    for (size_t i = 0; i < k; i++)
+        if (!u || v[u - 1] != v[i])
+            v[u++] = v[i];
+    *out = v;
+    *n = u;
+    return 0;
+}
+
 const struct fleet *policy_engine_fleet(struct policy_engine *e)
 {
     free(e->fusers);

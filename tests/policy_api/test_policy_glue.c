@@ -232,6 +232,15 @@ int main(void)
     CHECK(!policy_glue_visible(&srv, 1, 11, 12));
     CHECK(!policy_glue_visible(&srv, 1, 12, 10)); /* JIT only, no grant */
     CHECK(policy_glue_visible(&srv, 2, 11, 12)); /* another org has no policy */
+    /* the many-at-once form answers as the one-by-one form, for each viewer and org */
+    for (int64_t org = 1; org <= 2; org++)
+        for (int64_t viewer = 10; viewer <= 12; viewer++) {
+            const int64_t ids[] = {10, 11, 12, 99};
+            bool vis[4];
+            policy_glue_visible_many(&srv, org, viewer, ids, 4, vis);
+            for (size_t i = 0; i < 4; i++)
+                CHECK(vis[i] == policy_glue_visible(&srv, org, ids[i], viewer));
+        }
 
     /* an approved grant for dana, two seconds long: web and dana's laptop change */
     struct jit_row g = {.org_id = 1, .requester_id = 3, .machine_id = 10, .port = 5432, .proto = 6,
