@@ -687,13 +687,13 @@ static void org_reload(struct netmap *nm, struct db_conn *c, int64_t org_id)
             struct nm_node *t = nm_node_tombstone(s->id);
 
             if (t) {
-                t->changed_at = t->vis_at = v;
+                t->changed_at = v;
                 slot_publish(o, t);
             }
         }
     }
     for (; i < n; i++) {
-        nodes[i]->changed_at = nodes[i]->vis_at = v;
+        nodes[i]->changed_at = v;
         slot_publish(o, nodes[i]);
         nodes[i] = NULL;
     }
@@ -767,10 +767,8 @@ static void machine_apply(struct netmap *nm, struct db_conn *c, int64_t org_id, 
         return;
     }
     node->changed_at = ++o->version;
-    bool vis = !s || node->removed || s->node->removed || strcmp(s->node->tags, node->tags) != 0;
     /* a machine that leaves or expires: everyone who held it hears so */
     bool all = node->removed || node->expired || (s && s->node->expired);
-    node->vis_at = vis ? node->changed_at : s->node->vis_at;
     slot_publish(o, node);
     tombstones_prune(o);
     pthread_rwlock_unlock(&o->lock);
@@ -1100,6 +1098,13 @@ static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
     return f;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
 /* Under o->lock: references to what the answer needs. */
 static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct collected *c)
 {
@@ -1134,19 +1139,30 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
                 c->nodes[c->n++] = nm_node_get(s->node);
         }
     } else {
+        /* the linked peers last, flagged; a changed one that is also linked only there */
+        int64_t lk_inline[NM_INLINE_NODES], *lk = nl <= NM_INLINE_NODES ? lk_inline
+                                                                        : malloc(nl * sizeof(*lk));
+        if (!lk) {
+            collected_free(c);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < nl; i++)
+            lk[i] = me->links[me->nlinks - nl + i].peer;
+        qsort(lk, nl, sizeof(*lk), cmp_i64);
         for (struct nm_slot *s = o->tail; s && s->node->changed_at > since; s = s->prev) {
-            if (s != me)
+            if (s != me && !bsearch(&s->id, lk, nl, sizeof(*lk), cmp_i64))
                 c->nodes[c->n++] = nm_node_get(s->node);
         }
-        for (size_t i = me->nlinks - nl; i < me->nlinks; i++) {
-            struct nm_slot *s = slot_find(o, me->links[i].peer);
+        for (size_t i = 0; i < nl; i++) {
+            struct nm_slot *s = slot_find(o, lk[i]);
 
-            /* one changed since is in the list above already (and a removed one with it) */
-            if (s && s->node->changed_at <= since) {
+            if (s) {
                 c->nodes[c->n++] = nm_node_get(s->node);
                 c->nlinked++;
             }
         }
+        if (lk != lk_inline)
+            free(lk);
     }
     return 0;
 }
@@ -1182,8 +1198,10 @@ static char *answer(struct server *srv, struct nm_org *o, const struct netmap_po
             removed[m.nremove++] = n->id;
         else if (vis[i])
             peers[m.npeers++] = n;
-        else if (c->type == NM_MSG_DELTA && (linked || n->vis_at > p->since))
+        else if (c->type == NM_MSG_DELTA && linked)
             removed[m.nremove++] = n->id; /* it may have been visible before */
+        /* else invisible before and after: whether it may be seen changes only by the policy,
+         * which says so with a link */
     }
     if (c->type == NM_MSG_FULL || c->self->changed_at > p->since || c->filter_changed)
         m.self = c->self;
@@ -1355,7 +1373,7 @@ static int load_all(struct netmap *nm, struct db_conn *c)
 
         ret = org_machines_load(nm, c, o, o->slug, &nodes, &n);
         for (size_t j = 0; j < n; j++) {
-            nodes[j]->changed_at = nodes[j]->vis_at = o->version;
+            nodes[j]->changed_at = o->version;
             if (ret == 0)
                 ret = slot_publish(o, nodes[j]);
             else

@@ -19,7 +19,6 @@ struct nm_node {
     int64_t id;
     uint8_t machine_key[32]; /* Ed25519 public key that signs its requests */
     int64_t changed_at; /* org version of the change that published it */
-    int64_t vis_at;     /* version at which who may see it last changed (tags, existence, policy) */
     bool removed;       /* tombstone */
     bool expired;
     char *peer;         /* the peer object (compact JSON); NULL for a tombstone */

@@ -135,6 +135,37 @@ def main():
             check(w1["message"] - w0["message"] == 1 and w1["nothing"] == w0["nothing"],
                   "one poll woken, with a message; none woken for nothing: %r -> %r" % (w0, w1))
 
+            # An admin retag of db into tag:prod as well: alice (group:eng) may now reach it on
+            # 22 and 80, so only alice's and db's polls answer (alice upserts db, db gets her in
+            # its filter); web and dana could not see db before and cannot now: their polls run
+            # out with a keepalive, not a delta removing a machine they never held.
+            w0 = wakeups(srv)
+            ts, held = held_polls(srv, [(f.web, web["version"]), (f.alice_laptop, alice["version"]),
+                                        (f.dana_laptop, dana["version"]), (f.db, db["version"])], 3)
+            time.sleep(1)
+            expect(srv.request("PATCH", "/api/orgs/%d/machines/%d" % (f.org, f.db.id),
+                               {"tags": ["tag:db", "tag:prod"]}, f.owner_s), 200)
+            for t in ts:
+                t.join(10)
+            web_k, alice_d, dana_k, db_d = held
+            check(web_k["type"] == "keepalive" and dana_k["type"] == "keepalive",
+                  "web and dana hear nothing of db's retag: %r %r" % (web_k, dana_k))
+            check(alice_d["type"] == "delta" and upsert_ids(alice_d) == [f.db.id] and
+                  not alice_d.get("remove"), "alice's delta upserts db: %r" % alice_d)
+            check(db_d["type"] == "delta" and db_d.get("self", {}).get("tags") ==
+                  ["tag:db", "tag:prod"], "db's delta carries its new tags: %r" % db_d)
+            check(both("tcp", f.alice_laptop.ip, "80-80")[0] in entries(db_d),
+                  "db lets alice in on 80 now: %r" % entries(db_d))
+            w1 = wakeups(srv)
+            check(w1["nothing"] == w0["nothing"], "nobody woken for nothing: %r -> %r" % (w0, w1))
+            expect(srv.request("PATCH", "/api/orgs/%d/machines/%d" % (f.org, f.db.id),
+                               {"tags": ["tag:db"]}, f.owner_s), 200)
+            alice_r = poll(srv, f.alice_laptop, since=alice_d["version"])
+            check(alice_r["type"] == "delta" and alice_r.get("remove") == [f.db.id],
+                  "retagged back: alice's delta removes db: %r" % alice_r)
+            web, alice, dana, db = (poll(srv, m) for m in (f.web, f.alice_laptop, f.dana_laptop,
+                                                           f.db))
+
             # a JIT approval wakes db's waiting poll with a delta carrying the new filter
             rid = expect(srv.post("/api/orgs/%d/jit-requests" % f.org,
                                   {"dst": f.db.name, "port": 5432, "duration": 600,
