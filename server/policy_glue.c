@@ -1069,7 +1069,12 @@ int policy_rt_start(struct server *srv)
         free(rt);
         return ret;
     }
-    pthread_rwlock_init(&rt->lock, NULL);
+    /* a change waits for the readers in flight, not for every poll a burst wakes after it */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&rt->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&rt->tlock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
