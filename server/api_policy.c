@@ -193,7 +193,7 @@ void api_policy_set(struct api_ctx *ctx)
             api_reply_errno(ctx, ret, "policy");
         goto out;
     }
-    policy_rt_policy_changed(ctx->srv, ctx->auth.org_id);
+    policy_rt_policy_saved(ctx->srv, ctx->auth.org_id, nv.version, &p);
     nv.text = NULL;
     set_etag(ctx, nv.version);
     api_reply_ok(ctx, 200, version_json(&nv));

@@ -103,6 +103,9 @@ struct nm_org {
     struct netmap *nm;
     pthread_rwlock_t lock;       /* polls read, the change feed writes */
     _Atomic(struct nm_filter *) retired; /* replaced filters, dropped under the write lock */
+    /* Moved on by a change every poll must look at (and at shutdown): polls sleep on it and on
+     * their slot's word at once (futex_waitv), so one FUTEX_WAKE releases them all. */
+    _Atomic uint32_t gen;
     /* A wake-up of every poll held by netmap_wakes_hold(): since when (CLOCK_MONOTONIC ms), 0 if
      * none; wake_some: the same for wake-ups of some slots (their `held` flags). */
     _Atomic int64_t wake_pending, wake_some;
@@ -442,9 +445,17 @@ static void slot_wake(struct nm_slot *s)
         syscall(SYS_futex, &s->word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+static atomic_bool no_waitv; /* the kernel has no futex_waitv (before 5.16): slot words only */
+
 /* Wakes the polls of o's slots: every one, or (some) those whose `held` flag is set. */
 static void slots_wake(struct nm_org *o, bool some)
 {
+    if (!some) { /* one call for the herd (a wake per slot costs a syscall and a switch each) */
+        atomic_fetch_add(&o->gen, 1);
+        syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        if (!atomic_load(&no_waitv))
+            return;
+    }
     pthread_rwlock_rdlock(&o->lock);
     for (struct nm_slot *s = o->head; s; s = s->next)
         if (!some || atomic_exchange(&s->held, false))
@@ -515,12 +526,29 @@ void netmap_wakes_release(struct server *srv)
         waiters_wake_held(nm, INT64_MAX);
 }
 
-/* Sleeps while s->word == word, at most until deadline (CLOCK_MONOTONIC). false once it passed.
- * Called with a waiter counted in s->nwaiting (which keeps s alive), outside the lock. */
-static bool waiter_sleep(struct nm_slot *s, uint32_t word, const struct timespec *deadline)
+/* Sleeps while s->word == word and o->gen == gen, at most until deadline (CLOCK_MONOTONIC).
+ * false once it passed. Called with a waiter counted in s->nwaiting (which keeps s alive),
+ * outside the lock. */
+static bool waiter_sleep(struct nm_org *o, struct nm_slot *s, uint32_t word, uint32_t gen,
+                         const struct timespec *deadline)
 {
     struct timespec now, left;
 
+    if (!atomic_load(&no_waitv)) {
+        struct futex_waitv w[2] = {
+            {.val = word, .uaddr = (uintptr_t)&s->word, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+            {.val = gen, .uaddr = (uintptr_t)&o->gen, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+        };
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > deadline->tv_sec ||
+            (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+            return false;
+        /* woken, EAGAIN (a word moved on), EINTR, ETIMEDOUT: all send the caller back to look */
+        if (syscall(SYS_futex_waitv, w, 2, 0, deadline, CLOCK_MONOTONIC) >= 0 || errno != ENOSYS)
+            return true;
+        atomic_store(&no_waitv, true);
+    }
     clock_gettime(CLOCK_MONOTONIC, &now);
     left.tv_sec = deadline->tv_sec - now.tv_sec;
     left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
@@ -1263,9 +1291,9 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
             ret = -ENOENT;
             break;
         }
-        /* Read before looking: a writer (or the shutdown) moves the word on after its change,
-         * so a change after this point makes the sleep below return at once. */
-        uint32_t word = atomic_load(&me->word);
+        /* Read before looking: a writer (or the shutdown) moves a word on after its change, so
+         * a change after this point makes the sleep below return at once. */
+        uint32_t word = atomic_load(&me->word), gen = atomic_load(&o->gen);
         int64_t acked = atomic_load(&me->acked);
         while (p->since > acked && p->since <= o->version &&
                !atomic_compare_exchange_weak(&me->acked, &acked, p->since))
@@ -1305,9 +1333,9 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
         }
         atomic_fetch_add(&me->nwaiting, 1); /* under the lock: keeps the slot alive */
         pthread_rwlock_unlock(&o->lock);
-        if (!waiter_sleep(me, word, &deadline))
+        if (!waiter_sleep(o, me, word, gen, &deadline))
             timed_out = true;
-        woken = atomic_load(&me->word) != word; /* not a time-out */
+        woken = atomic_load(&me->word) != word || atomic_load(&o->gen) != gen; /* no time-out */
         atomic_fetch_sub(&me->nwaiting, 1); /* me is not touched after this */
     }
     if (ret == 0) {

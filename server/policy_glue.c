@@ -584,7 +584,26 @@ void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machi
     notice_send(srv, &nt);
 }
 
-void policy_rt_policy_changed(struct server *srv, int64_t org_id)
+/* Under rt->lock: puts *np (version) in force in po's engine, incrementally; takes *np (NULL
+ * after) when it does. A failure rebuilds the org from the database. */
+static void policy_apply(struct policy_rt *rt, struct db_conn *db, struct porg *po,
+                         struct policy **np, int64_t version, struct notice *nt)
+{
+    int ret = policy_engine_set_policy(po->e, *np);
+    if (!ret) {
+        policy_free(po->p);
+        po->p = *np;
+        *np = NULL;
+        po->version = version;
+        nt->all = false;
+        notice_add(nt, po->e);
+        q_note_all(po, nt, policy_engine_fleet(po->e), server_now());
+    }
+    rebuild_on_error(rt, db, po, nt, ret, "policy"); /* the engine may reference *np until here */
+}
+
+void policy_rt_policy_saved(struct server *srv, int64_t org_id, int64_t version,
+                            struct policy **p)
 {
     struct policy_rt *rt = srv->policy;
     struct notice nt = {.org_id = org_id, .all = true};
@@ -597,26 +616,29 @@ void policy_rt_policy_changed(struct server *srv, int64_t org_id)
     struct policy_version v;
     struct policy *np = NULL;
     struct policy_error err;
-    if (po && !fresh && po->e && db && db_policy_current(db, org_id, &v) == 0) {
+    if (po && !fresh && p && version <= po->version) {
+        nt.all = false; /* a later save is in force already */
+    } else if (po && !fresh && po->e && db && p) {
+        policy_apply(rt, db, po, p, version, &nt); /* the text the API parsed: not again */
+    } else if (po && !fresh && po->e && db && db_policy_current(db, org_id, &v) == 0) {
         /* incremental: only the nodes the edit affects */
         int ret = policy_parse(v.text, strlen(v.text), &np, &err);
-        if (!ret && !(ret = policy_engine_set_policy(po->e, np))) {
-            policy_free(po->p);
-            po->p = np;
-            np = NULL;
-            po->version = v.version;
-            nt.all = false;
-            notice_add(&nt, po->e);
-            q_note_all(po, &nt, policy_engine_fleet(po->e), server_now());
-        }
-        rebuild_on_error(rt, db, po, &nt, ret, "policy");
-        policy_free(np); /* the engine may have referenced it: only after the rebuild */
+        if (!ret)
+            policy_apply(rt, db, po, &np, v.version, &nt);
+        else
+            rebuild_on_error(rt, db, po, &nt, ret, "policy");
+        policy_free(np);
         free(v.text);
     } else if (po && !fresh && db) {
         porg_load(rt, db, po);
     }
     pthread_rwlock_unlock(&rt->lock);
     notice_send(srv, &nt);
+}
+
+void policy_rt_policy_changed(struct server *srv, int64_t org_id)
+{
+    policy_rt_policy_saved(srv, org_id, 0, NULL);
 }
 
 void policy_rt_grant_added(struct server *srv, const struct jit_row *r)

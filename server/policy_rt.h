@@ -29,6 +29,12 @@ void policy_rt_machine_changed(struct server *srv, int64_t org_id, int64_t machi
                                const char *source_addr);
 void policy_rt_machine_removed(struct server *srv, int64_t org_id, int64_t machine_id);
 void policy_rt_policy_changed(struct server *srv, int64_t org_id);
+/* The API saved version `version` of the org's policy, already parsed and checked as *p: put in
+ * force from it (no second parse), taking *p (NULL after) when it does. A version older than the
+ * one in force (two saves racing) changes nothing. p NULL: as policy_rt_policy_changed(). */
+struct policy;
+void policy_rt_policy_saved(struct server *srv, int64_t org_id, int64_t version,
+                            struct policy **p);
 /* The user's OIDC groups were replaced (SSO login): group:oidc:<name> membership follows. */
 void policy_rt_user_changed(struct server *srv, int64_t org_id, int64_t user_id);
 void policy_rt_grant_added(struct server *srv, const struct jit_row *grant);
