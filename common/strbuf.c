@@ -1,6 +1,8 @@
 /* The growable buffer of strbuf.h. */
 #include "common/strbuf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,4 +48,30 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n)
 void strbuf_adds(struct strbuf *b, const char *s)
 {
     strbuf_add(b, s, strlen(s));
+}
+
+void strbuf_printf(struct strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    for (int round = 0; round < 2 && !b->failed; round++) {
+        size_t room = b->cap > b->len ? b->cap - b->len : 0;
+
+        va_start(ap, fmt);
+        int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        /* too long: make room (NUL included) and format again, once */
+        size_t want = b->cap ? b->cap : 1024;
+        while (want < b->len + (size_t)n + 1)
+            want *= 2;
+        strbuf_reserve(b, want);
+    }
 }

@@ -17,5 +17,7 @@ struct strbuf {
 bool strbuf_reserve(struct strbuf *b, size_t cap);
 void strbuf_add(struct strbuf *b, const char *s, size_t n);
 void strbuf_adds(struct strbuf *b, const char *s);
+/* Appends the formatted text (vsnprintf; an encoding error fails the buffer). */
+void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

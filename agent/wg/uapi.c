@@ -6,13 +6,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/wg/wgdev_limits.h"
 #include "common/hex.h"
+#include "common/strbuf.h"
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -274,98 +274,62 @@ out:
     return ret;
 }
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    if (b->oom)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = b->cap * 2 + (size_t)n + 64;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-}
-
-static void sb_key(struct sbuf *b, const char *name, const uint8_t key[static WG_KEY_LEN])
+static void sb_key(struct strbuf *b, const char *name, const uint8_t key[static WG_KEY_LEN])
 {
     char hex[2 * WG_KEY_LEN + 1];
     hex_encode(hex, key, WG_KEY_LEN);
-    sb_printf(b, "%s=%s\n", name, hex);
+    strbuf_printf(b, "%s=%s\n", name, hex);
     sodium_memzero(hex, sizeof(hex));
 }
 
-static void sb_endpoint(struct sbuf *b, const struct wg_peer_config *p)
+static void sb_endpoint(struct strbuf *b, const struct wg_peer_config *p)
 {
     char host[INET6_ADDRSTRLEN];
     if (p->endpoint.addr.sa_family == AF_INET) {
         inet_ntop(AF_INET, &p->endpoint.addr4.sin_addr, host, sizeof(host));
-        sb_printf(b, "endpoint=%s:%u\n", host, ntohs(p->endpoint.addr4.sin_port));
+        strbuf_printf(b, "endpoint=%s:%u\n", host, ntohs(p->endpoint.addr4.sin_port));
     } else if (p->endpoint.addr.sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &p->endpoint.addr6.sin6_addr, host, sizeof(host));
         if (p->endpoint.addr6.sin6_scope_id)
-            sb_printf(b, "endpoint=[%s%%%u]:%u\n", host, p->endpoint.addr6.sin6_scope_id,
+            strbuf_printf(b, "endpoint=[%s%%%u]:%u\n", host, p->endpoint.addr6.sin6_scope_id,
                       ntohs(p->endpoint.addr6.sin6_port));
         else
-            sb_printf(b, "endpoint=[%s]:%u\n", host, ntohs(p->endpoint.addr6.sin6_port));
+            strbuf_printf(b, "endpoint=[%s]:%u\n", host, ntohs(p->endpoint.addr6.sin6_port));
     }
 }
 
 int wg_uapi_format_get(const struct wg_device_config *cfg, char **out, size_t *out_len)
 {
-    struct sbuf b = {.p = malloc(1024), .cap = 1024};
+    struct strbuf b = {0};
     char host[INET6_ADDRSTRLEN];
     static const uint8_t zero[WG_KEY_LEN];
 
-    if (!b.p)
+    if (!strbuf_reserve(&b, 1024))
         return -ENOMEM;
-    b.p[0] = '\0';
     if ((cfg->flags & WG_DEVICE_HAS_PRIVATE_KEY) && sodium_memcmp(cfg->private_key, zero, WG_KEY_LEN))
         sb_key(&b, "private_key", cfg->private_key);
-    sb_printf(&b, "listen_port=%u\n", cfg->listen_port);
+    strbuf_printf(&b, "listen_port=%u\n", cfg->listen_port);
     if (cfg->fwmark)
-        sb_printf(&b, "fwmark=%" PRIu32 "\n", cfg->fwmark);
+        strbuf_printf(&b, "fwmark=%" PRIu32 "\n", cfg->fwmark);
     for (size_t i = 0; i < cfg->n_peers; i++) {
         const struct wg_peer_config *p = &cfg->peers[i];
         sb_key(&b, "public_key", p->public_key);
         sb_key(&b, "preshared_key", p->preshared_key);
-        sb_printf(&b, "protocol_version=1\n");
+        strbuf_printf(&b, "protocol_version=1\n");
         if (p->flags & WG_PEER_HAS_ENDPOINT)
             sb_endpoint(&b, p);
-        sb_printf(&b, "last_handshake_time_sec=%lld\nlast_handshake_time_nsec=%ld\n",
+        strbuf_printf(&b, "last_handshake_time_sec=%lld\nlast_handshake_time_nsec=%ld\n",
                   (long long)p->last_handshake.tv_sec, (long)p->last_handshake.tv_nsec);
-        sb_printf(&b, "tx_bytes=%" PRIu64 "\nrx_bytes=%" PRIu64 "\n", p->tx_bytes, p->rx_bytes);
-        sb_printf(&b, "persistent_keepalive_interval=%u\n", p->persistent_keepalive);
+        strbuf_printf(&b, "tx_bytes=%" PRIu64 "\nrx_bytes=%" PRIu64 "\n", p->tx_bytes, p->rx_bytes);
+        strbuf_printf(&b, "persistent_keepalive_interval=%u\n", p->persistent_keepalive);
         for (size_t j = 0; j < p->n_allowedips; j++) {
             const struct wg_allowedip *a = &p->allowedips[j];
             inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->ip4 : (const void *)&a->ip6,
                       host, sizeof(host));
-            sb_printf(&b, "allowed_ip=%s/%u\n", host, a->cidr);
+            strbuf_printf(&b, "allowed_ip=%s/%u\n", host, a->cidr);
         }
     }
-    if (b.oom) {
+    if (b.failed) {
         sodium_memzero(b.p, b.cap);
         free(b.p);
         return -ENOMEM;

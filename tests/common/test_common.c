@@ -71,6 +71,20 @@ static void test_strbuf(void)
     strbuf_add(&b, "x", 1);
     CHECK(b.len == n + 1 && b.p[n] == 'x' && b.p[n + 1] == '\0');
     free(b.p);
+
+    /* printf: from empty, across growth (a piece longer than the room left), appended in order */
+    struct strbuf f = {0};
+    char big[3000];
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    strbuf_printf(&f, "%s=%d;", "a", 1);
+    CHECK(!f.failed && f.len == 4 && !strcmp(f.p, "a=1;"));
+    for (int i = 0; i < 3; i++)
+        strbuf_printf(&f, "[%s]", big);
+    strbuf_printf(&f, "%u", 42u);
+    CHECK(!f.failed && f.len == 4 + 3 * (sizeof(big) + 1) + 2 && f.p[f.len] == '\0');
+    CHECK(!strncmp(f.p + 4, "[kkk", 4) && !strcmp(f.p + f.len - 3, "]42"));
+    free(f.p);
 }
 
 int main(void)
