@@ -84,22 +84,32 @@ __attribute__((weak)) void netmap_policy_changed(struct server *srv, int64_t org
     (void)srv, (void)org_id, (void)ids, (void)n, (void)links, (void)nlinks;
 }
 
-static void notice_push(struct notice *nt, const int64_t *c, size_t n)
+/* Appends n items of sz bytes to the array *v (*len used, *cap allocated). On ENOMEM the list
+ * is incomplete: the whole org is recomputed rather than a change missed. */
+static void notice_append(struct notice *nt, void **v, size_t *len, size_t *cap, const void *src,
+                          size_t n, size_t sz)
 {
     if (nt->all || n == 0)
         return;
-    if (nt->n + n > nt->cap) {
-        size_t nc = (nt->n + n) * 2;
-        int64_t *p = realloc(nt->ids, nc * sizeof(*p));
-        if (!p) { /* cannot list them: recompute the whole org rather than miss one */
+    if (*len + n > *cap) {
+        size_t nc = (*len + n) * 2;
+        void *p = realloc(*v, nc * sz);
+        if (!p) {
             nt->all = true;
             return;
         }
-        nt->ids = p;
-        nt->cap = nc;
+        *v = p;
+        *cap = nc;
     }
-    memcpy(nt->ids + nt->n, c, n * sizeof(*c));
-    nt->n += n;
+    memcpy((char *)*v + *len * sz, src, n * sz);
+    *len += n;
+}
+
+static void notice_push(struct notice *nt, const int64_t *c, size_t n)
+{
+    void *v = nt->ids;
+    notice_append(nt, &v, &nt->n, &nt->cap, c, n, sizeof(*c));
+    nt->ids = v;
 }
 
 static void notice_add(struct notice *nt, struct policy_engine *e)
@@ -109,24 +119,11 @@ static void notice_add(struct notice *nt, struct policy_engine *e)
     const int64_t *c = policy_engine_filters_changed(e, &n);
     const struct policy_link *l = policy_engine_links(e, &nl);
     notice_push(nt, c, n);
-    if (nt->all || nl == 0)
-        return;
-    if (!l || nt->nlinks + nl > POLICY_LINKS_MAX) { /* not all listed: every map may change */
-        nt->all = true;
-        return;
-    }
-    if (nt->nlinks + nl > nt->caplinks) {
-        size_t nc = (nt->nlinks + nl) * 2;
-        struct policy_link *p = realloc(nt->links, nc * sizeof(*p));
-        if (!p) {
-            nt->all = true;
-            return;
-        }
-        nt->links = p;
-        nt->caplinks = nc;
-    }
-    memcpy(nt->links + nt->nlinks, l, nl * sizeof(*l));
-    nt->nlinks += nl;
+    if (nl && (!l || nt->nlinks + nl > POLICY_LINKS_MAX))
+        nt->all = true; /* not all listed: every map may change */
+    void *v = nt->links;
+    notice_append(nt, &v, &nt->nlinks, &nt->caplinks, l, nl, sizeof(*l));
+    nt->links = v;
 }
 
 /* --- quarantine ------------------------------------------------------------------------------
@@ -494,16 +491,8 @@ void policy_glue_visible_many(struct server *srv, int64_t org_id, int64_t viewer
 
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b)
 {
-    struct policy_rt *rt = srv->policy;
-    bool vis = false;
-    if (!rt)
-        return true;
-    struct porg *po = porg_read(rt, org_id);
-    if (po && !po->has_policy)
-        vis = true;
-    else if (po && po->e)
-        vis = peer_of(policy_engine_node(po->e, a), b) || peer_of(policy_engine_node(po->e, b), a);
-    pthread_rwlock_unlock(&rt->lock);
+    bool vis;
+    policy_glue_visible_many(srv, org_id, b, &a, 1, &vis);
     return vis;
 }
 
