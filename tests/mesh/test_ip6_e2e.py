@@ -41,14 +41,14 @@ Checks (each wait bounded):
 import ipaddress
 import json
 import os
-import random
-import socket
-import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mesh_util import Mesh, main_wrapper  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+import dnswire  # noqa: E402
 
 SELF = os.path.abspath(__file__)
 ADDR = {"S": "198.18.0.1", "A": "198.18.0.31", "B": "198.18.0.32"}
@@ -57,56 +57,11 @@ PREFIX = ipaddress.IPv6Network("fd7a:115c:a1e0::/48")
 M = None
 
 
-def read_name(msg, off):
-    labels = []
-    for _ in range(128):  # bounded: a pointer loop ends here
-        n = msg[off]
-        if n & 0xC0 == 0xC0:
-            off = (n & 0x3F) << 8 | msg[off + 1]
-            continue
-        if n == 0:
-            return ".".join(labels)
-        labels.append(msg[off + 1:off + 1 + n].decode())
-        off += 1 + n
-    raise AssertionError("name loop")
-
-
 def dns_ask(name, qtype):
     """--dns mode: one UDP query to the stub; prints {"rcode", "answers": [rdata text]}."""
-    qid = random.randrange(65536)
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", qtype, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
-    s.sendto(q, ("100.100.100.100", 53))
-    r, _ = s.recvfrom(4096)
-    rid, flags, qd, an = struct.unpack(">HHHH", r[:8])
-    assert rid == qid, "answer id %d for query %d" % (rid, qid)
-    off = 12
-    for _ in range(qd):  # skip the question
-        while r[off]:
-            off += 1 + r[off]
-        off += 5
-    out = []
-    for _ in range(an):
-        if r[off] & 0xC0 == 0xC0:
-            off += 2
-        else:
-            while r[off]:
-                off += 1 + r[off]
-            off += 1
-        rtype, _, _, rdlen = struct.unpack(">HHIH", r[off:off + 10])
-        rd = r[off + 10:off + 10 + rdlen]
-        off += 10 + rdlen
-        if rtype == 28:
-            out.append(str(ipaddress.IPv6Address(rd)))
-        elif rtype == 1:
-            out.append(str(ipaddress.IPv4Address(rd)))
-        elif rtype == 12:
-            out.append(read_name(r, off - rdlen))
-    print(json.dumps({"rcode": flags & 15, "answers": out}))
+    res = dnswire.query(("100.100.100.100", 53), name, qtype)
+    assert res is not None, "no answer from the stub for %s type %d" % (name, qtype)
+    print(json.dumps({"rcode": res[0], "answers": [t for rtype, t in res[2] if rtype in (1, 28, 12)]}))
 
 
 def tcp(src, ip, port, timeout=1.5, from_ip=None):

@@ -32,6 +32,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dnswire  # noqa: E402
+
 BUILD_DIR = os.environ.get("ZTNA_BUILD_DIR") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
 SOURCE_DIR = os.environ.get("ZTNA_SOURCE_DIR") or os.path.join(
@@ -310,41 +313,12 @@ class Server:
         """One UDP query to the server's MagicDNS port; returns (rcode, answer count) or None.
         addresses: (rcode, [the address of each answer record, as text]) instead; every answer
         must be of the type asked (A or AAAA)."""
-        import random
-        import struct
-        qid = random.randint(0, 65535)
-        q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-        for label in name.rstrip(".").split("."):
-            q += bytes([len(label)]) + label.encode()
-        q += b"\x00" + struct.pack(">HH", qtype, 1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(timeout)
-        try:
-            s.sendto(q, ("127.0.0.1", self.dns_port))
-            resp, _ = s.recvfrom(4096)
-        except OSError:
-            return None
-        finally:
-            s.close()
-        rid, flags, _, ancount = struct.unpack(">HHHH", resp[:8])
-        if rid != qid:
-            return None
-        if not addresses:
-            return flags & 0xF, ancount
-        import ipaddress
-        off, out = len(q), []  # the question is echoed as sent
-        for _ in range(ancount):
-            if resp[off] & 0xC0 == 0xC0:  # compressed owner name
-                off += 2
-            else:
-                while resp[off]:
-                    off += 1 + resp[off]
-                off += 1
-            rtype, _, _, rdlen = struct.unpack(">HHIH", resp[off:off + 10])
+        res = dnswire.query(("127.0.0.1", self.dns_port), name, qtype, timeout)
+        if res is None or not addresses:
+            return res and res[:2]
+        for rtype, _ in res[2]:
             check(rtype == qtype, "answer type %d for query type %d" % (rtype, qtype))
-            out.append(str(ipaddress.ip_address(resp[off + 10:off + 10 + rdlen])))
-            off += 10 + rdlen
-        return flags & 0xF, out
+        return res[0], [text for _, text in res[2]]
 
     # --- accounts -----------------------------------------------------------------------------
     def unique(self, prefix="u"):
