@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -363,6 +364,29 @@ static void nofile_raise(const struct server *srv)
                  (long long)srv->set.max_streams);
 }
 
+/* Held map streams sleep on futexes (netmap.c): since Linux 6.16 a process's private futexes
+ * hash into a table of its own, sized by default for min(threads, CPUs) -- 16 buckets on a small
+ * machine -- so 10,000 waiting polls meant every FUTEX_WAKE walked a chain of ~1,250 waiters
+ * under a contended lock (a third of a policy change's server CPU at 10,000 agents). Size it for
+ * every thread the pool can have, two futexes each. Older kernels share the global table: EINVAL,
+ * nothing to do. */
+#ifndef PR_FUTEX_HASH
+#define PR_FUTEX_HASH 78
+#define PR_FUTEX_HASH_SET_SLOTS 1
+#endif
+#define FUTEX_SLOTS_MAX (1L << 18)
+
+static void futex_hash_size(const struct server *srv)
+{
+    long want = 2 * (long)(srv->set.http_threads + srv->set.max_streams + srv->set.max_websockets);
+    long slots = 256;
+
+    while (slots < want && slots < FUTEX_SLOTS_MAX)
+        slots <<= 1;
+    if (prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, slots, 0, 0) != 0 && errno != EINVAL)
+        log_debug("http", "futex hash of %ld slots: %s", slots, strerror(errno));
+}
+
 int http_start(struct server *srv, struct mg_context **out)
 {
     char ports[SRV_MAX_SETTING_BYTES + 2], threads[24], pem[SRV_MAX_SETTING_BYTES + 16];
@@ -389,6 +413,7 @@ int http_start(struct server *srv, struct mg_context **out)
              (long long)(srv->set.http_threads + srv->set.max_streams + srv->set.max_websockets));
     snprintf(queue, sizeof(queue), "%lld", (long long)(srv->set.max_streams / 4 + 32));
     nofile_raise(srv);
+    futex_hash_size(srv);
     opts[n++] = "listening_ports";
     opts[n++] = ports;
     opts[n++] = "num_threads";
