@@ -29,6 +29,7 @@ static const char SQL_MACHINES[] =
     "SELECT m.name, o.slug, m.tailnet_ip FROM machines m JOIN orgs o ON o.id = m.org_id "
     "WHERE m.expired_at IS NULL ORDER BY m.id";
 static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
+static const char SQL_DNS_GEN[] = "SELECT gen FROM dns_gen WHERE id = 1"; /* schema/006 */
 
 static int snapshot_build(struct server *srv, struct db_conn *c, struct dns_snapshot **out)
 {
@@ -106,15 +107,19 @@ int magicdns_refresh(struct server *srv)
     return ret;
 }
 
-static int64_t data_version(struct db_conn *c)
+/* The one integer sql answers, or -1. PRAGMA data_version moves at any commit by another
+ * connection; the dns_gen counter (schema/006_dns_gen.sql) when a name, an address, an expiry or
+ * an org changed (-1 when it cannot be read: the caller rebuilds). */
+static int64_t scalar(struct db_conn *c, const char *sql)
 {
-    sqlite3_stmt *st = db_stmt(c, SQL_DATA_VERSION);
+    sqlite3_stmt *st = db_stmt(c, sql);
     int64_t v = -1;
 
     if (st && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     if (st)
         sqlite3_reset(st);
+    db_conn_idle(c);
     return v;
 }
 
@@ -123,7 +128,9 @@ static void *watcher(void *arg)
     struct server *srv = arg;
     struct magicdns *m = srv->ext[0];
     struct db_conn *c = db_conn_get(srv->db);
-    int64_t seen = c ? data_version(c) : -1;
+    /* Unknown at first: the first look rebuilds once, so a change between magicdns_start()'s
+     * snapshot and this thread is not missed. */
+    int64_t seen = -1, gen = -1;
 
     pthread_mutex_lock(&m->lock);
     while (!m->stop && c) {
@@ -136,10 +143,17 @@ static void *watcher(void *arg)
         if (m->stop)
             break;
         pthread_mutex_unlock(&m->lock);
-        v = data_version(c);
+        v = scalar(c, SQL_DATA_VERSION);
         if (v != seen) {
+            /* Any commit moves data_version; only some change the zone. The counter is read
+             * before the rebuild reads the machines: a change in between moves it again. */
+            int64_t g = scalar(c, SQL_DNS_GEN);
+
             seen = v;
-            magicdns_refresh(srv);
+            if (g < 0 || g != gen) {
+                gen = g;
+                magicdns_refresh(srv);
+            }
         }
         pthread_mutex_lock(&m->lock);
     }

@@ -51,7 +51,46 @@ def machine_records(args, on):
             wait_records(srv, d["name"], 28, [])  # NODATA
 
 
+def soa_serial(srv, zone):
+    res = srv.dns_query(zone, 6, addresses=True)
+    check(res is not None and res[0] == 0 and len(res[1]) == 1, "SOA of %s: %r" % (zone, res))
+    # hex rdata: mname, rname, then serial refresh retry expire minimum (5 x 32 bits)
+    return int(res[1][0][-40:-32], 16)
+
+
+def rebuilds_only_on_zone_changes():
+    """The snapshot is rebuilt when a name, address, expiry or org changes, not after every
+    commit: its SOA serial (the server's clock at the rebuild, seconds) stays through heartbeats,
+    a retag and a new auth key, and moves with a rename, whose new name answers."""
+    with Server(args=["--base-domain", "ztna.test"]) as srv:
+        owner = srv.setup()
+        key = mu.create_key(srv, owner)["key"]
+        m = mu.Machine("soa-host")
+        d = m.register(srv, key)
+        wait_records(srv, d["name"], 1, [d["tailnet_ip"]])
+        time.sleep(2.2)  # the watcher's first look after start rebuilds once; let it pass
+        zone = "acme-corp.ztna.test"
+        serial = soa_serial(srv, zone)
+        base = "/api/orgs/%d/machines/%d" % (owner.org_id, d["machine_id"])
+        for _ in range(3):
+            time.sleep(1.1)  # a rebuild now would carry a later serial
+            expect(m.heartbeat(srv, posture={"os": "linux"}), 200)
+            expect(srv.patch(base, {"tags": ["tag:t%d" % _]}, owner), 200)
+            mu.create_key(srv, owner)
+        time.sleep(2.2)
+        check(soa_serial(srv, zone) == serial, "no rebuild without a zone change: serial %d -> %d"
+              % (serial, soa_serial(srv, zone)))
+        r = expect(srv.patch(base, {"name": "soa-renamed"}, owner), 200).data
+        wait_records(srv, "soa-renamed.acme-corp.ztna.test", 1, [d["tailnet_ip"]])
+        check(soa_serial(srv, zone) > serial, "the rename rebuilt the zone")
+        wait_for(srv, d["name"], False)
+        expect(srv.post(base + "/expire", None, owner), 200)
+        wait_for(srv, "soa-renamed.acme-corp.ztna.test", False)
+        check(r["name"] == "soa-renamed", repr(r))
+
+
 def main():
+    rebuilds_only_on_zone_changes()
     machine_records([], True)
     machine_records(["--ipv6-prefix", "off"], False)
     with Server(args=["--base-domain", "ztna.test"]) as srv:
