@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "server/limits.h"
 
+#define DB_MMAP_BYTES "1073741824" /* the database file mapped up to 1 GiB (address space only) */
+
 struct db_conn {
     sqlite3 *h;
     struct db *db;
@@ -111,8 +113,12 @@ static int open_handle(const char *path, sqlite3 **out)
     }
     sqlite3_extended_result_codes(h, 1);
     sqlite3_busy_timeout(h, SRV_DB_BUSY_TIMEOUT_MS);
+    /* mmap_size: every thread has its own connection, and with it its own page cache (2 MB):
+     * a scan of the whole fleet (the policy's check at every save reads 10,000 machines) missed
+     * it and read the file a page per pread(). Mapped, the connections read the kernel's page
+     * cache in place. */
     ret = exec_sql(h, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                      "PRAGMA synchronous=NORMAL;");
+                      "PRAGMA synchronous=NORMAL; PRAGMA mmap_size=" DB_MMAP_BYTES ";");
 out:
     if (ret < 0) {
         sqlite3_close(h);

@@ -49,7 +49,7 @@ struct nm_filter {
     atomic_int refs;
     int64_t at;                  /* org version read before the policy was asked */
     struct nm_filter *retired_next;
-    char text[];                 /* compact JSON, "null" with no policy (allow all) */
+    char *text;                  /* compact JSON (owned), or "null" with no policy (allow all) */
 };
 
 /* A peer whose visibility to a machine the policy may have changed at version `at`: the
@@ -233,10 +233,15 @@ static void list_append(struct nm_org *o, struct nm_slot *s)
     o->tail = s;
 }
 
+static char filter_null[] = "null";
+
 static void filter_put(struct nm_filter *f)
 {
-    if (f && atomic_fetch_sub(&f->refs, 1) == 1)
+    if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+        if (f->text != filter_null)
+            free(f->text);
         free(f);
+    }
 }
 
 /* Under the write lock of o: no poll holds a retired filter's pointer without its reference. */
@@ -1107,22 +1112,20 @@ static void filter_store(struct nm_org *o, int64_t machine_id, struct nm_filter 
 static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
                                         const struct netmap_poll *p, const struct collected *c)
 {
-    cJSON *j = NULL;
+    char *text = NULL;
     /* Out of memory is an error for the reply, never "null" (allow all). */
-    if (policy_glue_node_filter(srv, p->org_id, p->machine_id, &j))
+    if (policy_glue_node_filter(srv, p->org_id, p->machine_id, &text))
         return NULL;
-    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
-    size_t len = text ? strlen(text) : 4;
-    struct nm_filter *f = (!j || text) ? malloc(sizeof(*f) + len + 1) : NULL;
+    struct nm_filter *f = malloc(sizeof(*f));
 
-    cJSON_Delete(j);
-    if (f) {
-        atomic_init(&f->refs, 2); /* the caller's and the cache's */
-        f->at = c->version;
-        memcpy(f->text, text ? text : "null", len + 1);
-        filter_store(o, p->machine_id, f);
+    if (!f) {
+        free(text);
+        return NULL;
     }
-    free(text);
+    atomic_init(&f->refs, 2); /* the caller's and the cache's */
+    f->at = c->version;
+    f->text = text ? text : filter_null; /* kept as written: a server's is ~150 KB */
+    filter_store(o, p->machine_id, f);
     return f;
 }
 

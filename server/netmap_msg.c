@@ -162,6 +162,9 @@ char *nm_msg_render(const struct nm_msg *m, size_t *len)
 
     for (size_t i = 0; i < m->npeers; i++)
         total += strlen(m->peers[i]->peer) + 1;
+    /* sized once: a server's filter alone is ~150 KB, a realloc copied it again */
+    total += (m->self ? strlen(m->self->self) : 0) + (m->quarantine ? strlen(m->quarantine) : 0) +
+             (m->dns ? strlen(m->dns) : 0) + (m->filter ? strlen(m->filter) : 0) + 24 * m->nremove;
     b.p = malloc(total);
     if (!b.p)
         return NULL;

@@ -32,6 +32,8 @@ struct fleet_store {
     size_t capu, capm, capg;
     void **owned;                   /* every string and array the views point to */
     size_t nowned, capowned;
+    char *arena;                    /* the free end of the last chunk in owned (policy_fleet.c) */
+    size_t arena_left;
 };
 
 /* The whole org. s must be zeroed; free with pfleet_free() in any case. 0 / -errno. */

@@ -436,38 +436,23 @@ static struct porg *porg_read(struct policy_rt *rt, int64_t org_id)
     return porg_get(rt, org_id, &fresh);
 }
 
-int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id, cJSON **out)
+int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id, char **out)
 {
     struct policy_rt *rt = srv->policy;
-    bool oom = false;
+    int ret = 0;
     *out = NULL;
     if (!rt)
         return 0;
-    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "entries");
-    if (!arr) {
-        cJSON_Delete(o);
-        return -ENOMEM;
-    }
     struct porg *po = porg_read(rt, org_id);
     if (!po) {
-        oom = true; /* the org could not be loaded (database): an error, so nothing caches it */
-    } else if (!po->has_policy) {
-        cJSON_Delete(o);
-        o = NULL;
-    } else if (po->e) {
-        const struct policy_node *n = policy_engine_node(po->e, machine_id);
-        char buf[96];
-        for (size_t i = 0; n && i < n->nentries && !oom; i++)
-            if (filter_entry_format(&n->entries[i], buf, sizeof(buf)) == 0)
-                oom = !cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+        ret = -EIO; /* the org could not be loaded (database): an error, so nothing caches it */
+    } else if (po->has_policy) {
+        const struct policy_node *n = po->e ? policy_engine_node(po->e, machine_id) : NULL;
+        /* written straight from the entries: thousands for a server, at every change of them */
+        ret = filter_json_write(n ? n->entries : NULL, n ? n->nentries : 0, out);
     }
     pthread_rwlock_unlock(&rt->lock);
-    if (oom) {
-        cJSON_Delete(o);
-        return po ? -ENOMEM : -EIO;
-    }
-    *out = o;
-    return 0;
+    return ret;
 }
 
 static bool peer_of(const struct policy_node *n, int64_t id)

@@ -19,13 +19,14 @@ struct policy_link; /* server/policy/compile.h */
 
 struct server;
 
-/* The compiled filter of traffic allowed INTO machine `machine_id`, as the JSON the agent parses with
- * filter_json_parse() ({"entries": ["tcp 100.64.0.1/32 22-22", ...]}) in *out (the caller owns it),
- * or *out = NULL for "allow all" (no policy). 0, or -ENOMEM, or -EIO when the org's policy state
+/* The compiled filter of traffic allowed INTO machine `machine_id`, as the compact JSON text the
+ * agent parses with filter_json_parse() ({"entries":["tcp 100.64.0.1/32 22-22",...]},
+ * filter_json_write()) in *out (new, free()), or *out = NULL for "allow all" (no policy). 0, or
+ * -ENOMEM, or -EIO when the org's policy state
  * cannot be loaded from the database (tried again at the next call), with *out = NULL: never read
  * that as "allow all", and never cache it (the map reply fails; the agent keeps what it has and
  * polls again). */
-int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id, cJSON **out);
+int policy_glue_node_filter(struct server *srv, int64_t org_id, int64_t machine_id, char **out);
 
 /* May `a` appear in `b`'s netmap (a may reach b or b may reach a)? true when the org has no policy. */
 bool policy_glue_visible(struct server *srv, int64_t org_id, int64_t a, int64_t b);

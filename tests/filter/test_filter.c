@@ -116,6 +116,30 @@ static void test_random_vs_naive(void)
         filter_free(f);
         free(e);
     }
+    /* the exact text (the agent parses any JSON, but the server's cached text is compared) */
+    struct filter_entry ex[4] = {
+        {.family = 4, .plen = 32, .proto = FILTER_PROTO_TCP, .addr = {100, 64, 0, 1},
+         .port_lo = 22, .port_hi = 22},
+        {.family = 4, .plen = 0, .proto = FILTER_PROTO_ANY, .port_lo = 0, .port_hi = 65535},
+        {.family = 6, .plen = 128, .proto = FILTER_PROTO_UDP,
+         .addr = {0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, [12] = 0x64, 0x40, 0, 5},
+         .port_lo = 53, .port_hi = 53},
+        {.family = 4, .plen = 32, .proto = FILTER_PROTO_ICMP, .addr = {255, 255, 255, 255}},
+    };
+    char *text, one[64];
+    CHECK(filter_json_write(ex, 4, &text) == 0);
+    CHECK(!strcmp(text, "{\"entries\":[\"tcp 100.64.0.1/32 22-22\",\"any 0.0.0.0/0 0-65535\","
+                        "\"udp fd7a:115c:a1e0::6440:5/128 53-53\",\"icmp 255.255.255.255/32 0-0\"]}"));
+    free(text);
+    CHECK(filter_json_write(ex, 0, &text) == 0 && !strcmp(text, "{\"entries\":[]}"));
+    free(text);
+    CHECK(filter_entry_format(&ex[2], one, sizeof(one)) == 0 &&
+          !strcmp(one, "udp fd7a:115c:a1e0::6440:5/128 53-53"));
+    CHECK(filter_entry_format(&ex[0], one, 23) == -ENOSPC); /* 23 characters and the NUL */
+    CHECK(filter_entry_format(&ex[0], one, 24) == 0);
+    struct filter_entry fam0 = {.family = 0};
+    CHECK(filter_entry_format(&fam0, one, sizeof(one)) == -EINVAL);
+    CHECK(filter_json_write(&fam0, 1, &text) == -EINVAL && text == NULL);
     struct filter *f = NULL;
     struct filter_entry bad = {.family = 4, .plen = 33};
     CHECK(filter_build(&f, &bad, 1) == -EINVAL && f == NULL);
