@@ -121,6 +121,16 @@ static char *map_sealed(const struct server *srv, const char *msg, size_t len, s
     return out;
 }
 
+/* GET /api/machine/map/stream without an upgrade: say how to use it (the stream itself is
+ * netmap_stream.c's WebSocket handler). */
+void api_machine_map_stream_info(struct api_ctx *ctx)
+{
+    api_header_add(ctx, "Upgrade", "websocket");
+    api_reply_error(ctx, 426, "UPGRADE_REQUIRED",
+                    "/api/machine/map/stream is a WebSocket: connect with an Upgrade request "
+                    "signed like GET /api/machine/map, or long-poll GET /api/machine/map");
+}
+
 void api_machine_map(struct api_ctx *ctx)
 {
     struct machine_row *m = malloc(sizeof(*m));

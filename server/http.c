@@ -455,6 +455,7 @@ int http_start(struct server *srv, struct mg_context **out)
     mg_set_request_handler(ctx, "/metrics$", metrics_handler, srv);
     mg_set_request_handler(ctx, "/", fallback_handler, srv);
     web_register(ctx, srv); /* the dashboard replaces the fallback on "/"; /api/ws (web.h) */
+    netmap_stream_register(ctx, srv); /* GET /api/machine/map/stream (a WebSocket) */
     *out = ctx;
     return 0;
 }

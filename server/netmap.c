@@ -202,7 +202,7 @@ static void tombstones_prune(struct nm_org *o)
         return;
     for (; s && o->ntomb > NM_MAX_TOMBSTONES / 2; s = next) {
         next = s->next;
-        if (!s->node->removed || atomic_load(&s->nwaiting))
+        if (!s->node->removed || atomic_load(&s->nwaiting) || atomic_load(&s->stream))
             continue; /* a poll still sleeps on it: dropped at a later prune */
         if (s->node->changed_at > o->floor)
             o->floor = s->node->changed_at;
@@ -211,6 +211,17 @@ static void tombstones_prune(struct nm_org *o)
 }
 
 /* --- orgs --------------------------------------------------------------------------------- */
+
+struct nm_org *nm_org_at(struct netmap *nm, size_t i)
+{
+    struct nm_org *o = NULL;
+
+    pthread_mutex_lock(&nm->orgs_lock);
+    if (i < nm->norgs)
+        o = nm->orgs[i]; /* an org lives until netmap_stop */
+    pthread_mutex_unlock(&nm->orgs_lock);
+    return o;
+}
 
 struct nm_org *nm_org_find(struct netmap *nm, int64_t id)
 {
@@ -787,7 +798,9 @@ int netmap_start(struct server *srv)
     ret = nm->keys && nm->nonces ? load_all(nm, c) : -ENOMEM;
     if (ret == 0) {
         srv->netmap = nm;
-        ret = -pthread_create(&nm->thread, NULL, sweeper, nm);
+        ret = nm_pump_start(nm);
+        if (ret == 0 && (ret = -pthread_create(&nm->thread, NULL, sweeper, nm)) < 0)
+            nm_pump_stop(nm);
     }
     if (ret < 0) {
         log_error("netmap", "start failed: %d", ret);
@@ -812,6 +825,7 @@ void netmap_stop(struct server *srv)
     pthread_cond_signal(&nm->twake);
     pthread_mutex_unlock(&nm->tlock);
     pthread_join(nm->thread, NULL);
+    nm_pump_stop(nm); /* after the HTTP server: no stream is left to write to */
     srv->netmap = NULL;
     netmap_free(nm);
 }

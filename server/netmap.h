@@ -81,6 +81,10 @@ int netmap_auth(struct server *srv, const char *header, const char *method, cons
  * -ENOMEM. */
 int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, size_t *len);
 
+/* Registers the map stream (GET /api/machine/map/stream, a WebSocket; netmap_stream.c). */
+struct mg_context;
+void netmap_stream_register(struct mg_context *ctx, struct server *srv);
+
 #define NETMAP_SIG_PREFIX "ZTNA-NETMAP-V1\n"
 
 #endif

@@ -54,6 +54,11 @@ struct nm_slot {                 /* one per machine id, live or tombstone (under
     _Atomic uint32_t word;
     atomic_int nwaiting;
     atomic_bool held;
+    /* The machine's map stream (netmap_stream.c), or NULL: set and cleared by the stream's
+     * handlers under the org's read lock; a slot with a stream is never freed. stream_dirty: a
+     * change may have something for it (read and cleared by the pump). */
+    _Atomic(struct nm_stream *) stream;
+    atomic_bool stream_dirty;
     struct nm_slot *hnext;       /* hash chain */
     struct nm_slot *prev, *next; /* list ordered by node->changed_at, oldest first */
 };
@@ -86,6 +91,10 @@ struct nm_org {
     /* A wake-up of every poll held by netmap_wakes_hold(): since when (CLOCK_MONOTONIC ms), 0 if
      * none; wake_some: the same for wake-ups of some slots (their `held` flags). */
     _Atomic int64_t wake_pending, wake_some;
+    /* Map streams of the org's machines, and what the pump must look at: every stream (all),
+     * or those whose slot is marked stream_dirty (some). */
+    atomic_int nstreams;
+    atomic_bool stream_all, stream_some;
     int64_t version;
     int64_t floor;               /* polls with since < floor get a full map */
     int64_t reset_at;            /* every machine's map goes out whole to polls older than this */
@@ -118,11 +127,14 @@ struct netmap {
     pthread_mutex_t tlock;
     pthread_cond_t twake;
     bool tstop;                  /* under tlock */
+    struct nm_pump *pump;        /* netmap_stream.c */
+    atomic_int nstreams;         /* open map streams, all orgs */
 };
 
 /* netmap.c */
 struct nm_slot *nm_slot_find(const struct nm_org *o, int64_t id);   /* under o->lock */
 struct nm_org *nm_org_find(struct netmap *nm, int64_t id);          /* NULL: not loaded */
+struct nm_org *nm_org_at(struct netmap *nm, size_t i);  /* the i-th org, NULL past the last */
 void nm_filter_put(struct nm_filter *f);
 extern char nm_filter_null[]; /* a filter text that is not freed: "null" (no policy) */
 
@@ -132,6 +144,37 @@ void nm_waiters_wake(struct nm_org *o);
 void nm_waiters_wake_some(struct nm_org *o);
 void nm_waiters_wake_held(struct netmap *nm, int64_t before);
 void nm_wakes_release_late(struct netmap *nm);
+
+/* netmap_poll.c: what a message to one machine needs, taken under o->lock by nm_collect() (0
+ * or -ENOMEM; me is the recipient's slot, since the version it holds), then rendered outside the
+ * lock by nm_answer(): the message (new, free()), or NULL with *empty when a delta has nothing
+ * for this machine, or NULL on ENOMEM. */
+#define NM_INLINE_NODES 8 /* a delta after one change: no allocation for its lists */
+
+struct nm_collected {
+    enum nm_msg_type type;
+    int64_t version;
+    struct nm_node *self;
+    struct nm_node **nodes; /* full: every live entry; delta: entries changed after since, then
+                               the peers whose visibility the policy changed (the last nlinked) */
+    size_t n, nlinked;
+    bool filter_changed;          /* a delta that carries self and filter for the policy's sake */
+    char *dns;
+    struct nm_filter *filter;     /* reference to the recipient's cached filter, or NULL */
+    struct nm_node *inline_nodes[NM_INLINE_NODES];
+};
+
+int nm_collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct nm_collected *c);
+char *nm_answer(struct server *srv, struct nm_org *o, const struct netmap_poll *p,
+                struct nm_collected *c, size_t *len, bool *empty);
+void nm_collected_free(struct nm_collected *c);
+
+/* netmap_stream.c: the pump that writes changes to map streams; nm_streams_kick() tells it o
+ * has work (after stream_all/stream_some and the slots' stream_dirty were set). */
+int nm_pump_start(struct netmap *nm);
+void nm_pump_stop(struct netmap *nm);
+void nm_streams_kick(struct nm_org *o);
+void nm_streams_close_all(struct netmap *nm);
 
 /* netmap_auth.c: the key index follows a slot going from old (may be NULL) to node; frees the
  * index and the replay cache. */

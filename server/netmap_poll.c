@@ -36,20 +36,37 @@ static void slot_wake(struct nm_slot *s)
 
 static atomic_bool no_waitv; /* the kernel has no futex_waitv (before 5.16): slot words only */
 
-/* Wakes the polls of o's slots: every one, or (some) those whose `held` flag is set. */
+/* Wakes the polls of o's slots: every one, or (some) those whose `held` flag is set; and tells
+ * the stream pump the same about their streams. */
 static void slots_wake(struct nm_org *o, bool some)
 {
+    bool streams = atomic_load(&o->nstreams) > 0, marked = false;
+
     if (!some) { /* one call for the herd (a wake per slot costs a syscall and a switch each) */
         atomic_fetch_add(&o->gen, 1);
         syscall(SYS_futex, &o->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        if (streams) {
+            atomic_store(&o->stream_all, true);
+            nm_streams_kick(o);
+        }
         if (!atomic_load(&no_waitv))
             return;
     }
     pthread_rwlock_rdlock(&o->lock);
-    for (struct nm_slot *s = o->head; s; s = s->next)
-        if (!some || atomic_exchange(&s->held, false))
-            slot_wake(s);
+    for (struct nm_slot *s = o->head; s; s = s->next) {
+        if (some && !atomic_exchange(&s->held, false))
+            continue;
+        slot_wake(s);
+        if (some && streams && atomic_load(&s->stream)) {
+            atomic_store(&s->stream_dirty, true);
+            marked = true;
+        }
+    }
     pthread_rwlock_unlock(&o->lock);
+    if (marked) {
+        atomic_store(&o->stream_some, true);
+        nm_streams_kick(o);
+    }
 }
 
 /* Wakes the polls waiting on o: every one (after a version bump, or at shutdown), or (some) those
@@ -87,12 +104,8 @@ void netmap_wakes_hold(void)
 void nm_waiters_wake_held(struct netmap *nm, int64_t before)
 {
     for (size_t i = 0;; i++) {
-        struct nm_org *o = NULL;
+        struct nm_org *o = nm_org_at(nm, i);
 
-        pthread_mutex_lock(&nm->orgs_lock);
-        if (i < nm->norgs)
-            o = nm->orgs[i]; /* an org lives until netmap_stop */
-        pthread_mutex_unlock(&nm->orgs_lock);
         if (!o)
             break;
         int64_t since = atomic_load(&o->wake_pending);
@@ -160,22 +173,7 @@ static bool waiter_sleep(struct nm_org *o, struct nm_slot *s, uint32_t word, uin
 
 /* --- the poll ----------------------------------------------------------------------------- */
 
-#define NM_INLINE_NODES 8 /* a delta after one change: no allocation for its lists */
-
-struct collected {
-    enum nm_msg_type type;
-    int64_t version;
-    struct nm_node *self;
-    struct nm_node **nodes; /* full: every live entry; delta: entries changed after since, then
-                               the peers whose visibility the policy changed (the last nlinked) */
-    size_t n, nlinked;
-    bool filter_changed;          /* a delta that carries self and filter for the policy's sake */
-    char *dns;
-    struct nm_filter *filter;     /* reference to the recipient's cached filter, or NULL */
-    struct nm_node *inline_nodes[NM_INLINE_NODES];
-};
-
-static void collected_free(struct collected *c)
+void nm_collected_free(struct nm_collected *c)
 {
     nm_node_put(c->self);
     for (size_t i = 0; i < c->n; i++)
@@ -226,7 +224,7 @@ static void filter_store(struct nm_org *o, int64_t machine_id, struct nm_filter 
 /* The recipient's filter from the policy, as of c (a new reference), cached for the next
  * messages. NULL on ENOMEM. */
 static struct nm_filter *filter_compute(struct server *srv, struct nm_org *o,
-                                        const struct netmap_poll *p, const struct collected *c)
+                                        const struct netmap_poll *p, const struct nm_collected *c)
 {
     char *text = NULL;
     /* Out of memory is an error for the reply, never "null" (allow all). */
@@ -253,7 +251,7 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Under o->lock: references to what the answer needs. */
-static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct collected *c)
+int nm_collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct nm_collected *c)
 {
     bool full = since == 0 || since < o->floor || since > o->version || since < o->reset_at ||
                 since < me->full_at || since < me->links_floor;
@@ -290,7 +288,7 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
         int64_t lk_inline[NM_INLINE_NODES], *lk = nl <= NM_INLINE_NODES ? lk_inline
                                                                         : malloc(nl * sizeof(*lk));
         if (!lk) {
-            collected_free(c);
+            nm_collected_free(c);
             return -ENOMEM;
         }
         for (size_t i = 0; i < nl; i++)
@@ -315,8 +313,8 @@ static int collect(struct nm_org *o, struct nm_slot *me, int64_t since, struct c
 }
 
 /* Outside the lock: the message, or NULL with *empty when a delta has nothing for this machine. */
-static char *answer(struct server *srv, struct nm_org *o, const struct netmap_poll *p,
-                    struct collected *c, size_t *len, bool *empty)
+char *nm_answer(struct server *srv, struct nm_org *o, const struct netmap_poll *p,
+                    struct nm_collected *c, size_t *len, bool *empty)
 {
     const struct nm_node *peers_inline[NM_INLINE_NODES];
     int64_t removed_inline[NM_INLINE_NODES];
@@ -400,7 +398,7 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
     deadline.tv_sec += p->wait;
     for (;;) {
         struct nm_slot *me;
-        struct collected c;
+        struct nm_collected c;
         bool empty;
 
         pthread_rwlock_rdlock(&o->lock);
@@ -418,13 +416,13 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
                !atomic_compare_exchange_weak(&me->acked, &acked, p->since))
             ;
         if (p->since == 0 || o->version > seen || p->since > o->version) {
-            ret = collect(o, me, p->since, &c);
+            ret = nm_collect(o, me, p->since, &c);
             pthread_rwlock_unlock(&o->lock);
             if (ret < 0)
                 break;
             seen = c.version;
-            *msg = answer(srv, o, p, &c, len, &empty);
-            collected_free(&c);
+            *msg = nm_answer(srv, o, p, &c, len, &empty);
+            nm_collected_free(&c);
             if (woken)
                 atomic_fetch_add(&nm->wakes[*msg || !empty ? 0 : 1], 1);
             woken = false;
@@ -442,7 +440,8 @@ int netmap_poll(struct server *srv, const struct netmap_poll *p, char **msg, siz
             break;
         }
         if (!holding) {
-            if (atomic_fetch_add(&nm->held, 1) >= srv->set.max_streams) {
+            if (atomic_fetch_add(&nm->held, 1) + atomic_load(&nm->nstreams) >=
+                srv->set.max_streams) {
                 atomic_fetch_sub(&nm->held, 1);
                 pthread_rwlock_unlock(&o->lock);
                 ret = -EBUSY;
@@ -482,6 +481,7 @@ void netmap_streams_release(struct server *srv)
     if (!nm)
         return;
     atomic_store(&nm->stopping, true);
+    nm_streams_close_all(nm);
     pthread_mutex_lock(&nm->orgs_lock);
     for (size_t i = 0; i < nm->norgs; i++)
         nm_waiters_wake(nm->orgs[i]);

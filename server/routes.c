@@ -70,6 +70,7 @@ extern const struct body_spec machine_tags_body;
 
 /* --- dashboard: realtime WebSocket (realtime.c); a plain GET explains the upgrade ----------- */
 void api_ws_info(struct api_ctx *ctx);
+void api_machine_map_stream_info(struct api_ctx *ctx);
 
 /* --- oidc: SSO settings and login, CLI browser login (api_oidc*.c, api_cli_login.c) --------- */
 void api_oidc_config_get(struct api_ctx *ctx);
@@ -160,6 +161,8 @@ const struct api_route api_routes[] = {
     /* control protocol (docs/control-protocol.md) */
     {"GET", "/api/machine/map", api_machine_map, API_AUTH_CUSTOM_NODB, ROLE_NONE, NULL,
      "The machine's signed netmap, long-polled (since=V, wait=S; machine-key signature)"},
+    {"GET", "/api/machine/map/stream", api_machine_map_stream_info, API_AUTH_NONE, ROLE_NONE, NULL,
+     "The machine's map as a stream (WebSocket upgrade, machine-key signature); plain GET: 426"},
     {"POST", "/api/machine/endpoints", api_machine_endpoints, API_AUTH_CUSTOM, ROLE_NONE,
      &machine_endpoints_body, "Report the machine's WireGuard endpoints (machine-key signature)"},
     {"POST", "/api/machine/logout", api_machine_logout, API_AUTH_CUSTOM, ROLE_NONE, NULL,

@@ -1,0 +1,576 @@
+/* Map streams: GET /api/machine/map/stream?since=V, a WebSocket (docs/control-protocol.md).
+ *
+ * A held long-poll costs a worker thread's wake-up, a signature and a signed re-poll for every
+ * message; after one policy change that is thousands of each. A stream is written by one
+ * thread, the pump, which never wakes the connection's worker (it sits in civetweb's read loop)
+ * and signs one Merkle root per batch (common/ctl/map_batch.h) instead of each message.
+ *
+ * A stream's life: connect (authenticated from memory, counted against --max-streams) -> ready
+ * (registered on its machine's slot, replacing an older stream of the same machine; marked for
+ * the pump, which sends what is newer than `since`) -> messages from the pump; pings answered
+ * by the worker -> close (unregistered; waits for a write of the pump in progress). An error
+ * (bad signature, unknown machine, too many streams, machine removed or expired) is told as
+ * {"type":"error","code","message"} and the socket closed.
+ *
+ * The pump wakes on nm_streams_kick(). For each org with work it reads, under the org's read
+ * lock, the streams to look at (every one after a change all may see; else those marked), takes
+ * what their messages need (nm_collect(), as a poll would), renders them outside the lock
+ * (nm_answer()), signs the batch once and writes each frame under the stream's lock. */
+#include "server/netmap_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "common/ctl/ctl_auth.h"
+#include "common/ctl/map_batch.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "server/netmap_parse.h"
+
+struct nm_stream {
+    struct netmap *nm;
+    struct mg_connection *conn;  /* under lock; NULL once close_handler ran */
+    int64_t org_id, machine_id;
+    const char *err_code, *err_msg; /* connect's verdict, told by ready */
+    pthread_mutex_t lock;        /* serialises writes to conn with its close */
+    atomic_int refs;             /* the connection's, and the pump's while it works on it */
+    /* The pump's alone (set by ready before the stream is published under the write lock): */
+    int64_t since;               /* the version the agent holds: the next message's base */
+    int64_t seen;                /* the org version last looked at for it */
+    atomic_bool ended;           /* an error was told: nothing more goes out */
+    bool counted;                /* in nm->nstreams (connect), until close */
+};
+
+struct nm_pump {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool pending, stop;          /* under lock */
+};
+
+static void stream_put(struct nm_stream *st)
+{
+    if (!st || atomic_fetch_sub(&st->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+/* A WebSocket frame header for a server frame (unmasked, FIN) of len bytes; returns its size. */
+static size_t frame_head(uint8_t out[static 10], uint8_t opcode, size_t len)
+{
+    out[0] = (uint8_t)(0x80 | opcode);
+    if (len < 126) {
+        out[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (uint8_t)(len >> 8);
+        out[3] = (uint8_t)len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Writes one whole frame (buf holds 10 free bytes before data) unless the stream closed. */
+static bool stream_write(struct nm_stream *st, uint8_t opcode, char *data, size_t len)
+{
+    uint8_t head[10];
+    size_t hl = frame_head(head, opcode, len);
+    char *start = data - hl;
+    bool ok = false;
+
+    memcpy(start, head, hl);
+    pthread_mutex_lock(&st->lock);
+    if (st->conn) {
+        mg_lock_connection(st->conn);
+        ok = mg_write(st->conn, start, hl + len) == (int)(hl + len);
+        mg_unlock_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return ok;
+}
+
+static void stream_send_text(struct nm_stream *st, const char *text)
+{
+    size_t n = strlen(text);
+    char *buf = malloc(10 + n);
+
+    if (!buf)
+        return;
+    memcpy(buf + 10, text, n);
+    stream_write(st, MG_WEBSOCKET_OPCODE_TEXT, buf + 10, n);
+    free(buf);
+}
+
+/* Tells the error (code and message are literals: no escaping needed) and closes. */
+static void stream_fail(struct nm_stream *st, const char *code, const char *msg)
+{
+    char text[320], close[10 + 2];
+
+    snprintf(text, sizeof(text), "{\"type\":\"error\",\"code\":\"%s\",\"message\":\"%s\"}", code,
+             msg);
+    stream_send_text(st, text);
+    close[10] = 0x03; /* 1008 policy violation; 1001 going away for BUSY */
+    close[11] = (char)(strcmp(code, "BUSY") == 0 ? 0xe9 : 0xf0);
+    stream_write(st, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, close + 10, 2);
+    atomic_store(&st->ended, true);
+}
+
+/* --- the handlers (civetweb worker threads) --------------------------------------------- */
+
+static int connect_handler(const struct mg_connection *conn, void *cbdata)
+{
+    struct server *srv = cbdata;
+    struct netmap *nm = srv->netmap;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct nm_stream *st = calloc(1, sizeof(*st));
+    char target[CTL_AUTH_PATH_MAX + 1], since[24];
+    int ret;
+
+    if (!st)
+        return 1;
+    pthread_mutex_init(&st->lock, NULL);
+    atomic_init(&st->refs, 1);
+    st->nm = nm;
+    mg_set_user_connection_data(conn, st);
+    if (!nm) {
+        st->err_code = "UNAVAILABLE";
+        st->err_msg = "the map is not loaded";
+        return 0;
+    }
+    if (!ri->query_string || mg_get_var(ri->query_string, strlen(ri->query_string), "since", since,
+                                        sizeof(since)) < 0 ||
+        !nm_parse_decimal(since, 0, (1LL << 53), &st->since)) {
+        st->err_code = "INVALID_QUERY";
+        st->err_msg = "since must be a decimal integer in 0..9007199254740992";
+        return 0;
+    }
+    st->seen = st->since;
+    if (snprintf(target, sizeof(target), "%s?%s", ri->local_uri_raw ? ri->local_uri_raw : "",
+                 ri->query_string) >= (int)sizeof(target))
+        ret = -EAGAIN;
+    else
+        ret = netmap_auth(srv, mg_get_header(conn, CTL_AUTH_HEADER), "GET", target, NULL, 0,
+                          &st->org_id, &st->machine_id);
+    if (ret < 0) {
+        st->err_code = "UNAUTHORIZED";
+        st->err_msg = ret == -EEXIST ? "replayed request: nonce already used"
+                                     : "the stream could not be authenticated: GET "
+                                       "/api/machine/map says why";
+        return 0;
+    }
+    if (atomic_fetch_add(&nm->nstreams, 1) + atomic_load(&nm->held) >= srv->set.max_streams) {
+        atomic_fetch_sub(&nm->nstreams, 1);
+        log_warn("netmap", "refusing a map stream: the server holds --max-streams (%lld)",
+                 (long long)srv->set.max_streams);
+        st->err_code = "BUSY";
+        st->err_msg = "the server holds its maximum of map streams; poll, or retry later";
+        return 0;
+    }
+    st->counted = true;
+    return 0;
+}
+
+static void ready_handler(struct mg_connection *conn, void *cbdata)
+{
+    struct nm_stream *st = mg_get_user_connection_data(conn), *old = NULL;
+    struct nm_org *o;
+    struct nm_slot *s;
+
+    (void)cbdata;
+    if (!st)
+        return;
+    st->conn = conn;
+    if (st->err_code) {
+        stream_fail(st, st->err_code, st->err_msg);
+        return;
+    }
+    o = nm_org_find(st->nm, st->org_id);
+    if (!o) {
+        stream_fail(st, "MACHINE_UNKNOWN", "this machine is no longer registered");
+        return;
+    }
+    pthread_rwlock_wrlock(&o->lock);
+    s = nm_slot_find(o, st->machine_id);
+    if (s && !s->node->removed) {
+        atomic_fetch_add(&st->refs, 1); /* the slot's, dropped by whoever unpublishes it */
+        old = atomic_exchange(&s->stream, st);
+        if (!old)
+            atomic_fetch_add(&o->nstreams, 1);
+        atomic_store(&s->stream_dirty, true);
+    }
+    pthread_rwlock_unlock(&o->lock);
+    if (!s || s->node->removed) {
+        stream_fail(st, "MACHINE_UNKNOWN", "this machine is no longer registered");
+        return;
+    }
+    if (old) { /* the machine opened a new stream: the old one ends */
+        stream_fail(old, "REPLACED", "this machine opened another map stream");
+        stream_put(old);
+    }
+    atomic_store(&o->stream_some, true);
+    nm_streams_kick(o);
+}
+
+static int data_handler(struct mg_connection *conn, int bits, char *data, size_t len, void *cbdata)
+{
+    struct nm_stream *st = mg_get_user_connection_data(conn);
+    int opcode = bits & 0x0f;
+
+    (void)cbdata;
+    if (opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE || !st)
+        return 0;
+    /* {"type":"ping"}: the agent's liveness check (and what keeps civetweb from closing an
+     * idle socket); anything else is ignored */
+    if (opcode == MG_WEBSOCKET_OPCODE_TEXT && len < 64 && memmem(data, len, "\"ping\"", 6))
+        stream_send_text(st, "{\"type\":\"pong\"}");
+    return 1;
+}
+
+static void close_handler(const struct mg_connection *conn, void *cbdata)
+{
+    struct nm_stream *st = mg_get_user_connection_data(conn);
+    struct nm_org *o;
+    bool unpublished = false;
+
+    (void)cbdata;
+    if (!st)
+        return;
+    o = st->counted ? nm_org_find(st->nm, st->org_id) : NULL;
+    if (o) {
+        pthread_rwlock_wrlock(&o->lock);
+        struct nm_slot *s = nm_slot_find(o, st->machine_id);
+        struct nm_stream *expected = st;
+
+        if (s && atomic_compare_exchange_strong(&s->stream, &expected, NULL)) {
+            atomic_fetch_sub(&o->nstreams, 1);
+            unpublished = true;
+        }
+        pthread_rwlock_unlock(&o->lock);
+    }
+    pthread_mutex_lock(&st->lock);
+    st->conn = NULL; /* after a pump write in progress */
+    pthread_mutex_unlock(&st->lock);
+    if (st->counted)
+        atomic_fetch_sub(&st->nm->nstreams, 1);
+    mg_set_user_connection_data(conn, NULL);
+    if (unpublished)
+        stream_put(st); /* the slot's */
+    stream_put(st);     /* the connection's */
+}
+
+void netmap_stream_register(struct mg_context *ctx, struct server *srv)
+{
+    mg_set_websocket_handler(ctx, "/api/machine/map/stream$", connect_handler, ready_handler,
+                             data_handler, close_handler, srv);
+}
+
+/* --- the pump ------------------------------------------------------------------------------ */
+
+struct job {
+    struct nm_stream *st;        /* a reference */
+    struct nm_collected c;
+    const char *err_code, *err_msg;
+    char *msg;                   /* rendered: NETMAP_SIG_PREFIX || payload */
+    size_t len;
+    int64_t version;
+};
+
+struct batch {
+    struct job *v;
+    size_t n, cap;
+};
+
+static struct job *batch_add(struct batch *b, struct nm_stream *st)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        struct job *v = realloc(b->v, cap * sizeof(*v));
+
+        if (!v)
+            return NULL;
+        b->v = v;
+        b->cap = cap;
+    }
+    struct job *j = &b->v[b->n++];
+
+    memset(j, 0, sizeof(*j));
+    j->st = st;
+    atomic_fetch_add(&st->refs, 1);
+    return j;
+}
+
+/* Under o->lock: the streams to look at and what their messages need. */
+static void batch_collect(struct nm_org *o, bool all, struct batch *b)
+{
+    for (struct nm_slot *s = o->head; s; s = s->next) {
+        struct nm_stream *st = atomic_load(&s->stream);
+        bool dirty = st && atomic_exchange(&s->stream_dirty, false);
+
+        if (!st || (!all && !dirty) || atomic_load(&st->ended))
+            continue;
+        if (s->node->removed || s->node->expired) {
+            struct job *j = batch_add(b, st);
+
+            if (j) {
+                j->err_code = s->node->removed ? "MACHINE_UNKNOWN" : "MACHINE_EXPIRED";
+                j->err_msg = s->node->removed ? "this machine is no longer registered"
+                                              : "this machine's key has expired: log in again";
+            }
+            continue;
+        }
+        if (!(st->since == 0 || o->version > st->seen || st->since > o->version))
+            continue;
+        int64_t acked = atomic_load(&s->acked); /* as a poll at `since` says: it holds that */
+
+        while (st->since > acked && st->since <= o->version &&
+               !atomic_compare_exchange_weak(&s->acked, &acked, st->since))
+            ;
+        struct job *j = batch_add(b, st);
+
+        if (j && nm_collect(o, s, st->since, &j->c) < 0) {
+            stream_put(st);
+            b->n--;
+            atomic_store(&s->stream_dirty, true); /* tried again at the next change */
+        }
+    }
+}
+
+/* The frame of one message: {"type":"map","payload","sig","path"}, 10 bytes free in front. */
+static char *frame_render(const struct job *j, const char sig_hex[static 129],
+                          const struct map_batch_step *path, size_t depth, size_t *out_len)
+{
+    static const char head[] = "{\"type\":\"map\",\"payload\":\"";
+    const size_t plen = strlen(NETMAP_SIG_PREFIX);
+    size_t b64 = sodium_base64_ENCODED_LEN(j->len - plen, sodium_base64_VARIANT_ORIGINAL);
+    size_t cap = 10 + sizeof(head) + b64 + 16 + 128 + 16 + depth * (MAP_BATCH_STEP_TEXT + 3) + 4;
+    char *buf = malloc(cap), *p;
+
+    if (!buf)
+        return NULL;
+    p = buf + 10;
+    memcpy(p, head, sizeof(head) - 1);
+    p += sizeof(head) - 1;
+    sodium_bin2base64(p, b64, (const uint8_t *)j->msg + plen, j->len - plen,
+                      sodium_base64_VARIANT_ORIGINAL);
+    p += b64 - 1;
+    memcpy(p, "\",\"sig\":\"", 9);
+    p += 9;
+    memcpy(p, sig_hex, 128);
+    p += 128;
+    memcpy(p, "\",\"path\":[", 10);
+    p += 10;
+    for (size_t i = 0; i < depth; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        map_batch_step_format(p, &path[i]);
+        p += MAP_BATCH_STEP_TEXT;
+        *p++ = '"';
+    }
+    memcpy(p, "]}", 2);
+    p += 2;
+    *out_len = (size_t)(p - (buf + 10));
+    return buf;
+}
+
+/* Outside the lock: renders, signs the batch once, writes. */
+static void batch_send(struct netmap *nm, struct nm_org *o, struct batch *b)
+{
+    uint8_t (*leaves)[32] = NULL, root[32], signed_bytes[64], sig[64];
+    struct map_batch_step *paths = NULL;
+    size_t *depths = NULL, nmsg = 0;
+    char sig_hex[129];
+
+    for (size_t i = 0; i < b->n; i++) {
+        struct job *j = &b->v[i];
+        struct netmap_poll p = {.org_id = o->id, .machine_id = j->st->machine_id,
+                                .since = j->st->since};
+        bool empty = false;
+
+        if (j->err_code)
+            continue;
+        j->version = j->c.version;
+        j->msg = nm_answer(nm->srv, o, &p, &j->c, &j->len, &empty);
+        nm_collected_free(&j->c);
+        if (j->msg)
+            nmsg++;
+        else if (empty)
+            j->st->seen = j->version; /* nothing for it up to here */
+        else
+            atomic_store(&o->stream_all, true); /* out of memory: again at the next kick */
+        atomic_fetch_add(&nm->wakes[j->msg ? 0 : 1], j->msg || empty ? 1 : 0);
+    }
+    if (nmsg) {
+        leaves = malloc(nmsg * sizeof(*leaves));
+        paths = malloc(nmsg * MAP_BATCH_DEPTH_MAX * sizeof(*paths));
+        depths = malloc(nmsg * sizeof(*depths));
+        size_t k = 0;
+
+        for (size_t i = 0; leaves && i < b->n; i++)
+            if (b->v[i].msg)
+                map_batch_leaf(leaves[k++], (const uint8_t *)b->v[i].msg, b->v[i].len);
+        if (!leaves || !paths || !depths || map_batch_build(leaves, nmsg, root, paths, depths)) {
+            log_warn("netmap", "out of memory signing a batch of %zu map messages", nmsg);
+            nmsg = 0; /* the streams keep their base: the next change carries this one too */
+        } else {
+            size_t sl = map_batch_signed(signed_bytes, sizeof(signed_bytes), root);
+
+            crypto_sign_detached(sig, NULL, signed_bytes, sl, nm->srv->sign_sk);
+            hex_encode(sig_hex, sig, sizeof(sig));
+        }
+    }
+    for (size_t i = 0, k = 0; i < b->n; i++) {
+        struct job *j = &b->v[i];
+
+        if (j->err_code) {
+            stream_fail(j->st, j->err_code, j->err_msg);
+        } else if (j->msg && nmsg) {
+            size_t flen;
+            char *frame = frame_render(j, sig_hex, &paths[k * MAP_BATCH_DEPTH_MAX], depths[k],
+                                       &flen);
+
+            k++;
+            if (frame && stream_write(j->st, MG_WEBSOCKET_OPCODE_TEXT, frame + 10, flen))
+                j->st->since = j->st->seen = j->version;
+            else if (!frame)
+                atomic_store(&o->stream_all, true); /* retried at the next kick */
+            free(frame);
+        }
+        free(j->msg);
+        stream_put(j->st);
+    }
+    free(leaves);
+    free(paths);
+    free(depths);
+    b->n = 0;
+}
+
+static void pump_round(struct netmap *nm, struct batch *b)
+{
+    for (size_t i = 0;; i++) {
+        struct nm_org *o = nm_org_at(nm, i);
+
+        if (!o)
+            break;
+        bool all = atomic_exchange(&o->stream_all, false);
+        bool some = atomic_exchange(&o->stream_some, false);
+
+        if (!all && !some)
+            continue;
+        pthread_rwlock_rdlock(&o->lock);
+        batch_collect(o, all, b);
+        pthread_rwlock_unlock(&o->lock);
+        batch_send(nm, o, b);
+    }
+}
+
+static void *pump_main(void *arg)
+{
+    struct netmap *nm = arg;
+    struct nm_pump *p = nm->pump;
+    struct batch b = {0};
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->pending && !p->stop)
+            pthread_cond_wait(&p->wake, &p->lock);
+        if (p->stop)
+            break;
+        p->pending = false;
+        pthread_mutex_unlock(&p->lock);
+        pump_round(nm, &b);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(b.v);
+    return NULL;
+}
+
+void nm_streams_kick(struct nm_org *o)
+{
+    struct nm_pump *p = o->nm->pump;
+
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->pending = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void nm_streams_close_all(struct netmap *nm)
+{
+    struct batch b = {0};
+
+    for (size_t i = 0;; i++) {
+        struct nm_org *o = nm_org_at(nm, i);
+
+        if (!o)
+            break;
+        pthread_rwlock_rdlock(&o->lock);
+        for (struct nm_slot *s = o->head; s; s = s->next) {
+            struct nm_stream *st = atomic_load(&s->stream);
+
+            if (st)
+                batch_add(&b, st);
+        }
+        pthread_rwlock_unlock(&o->lock);
+    }
+    for (size_t i = 0; i < b.n; i++) {
+        char close[10 + 2] = {0};
+
+        close[10] = 0x03; /* 1001 going away */
+        close[11] = (char)0xe9;
+        stream_write(b.v[i].st, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, close + 10, 2);
+        stream_put(b.v[i].st);
+    }
+    free(b.v);
+}
+
+int nm_pump_start(struct netmap *nm)
+{
+    struct nm_pump *p = calloc(1, sizeof(*p));
+    int ret;
+
+    if (!p)
+        return -ENOMEM;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    nm->pump = p;
+    ret = -pthread_create(&p->thread, NULL, pump_main, nm);
+    if (ret) {
+        nm->pump = NULL;
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+    }
+    return ret;
+}
+
+void nm_pump_stop(struct netmap *nm)
+{
+    struct nm_pump *p = nm->pump;
+
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    nm->pump = NULL;
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
