@@ -132,10 +132,10 @@ static int64_t machines_total(struct db_conn *c)
 
 /* Zeros until the netmap module links in (its strong definition replaces this): a program that
  * links the metrics alone does not pull the netmap with it. */
-__attribute__((weak)) void netmap_wake_counts(struct server *srv, uint64_t out[2])
+__attribute__((weak)) void netmap_wake_counts(struct server *srv, uint64_t out[3])
 {
     (void)srv;
-    out[0] = out[1] = 0;
+    out[0] = out[1] = out[2] = 0;
 }
 
 char *metrics_render(struct server *srv)
@@ -193,12 +193,16 @@ char *metrics_render(struct server *srv)
           "# TYPE ztna_db_errors_total counter\n", f);
     fprintf(f, "ztna_db_errors_total %" PRIu64 "\n",
             m ? (uint64_t)atomic_load(&m->db_errors) : (uint64_t)0);
-    uint64_t wk[2];
+    uint64_t wk[3];
     netmap_wake_counts(srv, wk);
-    fputs("# HELP ztna_netmap_wakeups_total Held map polls woken by a change: with a message to "
-          "send, or with nothing for that machine.\n# TYPE ztna_netmap_wakeups_total counter\n", f);
+    fputs("# HELP ztna_netmap_wakeups_total Held map polls woken, and map streams looked at, by a "
+          "change: with a message to send, or with nothing for that machine.\n"
+          "# TYPE ztna_netmap_wakeups_total counter\n", f);
     fprintf(f, "ztna_netmap_wakeups_total{outcome=\"message\"} %" PRIu64 "\n", wk[0]);
     fprintf(f, "ztna_netmap_wakeups_total{outcome=\"nothing\"} %" PRIu64 "\n", wk[1]);
+    fputs("# HELP ztna_netmap_streams Map streams open now (GET /api/machine/map/stream).\n"
+          "# TYPE ztna_netmap_streams gauge\n", f);
+    fprintf(f, "ztna_netmap_streams %" PRIu64 "\n", wk[2]);
     if (c)
         db_conn_idle(c);
     if (fclose(f) != 0) {

@@ -49,9 +49,9 @@ void netmap_sync(struct server *srv);
 /* An API request (server/http.c) holds the wake-up of the polls its writes release until its
  * own reply is written, then releases it (see netmap.c). Per thread; release without a hold, or
  * with nothing held, is a no-op. */
-/* Held polls woken by a change so far: [0] with a message to send, [1] with nothing for that
- * machine (zeros without the module). */
-void netmap_wake_counts(struct server *srv, uint64_t out[2]);
+/* Held polls woken (and streams looked at) by a change so far: [0] with a message to send, [1]
+ * with nothing for that machine; [2] the map streams open now (zeros without the module). */
+void netmap_wake_counts(struct server *srv, uint64_t out[3]);
 
 void netmap_wakes_hold(void);
 void netmap_wakes_release(struct server *srv);

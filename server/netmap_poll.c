@@ -466,12 +466,13 @@ out:
     return ret;
 }
 
-void netmap_wake_counts(struct server *srv, uint64_t out[2])
+void netmap_wake_counts(struct server *srv, uint64_t out[3])
 {
     struct netmap *nm = srv ? srv->netmap : NULL;
 
     out[0] = nm ? atomic_load(&nm->wakes[0]) : 0;
     out[1] = nm ? atomic_load(&nm->wakes[1]) : 0;
+    out[2] = nm ? (uint64_t)atomic_load(&nm->nstreams) : 0;
 }
 
 void netmap_streams_release(struct server *srv)

@@ -140,6 +140,16 @@ def verifies(m, f):
         return False
 
 
+def metric(srv, name):
+    r = srv.get("/metrics")
+    check(r.status == 200, repr(r))
+    text = r.body.decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    check(False, "%s not in /metrics" % name)
+
+
 def main():
     with harness.Server() as srv:
         owner = srv.setup()
@@ -161,6 +171,7 @@ def main():
         fb = batch_verify(b, sb.json())
         check(fb["type"] == "full" and peer_ids(fb) == [a.id], repr(fb)[:300])
         va, vb = fa["version"], fb["version"]
+        check(metric(srv, "ztna_netmap_streams") == 2, "2 streams open")
 
         # --- nothing changes: nothing is sent; a ping is answered --------------------------
         try:
@@ -241,6 +252,11 @@ def main():
         d3 = batch_verify(a, sa2.json())
         check(b.id in d3["remove"], repr(d3))
         sa2.close()
+
+        deadline = time.monotonic() + 5  # the close handlers run as the sockets go
+        while metric(srv, "ztna_netmap_streams") != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(metric(srv, "ztna_netmap_streams") == 0, "no stream open")
 
         # the poll still works next to streams
         msg, _ = poll(srv, a, 0)
