@@ -291,17 +291,25 @@ struct batch {
     size_t n, cap;
 };
 
+/* Room for n more jobs. Only before collecting: a job's collection may point into the job
+ * itself (its inline nodes), so the array must not move once jobs are collected. */
+static int batch_reserve(struct batch *b, size_t n)
+{
+    if (b->n + n <= b->cap)
+        return 0;
+    struct job *v = realloc(b->v, (b->n + n) * sizeof(*v));
+
+    if (!v)
+        return -ENOMEM;
+    b->v = v;
+    b->cap = b->n + n;
+    return 0;
+}
+
 static struct job *batch_add(struct batch *b, struct nm_stream *st)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        struct job *v = realloc(b->v, cap * sizeof(*v));
-
-        if (!v)
-            return NULL;
-        b->v = v;
-        b->cap = cap;
-    }
+    if (b->n == b->cap)
+        return NULL;
     struct job *j = &b->v[b->n++];
 
     memset(j, 0, sizeof(*j));
@@ -313,6 +321,11 @@ static struct job *batch_add(struct batch *b, struct nm_stream *st)
 /* Under o->lock: the streams to look at and what their messages need. */
 static void batch_collect(struct nm_org *o, bool all, struct batch *b)
 {
+    /* streams are published under the write lock: their number holds while we look */
+    if (batch_reserve(b, (size_t)atomic_load(&o->nstreams)) < 0) {
+        atomic_store(&o->stream_all, true); /* again at the next kick */
+        return;
+    }
     for (struct nm_slot *s = o->head; s; s = s->next) {
         struct nm_stream *st = atomic_load(&s->stream);
         bool dirty = st && atomic_exchange(&s->stream_dirty, false);
@@ -519,6 +532,10 @@ void nm_streams_close_all(struct netmap *nm)
         if (!o)
             break;
         pthread_rwlock_rdlock(&o->lock);
+        if (batch_reserve(&b, (size_t)atomic_load(&o->nstreams)) < 0) {
+            pthread_rwlock_unlock(&o->lock);
+            continue; /* those sockets close with the server, without a close frame */
+        }
         for (struct nm_slot *s = o->head; s; s = s->next) {
             struct nm_stream *st = atomic_load(&s->stream);
 

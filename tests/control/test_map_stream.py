@@ -253,6 +253,31 @@ def main():
         check(b.id in d3["remove"], repr(d3))
         sa2.close()
 
+        # --- regression: a batch larger than the pump's first job array (64) -----------------
+        # Its jobs point into themselves (inline node lists); growing the array while collecting
+        # moved them and freed stale pointers (double free in the pump).
+        many = []
+        for i in range(100):
+            m = Machine("m%d" % i)
+            m.register(srv, key)
+            many.append(m)
+        streams = []
+        for m in many:
+            msg, _ = poll(srv, m, 0)
+            streams.append((m, Stream(srv, m, msg["version"])))
+        z = Machine("zulu")
+        z.register(srv, key)
+        sigs, depths = set(), set()
+        for m, st in streams:
+            f = st.json(timeout=10)
+            d = batch_verify(m, f)
+            check(z.id in peer_ids(d, "upsert"), repr(d)[:200])
+            sigs.add(f["sig"])
+            depths.add(len(f["path"]))
+            st.close()
+        check(len(sigs) <= 3, "%d signatures for one change to 100 streams" % len(sigs))
+        check(max(depths) >= 6, "paths of %r steps for a batch of ~100" % sorted(depths))
+
         deadline = time.monotonic() + 5  # the close handlers run as the sockets go
         while metric(srv, "ztna_netmap_streams") != 0 and time.monotonic() < deadline:
             time.sleep(0.05)
