@@ -1,23 +1,29 @@
 /* Batch signatures for map messages (see map_batch.h). */
+/* The SHA256_* calls are deprecated in OpenSSL 3.0 in favour of EVP, which allocates a context
+ * per digest; they remain, use the same code, and are what a small hash in a loop wants. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "common/ctl/map_batch.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include <openssl/sha.h>
 
 #include "common/hex.h"
 
+/* OpenSSL's SHA-256 (SHA-NI or AVX2 where the CPU has them) rather than libsodium's portable
+ * one: a batch after one change at 10,000 nodes hashes ~3 MB of messages and ~7,000 nodes, and
+ * libsodium's took ~25 ms of it. SHA256() is one call with no context to allocate. */
 void map_batch_leaf(uint8_t out[static 32], const uint8_t *msg, size_t len)
 {
-    crypto_hash_sha256_state st;
+    SHA256_CTX st;
     static const uint8_t zero = 0x00;
 
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &zero, 1);
-    crypto_hash_sha256_update(&st, msg, len);
-    crypto_hash_sha256_final(&st, out);
+    SHA256_Init(&st);
+    SHA256_Update(&st, &zero, 1);
+    SHA256_Update(&st, msg, len);
+    SHA256_Final(out, &st);
 }
 
 static void node(uint8_t out[static 32], const uint8_t l[static 32], const uint8_t r[static 32])
@@ -27,7 +33,7 @@ static void node(uint8_t out[static 32], const uint8_t l[static 32], const uint8
     buf[0] = 0x01;
     memcpy(buf + 1, l, 32);
     memcpy(buf + 33, r, 32);
-    crypto_hash_sha256(out, buf, sizeof(buf));
+    SHA256(buf, sizeof(buf), out);
 }
 
 bool map_batch_root(uint8_t root[static 32], const uint8_t leaf[static 32],
