@@ -80,8 +80,9 @@ void status_render(FILE *out, const cJSON *s)
     fprintf(out, "control: %s %s", cli_str(ctl, "state", ""), cli_str(ctl, "server", ""));
     if (cli_str(ctl, "last_error", "")[0])
         fprintf(out, " (%s)", cli_str(ctl, "last_error", ""));
-    fprintf(out, ", map version %.0f, policy %s, backend %s\n", cli_num(ctl, "map_version"),
-            cli_str(s, "filter", ""), cli_str(s, "backend", "userspace"));
+    fprintf(out, ", map version %.0f (%s), policy %s, backend %s\n", cli_num(ctl, "map_version"),
+            cli_str(ctl, "map_transport", "poll"), cli_str(s, "filter", ""),
+            cli_str(s, "backend", "userspace"));
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(self, "quarantine");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "quarantined")))
         fprintf(out, "quarantined: %s\n",

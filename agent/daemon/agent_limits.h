@@ -10,11 +10,19 @@
 #define AGENT_FQDN_MAX 254             /* a full DNS name */
 #define AGENT_ENDPOINT_MAX 64          /* "ip:port" / "[v6]:port" */
 #define AGENT_URL_MAX 512              /* server URL */
-#define AGENT_MAP_MAX_BYTES (32u << 20) /* a map reply body */
+#define AGENT_MAP_MAX_BYTES (32u << 20) /* a map reply body, or a map stream frame */
 #define AGENT_HTTP_MAX_BYTES (1u << 20) /* any other control reply body */
 #define AGENT_HTTP_TIMEOUT_S 20         /* control calls other than the long poll */
 #define AGENT_POLL_WAIT_S 25            /* long-poll `wait` */
 #define AGENT_POLL_MIN_GAP_MS 1000      /* between the starts of two polls that brought nothing */
+/* the map stream (mapstream.c) */
+#define AGENT_STREAM_PING_S 20          /* a ping after this long without sending (server: 30 s) */
+#define AGENT_STREAM_SILENCE_S 45       /* nothing received for this long: the stream is dead */
+#define AGENT_STREAM_RETRY_S 60         /* polling after a failed stream: try it again after this */
+#define AGENT_STREAM_HANDSHAKE_S 20     /* connect (TLS included) and the upgrade's answer */
+#define AGENT_STREAM_HEAD_MAX 8192      /* the head of the upgrade's reply */
+#define AGENT_STREAM_OUT_MAX 4096       /* bytes waiting to be sent (the upgrade, pings, pongs) */
+#define AGENT_STREAM_READ_BUDGET (1u << 20) /* bytes read per wake-up before the loop goes on */
 #define AGENT_BACKOFF_MIN_MS 500        /* reconnect backoff: doubling from here */
 #define AGENT_BACKOFF_MAX_MS 15000
 #define AGENT_HEARTBEAT_DEFAULT_S 60

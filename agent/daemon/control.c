@@ -1,7 +1,14 @@
 /* The control session. States: logged out (no registration) -> registered and down (no calls)
- * -> up: a map long-poll always in flight (since=<version held>), a heartbeat every
- * heartbeat_interval, endpoints reported at start and every AGENT_ENDPOINTS_EVERY_S. A transport
- * error backs off (AGENT_BACKOFF_MIN_MS doubling to _MAX) without touching the data plane. */
+ * -> up: the map stream open (mapstream.c) or, when the server offers none or it failed, a map
+ * long-poll always in flight (since=<version held>); a heartbeat every heartbeat_interval,
+ * endpoints reported at start and every AGENT_ENDPOINTS_EVERY_S. A transport error backs off
+ * (AGENT_BACKOFF_MIN_MS doubling to _MAX) without touching the data plane.
+ *
+ * The map's transport: the stream first (use_stream). A stream that cannot be opened or fails
+ * makes the agent poll; it tries the stream again once a poll succeeded and AGENT_STREAM_RETRY_S
+ * passed, so an old server or a proxy without WebSocket support just means polling. A stream
+ * gone silent is opened again at once; one that brought a map to resync or to refuse is opened
+ * again at since=0 or after the backoff, as a poll would be. */
 #include "agent/daemon/control.h"
 
 #include <arpa/inet.h>
@@ -18,6 +25,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/http.h"
 #include "agent/daemon/jfields.h"
+#include "agent/daemon/mapstream.h"
 #include "agent/daemon/posture_async.h"
 #include "common/hex.h"
 #include "common/log.h"
@@ -35,7 +43,14 @@ struct ctl {
     bool connected;
     bool hb_collecting; /* posture being collected for the next heartbeat */
     int64_t connected_since, last_ok;
+    /* the map stream */
+    struct mapstream *ms;
+    bool use_stream;          /* false: polling since the stream failed */
+    bool polled_ok;           /* a poll succeeded since then */
+    uint64_t stream_retry_at; /* the stream is tried again no earlier */
 };
+
+static const struct mapstream_ops stream_ops;
 
 int ctl_init(struct agent *a, ctl_reply_fn reply)
 {
@@ -44,12 +59,21 @@ int ctl_init(struct agent *a, ctl_reply_fn reply)
         return -ENOMEM;
     c->reply = reply;
     c->backoff_ms = AGENT_BACKOFF_MIN_MS;
+    c->use_stream = true;
+    int ret = mapstream_new(a, &stream_ops, &c->ms);
+    if (ret) {
+        free(c);
+        return ret;
+    }
     a->ctl = c;
     return 0;
 }
 
 void ctl_fini(struct agent *a)
 {
+    if (!a->ctl)
+        return;
+    mapstream_free(a, a->ctl->ms);
     free(a->ctl);
     a->ctl = NULL;
 }
@@ -64,11 +88,17 @@ static void set_error(struct agent *a, const char *msg)
     snprintf(a->last_error, sizeof(a->last_error), "%s", msg);
 }
 
+/* The next map fetch waits for the backoff, which doubles. */
+static void backoff(struct ctl *c)
+{
+    c->next_poll = agent_now_ms() + c->backoff_ms;
+    c->backoff_ms = c->backoff_ms * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
 /* A failed call: transport errors back off; machine errors are named. */
 static void call_failed(struct agent *a, const struct http_result *res, const char *what)
 {
     struct ctl *c = a->ctl;
-    uint64_t now = agent_now_ms();
     if (res->err[0]) {
         if (c->connected || strcmp(a->last_error, res->err) != 0)
             log_warn("control", "%s: %s (retrying with backoff)", what, res->err);
@@ -84,8 +114,7 @@ static void call_failed(struct agent *a, const struct http_result *res, const ch
         }
     }
     c->connected = false;
-    c->next_poll = now + c->backoff_ms;
-    c->backoff_ms = c->backoff_ms * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : c->backoff_ms * 2;
+    backoff(c);
 }
 
 static void call_ok(struct agent *a)
@@ -102,7 +131,7 @@ static void call_ok(struct agent *a)
     a->last_error[0] = 0;
 }
 
-/* --- map long-poll ---------------------------------------------------------------------- */
+/* --- the map: one message, the long-poll, the stream ------------------------------------ */
 
 static void self_changed(struct agent *a, const struct nm_node *self)
 {
@@ -121,20 +150,16 @@ static void self_changed(struct agent *a, const struct nm_node *self)
     state_save(a->state_dir, st);
 }
 
-static void poll_done(struct agent *a, struct http_req *r)
+/* A map message from either transport: verified, checked and applied, or why not. The
+ * transport decides what to do next from the verdict. */
+static enum nm_verdict map_received(struct agent *a, const char *data, size_t len)
 {
     struct ctl *c = a->ctl;
     struct netmap *next = NULL;
     char why[256];
-    c->poll = NULL;
-    if (r->res.err[0] || !r->res.success || !r->res.raw_data) {
-        call_failed(a, &r->res, "map poll");
-        return;
-    }
-    call_ok(a);
     why[0] = 0;
-    enum nm_verdict v = netmap_receive(a->nm, a->st.server_key, a->st.machine_id, r->res.raw_data,
-                                       r->res.raw_data_len, &next, why, sizeof(why));
+    enum nm_verdict v = netmap_receive(a->nm, a->st.server_key, a->st.machine_id, data, len, &next,
+                                       why, sizeof(why));
     switch (v) {
     case NM_APPLIED:
         engine_apply(a, a->nm, next);
@@ -147,25 +172,45 @@ static void poll_done(struct agent *a, struct http_req *r)
             snprintf(a->last_error, sizeof(a->last_error),
                      "this machine's key has expired: log in again");
         log_debug("control", "map version %lld: %zu peers", (long long)next->version, next->n_peers);
-        c->next_poll = 0;
         break;
     case NM_UNCHANGED:
         a->last_map_at = time(NULL);
-        /* a server that answers keepalives at once instead of holding the poll is not spun on */
-        c->next_poll = c->poll_started + AGENT_POLL_MIN_GAP_MS;
         break;
     case NM_RESYNC:
         log_info("control", "map: %s; asking for a full map", why);
         c->force_full = true;
-        c->next_poll = 0;
         break;
     case NM_REFUSED:
         a->maps_refused++;
         log_warn("control", "refused a map message: %s (keeping map version %lld)", why,
                  a->nm ? (long long)a->nm->version : -1ll);
         snprintf(a->last_error, sizeof(a->last_error), "refused a map message: %s", why);
-        c->next_poll = agent_now_ms() + c->backoff_ms;
-        c->backoff_ms = c->backoff_ms * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : c->backoff_ms * 2;
+        break;
+    }
+    return v;
+}
+
+static void poll_done(struct agent *a, struct http_req *r)
+{
+    struct ctl *c = a->ctl;
+    c->poll = NULL;
+    if (r->res.err[0] || !r->res.success || !r->res.raw_data) {
+        call_failed(a, &r->res, "map poll");
+        return;
+    }
+    call_ok(a);
+    c->polled_ok = true;
+    switch (map_received(a, r->res.raw_data, r->res.raw_data_len)) {
+    case NM_APPLIED:
+    case NM_RESYNC:
+        c->next_poll = 0;
+        break;
+    case NM_UNCHANGED:
+        /* a server that answers keepalives at once instead of holding the poll is not spun on */
+        c->next_poll = c->poll_started + AGENT_POLL_MIN_GAP_MS;
+        break;
+    case NM_REFUSED:
+        backoff(c);
         break;
     }
 }
@@ -182,6 +227,98 @@ static void start_poll(struct agent *a)
     if (!c->poll)
         c->next_poll = agent_now_ms() + AGENT_BACKOFF_MAX_MS;
 }
+
+/* Polling from now on; the stream is tried again after a successful poll, and not before
+ * AGENT_STREAM_RETRY_S. */
+static void stream_fall_back(struct ctl *c)
+{
+    c->use_stream = false;
+    c->polled_ok = false;
+    c->stream_retry_at = agent_now_ms() + AGENT_STREAM_RETRY_S * 1000u;
+}
+
+static void start_stream(struct agent *a)
+{
+    struct ctl *c = a->ctl;
+    int64_t since = !a->nm || c->force_full ? 0 : a->nm->version;
+    int ret = mapstream_start(a, c->ms, a->st.server_url, since);
+    if (ret) {
+        log_warn("control", "map stream: cannot start (%s): polling", strerror(-ret));
+        stream_fall_back(c);
+        c->next_poll = 0;
+    }
+}
+
+static void stream_opened(struct agent *a)
+{
+    log_info("control", "map stream open at %s", a->st.server_url);
+    call_ok(a);
+}
+
+/* As poll_done() does with a reply, without the reply's own keepalive pacing: the server sends
+ * only what changed. */
+static void stream_map_received(struct agent *a, const char *msg, size_t len)
+{
+    struct ctl *c = a->ctl;
+    call_ok(a);
+    switch (map_received(a, msg, len)) {
+    case NM_APPLIED:
+    case NM_UNCHANGED:
+        break;
+    case NM_RESYNC: /* opened again at since=0 by the next tick */
+        mapstream_stop(a, c->ms);
+        c->next_poll = 0;
+        break;
+    case NM_REFUSED:
+        mapstream_stop(a, c->ms);
+        backoff(c);
+        break;
+    }
+}
+
+/* The answer to our ping: the server is there (heartbeats wait for that after a failure). */
+static void stream_pong_received(struct agent *a)
+{
+    call_ok(a);
+}
+
+static void stream_ended(struct agent *a, enum mapstream_end how, const char *code, const char *why)
+{
+    struct ctl *c = a->ctl;
+    struct http_result res;
+    memset(&res, 0, sizeof(res));
+    switch (how) {
+    case MAPSTREAM_SILENT: /* a dead path, not a server without streams */
+        log_warn("control", "%s: reconnecting", why);
+        c->next_poll = 0;
+        return;
+    case MAPSTREAM_UNREACHABLE: /* a transport error, as a failed call: back off, then poll */
+        snprintf(res.err, sizeof(res.err), "%s", why);
+        call_failed(a, &res, "map stream");
+        break;
+    case MAPSTREAM_MACHINE_GONE: /* as a poll's MACHINE_UNKNOWN / MACHINE_EXPIRED */
+        snprintf(res.code, sizeof(res.code), "%s", code);
+        snprintf(res.message, sizeof(res.message), "%s", why);
+        call_failed(a, &res, "map stream");
+        break;
+    case MAPSTREAM_REFUSED: /* UNAUTHORIZED, BUSY, ...: a poll says precisely why, or works */
+    case MAPSTREAM_BROKEN:
+        if (code[0])
+            log_info("control", "map stream refused (%s: %s): polling the map", code, why);
+        else
+            log_info("control", "%s: polling the map", why);
+        c->next_poll = 0;
+        break;
+    }
+    stream_fall_back(c);
+}
+
+static const struct mapstream_ops stream_ops = {
+    .opened = stream_opened,
+    .map_received = stream_map_received,
+    .pong_received = stream_pong_received,
+    .ended = stream_ended,
+};
 
 /* --- heartbeat, endpoints -------------------------------------------------------------- */
 
@@ -296,9 +433,16 @@ void ctl_tick(struct agent *a, uint64_t now)
     struct ctl *c = a->ctl;
     if (!active(a))
         return;
-    if (!c->poll && now >= c->next_poll)
-        start_poll(a);
-    /* heartbeats and endpoint reports wait for the server to answer a poll */
+    mapstream_tick(a, c->ms, now);
+    if (!c->poll && mapstream_state(c->ms) == MAPSTREAM_IDLE && now >= c->next_poll) {
+        if (!c->use_stream && c->polled_ok && now >= c->stream_retry_at)
+            c->use_stream = true;
+        if (c->use_stream)
+            start_stream(a);
+        else
+            start_poll(a);
+    }
+    /* heartbeats and endpoint reports wait for the server to answer (a poll, the stream) */
     if (!c->connected)
         return;
     if (!c->hb && !c->hb_collecting && now >= c->next_hb)
@@ -313,7 +457,10 @@ static void session_restart(struct agent *a)
     http_cancel(a, c->poll);
     http_cancel(a, c->hb);
     http_cancel(a, c->ep);
+    mapstream_stop(a, c->ms);
     c->poll = c->hb = c->ep = NULL;
+    c->use_stream = true;
+    c->polled_ok = false;
     c->next_poll = c->next_hb = c->next_ep = 0;
     c->backoff_ms = AGENT_BACKOFF_MIN_MS;
     c->connected = false;
@@ -631,6 +778,8 @@ cJSON *ctl_status(struct agent *a)
     cJSON_AddBoolToObject(o, "connected", c->connected);
     cJSON_AddNumberToObject(o, "last_contact", (double)c->last_ok);
     cJSON_AddNumberToObject(o, "map_version", a->nm ? (double)a->nm->version : 0);
+    cJSON_AddStringToObject(o, "map_transport",
+                            mapstream_state(c->ms) == MAPSTREAM_OPEN ? "stream" : "poll");
     cJSON_AddNumberToObject(o, "last_map", (double)a->last_map_at);
     cJSON_AddNumberToObject(o, "maps_refused", (double)a->maps_refused);
     cJSON_AddStringToObject(o, "last_error", a->last_error);

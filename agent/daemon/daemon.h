@@ -2,7 +2,8 @@
  *
  * Threads and locking: the userspace WireGuard device owns the one epoll loop (agent/wg/device.h).
  * The daemon puts ONE fd in it, its own inner epoll set (loop.c), which holds the local API
- * socket and its clients, libcurl's sockets and timer, and the DNS upstream socket; plus one
+ * socket and its clients, libcurl's sockets and timers (curlloop.c), the map stream's socket
+ * (mapstream.c), and the DNS upstream socket; plus one
  * AGENT_TICK_MS timer. Every daemon callback therefore runs on the loop thread with the device
  * lock held, and the packet hooks (DNS stub, filter) run on the data threads with the same lock:
  * every field below is protected by the device lock. With `--backend kernel` there is no

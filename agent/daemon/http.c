@@ -1,134 +1,41 @@
-/* libcurl multi plumbing for the control session (see http.h). */
+/* Control calls over libcurl (see http.h); curlloop.c runs them in the daemon's loop. */
 #include "agent/daemon/http.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "agent/daemon/curlloop.h"
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/jfields.h"
 #include "common/ctl/ctl_auth.h"
 #include "common/log.h"
 
 struct http {
-    CURLM *multi;
-    struct loop_src timer; /* timerfd for curl's timeouts */
+    struct curlloop *cl;
     struct http_req *reqs; /* in flight */
 };
 
-struct curl_sock {
-    struct loop_src src; /* first: freed through loop_release */
-    curl_socket_t s;
-};
-
-static void drain_done(struct agent *a);
-
-static void sock_ready(struct agent *a, struct loop_src *src, uint32_t events)
-{
-    struct curl_sock *cs = (struct curl_sock *)src;
-    int mask = 0, running;
-    if (events & EPOLLIN)
-        mask |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        mask |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        mask |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(a->http->multi, cs->s, mask, &running);
-    drain_done(a);
-}
-
-static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    struct agent *a = userp;
-    struct curl_sock *cs = socketp;
-    uint32_t ev = 0;
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (cs) {
-            epoll_ctl(a->epfd, EPOLL_CTL_DEL, s, NULL);
-            cs->src.fd = -1; /* curl closes its own socket */
-            loop_release(a, &cs->src);
-            curl_multi_assign(a->http->multi, s, NULL);
-        }
-        return 0;
-    }
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        ev |= EPOLLIN;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        ev |= EPOLLOUT;
-    if (!cs) {
-        cs = calloc(1, sizeof(*cs));
-        if (!cs)
-            return -1;
-        cs->src.fd = s;
-        cs->src.fn = sock_ready;
-        cs->s = s;
-        if (loop_add(a, &cs->src, ev) < 0) {
-            free(cs);
-            return -1;
-        }
-        curl_multi_assign(a->http->multi, s, cs);
-        return 0;
-    }
-    return loop_mod(a, &cs->src, ev) < 0 ? -1 : 0;
-}
-
-static int on_timer(CURLM *m, long timeout_ms, void *userp)
-{
-    struct agent *a = userp;
-    struct itimerspec its;
-    (void)m;
-    memset(&its, 0, sizeof(its));
-    if (timeout_ms == 0)
-        its.it_value.tv_nsec = 1; /* as soon as possible, from the loop (never recurse) */
-    else if (timeout_ms > 0) {
-        its.it_value.tv_sec = timeout_ms / 1000;
-        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
-    }
-    timerfd_settime(a->http->timer.fd, 0, &its, NULL);
-    return 0;
-}
-
-static void timer_ready(struct agent *a, struct loop_src *src, uint32_t events)
-{
-    uint64_t v;
-    int running;
-    (void)events;
-    (void)!read(src->fd, &v, sizeof(v));
-    curl_multi_socket_action(a->http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    drain_done(a);
-}
+static void transfer_done(struct agent *a, CURL *easy, CURLcode result);
 
 int http_init(struct agent *a, struct http **out)
 {
     struct http *h = calloc(1, sizeof(*h));
+    int ret;
     if (!h)
         return -ENOMEM;
-    h->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    h->timer.fn = timer_ready;
-    h->multi = curl_multi_init();
-    if (h->timer.fd < 0 || !h->multi) {
-        if (h->timer.fd >= 0)
-            close(h->timer.fd);
-        if (h->multi)
-            curl_multi_cleanup(h->multi);
+    ret = curlloop_new(a, transfer_done, &h->cl);
+    if (ret) {
         free(h);
-        return -ENOMEM;
+        return ret;
     }
     a->http = h;
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, a);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, a);
     *out = h;
-    return loop_add(a, &h->timer, EPOLLIN);
+    return 0;
 }
 
 static void req_free(struct agent *a, struct http_req *r)
@@ -141,7 +48,7 @@ static void req_free(struct agent *a, struct http_req *r)
         }
     }
     if (r->easy) {
-        curl_multi_remove_handle(h->multi, r->easy);
+        curl_multi_remove_handle(curlloop_multi(h->cl), r->easy);
         curl_easy_cleanup(r->easy);
     }
     curl_slist_free_all(r->hdrs);
@@ -169,9 +76,7 @@ void http_free(struct agent *a, struct http *h)
     if (!h)
         return;
     http_cancel_all(a);
-    curl_multi_cleanup(h->multi);
-    if (h->timer.fd >= 0)
-        close(h->timer.fd);
+    curlloop_free(a, h->cl);
     free(h);
     a->http = NULL;
 }
@@ -199,23 +104,29 @@ static void lower_first(char *s)
         s[0] = (char)(s[0] - 'A' + 'a');
 }
 
+void http_transport_error(CURL *easy, CURLcode cc, const char *errbuf, const char *base,
+                          char *out, size_t cap)
+{
+    char why[320];
+    long os_err = 0;
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_err);
+    if (cc == CURLE_WRITE_ERROR)
+        snprintf(why, sizeof(why), "reply too large or out of memory");
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        snprintf(why, sizeof(why), "timed out");
+    else if (os_err)
+        snprintf(why, sizeof(why), "%s", strerror((int)os_err));
+    else
+        snprintf(why, sizeof(why), "%s", errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    lower_first(why);
+    snprintf(out, cap, "server unreachable at %s: %s", base, why);
+}
+
 static void parse_result(struct http_req *r, CURLcode cc, const char *base)
 {
     struct http_result *res = &r->res;
-    long os_err = 0;
     if (cc != CURLE_OK) {
-        char why[320];
-        curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_err);
-        if (cc == CURLE_WRITE_ERROR)
-            snprintf(why, sizeof(why), "reply too large or out of memory");
-        else if (cc == CURLE_OPERATION_TIMEDOUT)
-            snprintf(why, sizeof(why), "timed out");
-        else if (os_err)
-            snprintf(why, sizeof(why), "%s", strerror((int)os_err));
-        else
-            snprintf(why, sizeof(why), "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
-        lower_first(why);
-        snprintf(res->err, sizeof(res->err), "server unreachable at %s: %s", base, why);
+        http_transport_error(r->easy, cc, r->errbuf, base, res->err, sizeof(res->err));
         return;
     }
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res->status);
@@ -244,40 +155,45 @@ static void parse_result(struct http_req *r, CURLcode cc, const char *base)
     }
 }
 
-static void drain_done(struct agent *a)
+static void transfer_done(struct agent *a, CURL *easy, CURLcode result)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(a->http->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct http_req *r = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        if (!r)
-            continue;
-        char base[sizeof(r->url)];
-        snprintf(base, sizeof(base), "%s", r->url);
-        char *q = strstr(base, "/api/");
-        if (q)
-            *q = 0;
-        parse_result(r, msg->data.result, base);
-        r->done(a, r);
-        req_free(a, r);
-    }
+    struct http_req *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    if (!r)
+        return;
+    char base[sizeof(r->url)];
+    snprintf(base, sizeof(base), "%s", r->url);
+    char *q = strstr(base, "/api/");
+    if (q)
+        *q = 0;
+    parse_result(r, result, base);
+    r->done(a, r);
+    req_free(a, r);
 }
 
-static int add_auth(struct agent *a, struct http_req *r, const char *method, const char *path)
+int http_auth_header(const struct agent *a, const char *method, const char *path,
+                     const char *body, char *line, size_t cap)
 {
     struct ctl_auth auth;
-    char hv[CTL_AUTH_HEADER_MAX], line[CTL_AUTH_HEADER_MAX + 32];
-    size_t blen = r->body ? strlen(r->body) : 0;
-    int ret = ctl_auth_sign(&auth, a->keys.machine_sk, method, path, (const uint8_t *)r->body,
-                            blen, (int64_t)time(NULL));
+    char hv[CTL_AUTH_HEADER_MAX];
+    size_t blen = body ? strlen(body) : 0;
+    int ret = ctl_auth_sign(&auth, a->keys.machine_sk, method, path, (const uint8_t *)body, blen,
+                            (int64_t)time(NULL));
     if (ret)
         return ret;
     if (ctl_auth_header_format(&auth, hv, sizeof(hv)) < 0)
         return -ENOSPC;
-    snprintf(line, sizeof(line), CTL_AUTH_HEADER ": %s", hv);
+    if ((size_t)snprintf(line, cap, CTL_AUTH_HEADER ": %s", hv) >= cap)
+        return -ENOSPC;
+    return 0;
+}
+
+static int add_auth(struct agent *a, struct http_req *r, const char *method, const char *path)
+{
+    char line[HTTP_AUTH_LINE_MAX];
+    int ret = http_auth_header(a, method, path, r->body, line, sizeof(line));
+    if (ret)
+        return ret;
     struct curl_slist *l = curl_slist_append(r->hdrs, line);
     if (!l)
         return -ENOMEM;
@@ -331,7 +247,7 @@ struct http_req *http_start(struct agent *a, const char *base_url, const char *m
     const char *ca = getenv("ZTNA_CA_FILE");
     if (ca && *ca)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca);
-    if (curl_multi_add_handle(a->http->multi, e) != CURLM_OK)
+    if (curl_multi_add_handle(curlloop_multi(a->http->cl), e) != CURLM_OK)
         goto err;
     r->next = a->http->reqs;
     a->http->reqs = r;

@@ -1,6 +1,6 @@
-/* Control-plane HTTP over libcurl's multi interface, driven from the daemon's inner loop (its
- * sockets and its timer are loop sources), so no call ever blocks the loop. Requests to the
- * machine API are signed with the machine key (common/ctl/ctl_auth.h). */
+/* Control-plane HTTP over libcurl's multi interface, driven from the daemon's inner loop
+ * (curlloop.h), so no call ever blocks the loop. Requests to the machine API are signed with the
+ * machine key (common/ctl/ctl_auth.h). */
 #ifndef ZTNA_AGENT_DAEMON_HTTP_H
 #define ZTNA_AGENT_DAEMON_HTTP_H
 
@@ -8,6 +8,9 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "common/ctl/ctl_auth.h"
 
 struct agent;
 struct http_req;
@@ -50,6 +53,16 @@ void http_free(struct agent *a, struct http *h);
 struct http_req *http_start(struct agent *a, const char *base_url, const char *method,
                             const char *path, const char *body, bool sign, const char *header,
                             long timeout_s, size_t max_bytes, http_done_fn done, void *arg);
+/* The signature header of a machine call, "Authorization: ZTNA-Ed25519 ...", for method, path
+ * (the target as sent, query included) and body (NULL: none), signed now with a->keys. Written
+ * with a NUL into line (HTTP_AUTH_LINE_MAX bytes is enough). 0 or -errno. */
+#define HTTP_AUTH_LINE_MAX (CTL_AUTH_HEADER_MAX + 32)
+int http_auth_header(const struct agent *a, const char *method, const char *path,
+                     const char *body, char *line, size_t cap);
+/* "server unreachable at BASE: connection refused": a failed transfer of easy (result cc, its
+ * CURLOPT_ERRORBUFFER errbuf or NULL) as one sentence, into out. */
+void http_transport_error(CURL *easy, CURLcode cc, const char *errbuf, const char *base,
+                          char *out, size_t cap);
 /* Cancels every request in flight (their done callbacks do not run). */
 void http_cancel_all(struct agent *a);
 /* Cancels one in-flight request without running its callback. */

@@ -1,5 +1,6 @@
-/* Map messages: verify (Ed25519 over NETMAP_SIG_TAG || payload with the pinned key), parse by
- * field tables, check (recipient, version order, delta base) and apply (docs/control-protocol.md). */
+/* Map messages: verify (Ed25519 over NETMAP_SIG_TAG || payload with the pinned key, or for a
+ * streamed message over the root of its batch, map_batch.h), parse by field tables, check
+ * (recipient, version order, delta base) and apply (docs/control-protocol.md). */
 #include "agent/daemon/netmap.h"
 
 #include <arpa/inet.h>
@@ -13,11 +14,42 @@
 #include <sodium.h>
 
 #include "agent/daemon/jfields.h"
+#include "common/ctl/map_batch.h"
 #include "common/hex.h"
 
 struct sig_in {
     char sig[129];
+    const cJSON *path; /* streamed messages only (map_batch.h) */
 };
+
+/* A streamed message is signed with its batch: the bytes the signature covers are
+ * MAP_BATCH_TAG || the root its path folds msg's leaf into. Written to out (cap bytes); returns
+ * their length, or 0 with why. */
+static size_t batch_signed(const cJSON *path, const uint8_t *msg, size_t len, uint8_t *out,
+                           size_t cap, char *why, size_t why_len)
+{
+    struct map_batch_step steps[MAP_BATCH_DEPTH_MAX];
+    uint8_t leaf[32], root[32];
+    size_t depth = 0;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, path)
+    {
+        /* jfields bounded the array to MAP_BATCH_DEPTH_MAX items */
+        if (!cJSON_IsString(it) || !it->valuestring ||
+            !map_batch_step_parse(&steps[depth], it->valuestring, strlen(it->valuestring))) {
+            snprintf(why, why_len, "path[%zu]: expected 'l' or 'r' and 64 hex digits", depth);
+            return 0;
+        }
+        depth++;
+    }
+    map_batch_leaf(leaf, msg, len);
+    if (!map_batch_root(root, leaf, steps, depth)) {
+        snprintf(why, why_len, "path: not a path to a batch root");
+        return 0;
+    }
+    return map_batch_signed(out, cap, root);
+}
 
 int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk[static 32],
                       uint8_t **payload, size_t *len, char *why, size_t why_len)
@@ -25,9 +57,10 @@ int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk
     struct sig_in in;
     static const struct jfield fields[] = {
         {"sig", JF_STR, true, offsetof(struct sig_in, sig), 129, 0, 0, 0, 0},
+        {"path", JF_ARRAY, false, offsetof(struct sig_in, path), 0, MAP_BATCH_DEPTH_MAX, 0, 0, 0},
     };
-    uint8_t sig[64], *buf = NULL, *msg = NULL;
-    size_t b64len, got = 0, tag = strlen(NETMAP_SIG_TAG);
+    uint8_t sig[64], *buf = NULL, *msg = NULL, batch[64];
+    size_t b64len, got = 0, tag = strlen(NETMAP_SIG_TAG), blen = 0;
     int ret = -EBADMSG;
     cJSON *root = cJSON_ParseWithLength(data, data_len);
     const cJSON *p;
@@ -46,7 +79,7 @@ int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk
         snprintf(why, why_len, "map message is unsigned");
         goto out;
     }
-    if (jfields_parse(root, fields, 1, &in, NULL, why, why_len))
+    if (jfields_parse(root, fields, 2, &in, NULL, why, why_len))
         goto out;
     if (strlen(in.sig) != 128 || !hex_decode(sig, 64, in.sig)) {
         snprintf(why, why_len, "sig: expected 128 hex characters");
@@ -68,7 +101,15 @@ int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk
         snprintf(why, why_len, "payload: not base64");
         goto out;
     }
-    if (crypto_sign_verify_detached(sig, msg, tag + got, server_pk) != 0) {
+    if (in.path) {
+        if (!(blen = batch_signed(in.path, msg, tag + got, batch, sizeof(batch), why, why_len)))
+            goto out;
+        if (crypto_sign_verify_detached(sig, batch, blen, server_pk) != 0) {
+            snprintf(why, why_len, "bad batch signature (its root is not signed by the pinned "
+                                   "server key)");
+            goto out;
+        }
+    } else if (crypto_sign_verify_detached(sig, msg, tag + got, server_pk) != 0) {
         snprintf(why, why_len, "bad signature (not signed by the pinned server key)");
         goto out;
     }

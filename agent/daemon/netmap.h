@@ -83,8 +83,12 @@ enum nm_verdict {
     NM_REFUSED,   /* unsigned, badly signed, malformed, older, or for another machine */
 };
 
-/* Checks {"payload": base64, "sig": 128 hex} (the reply's data member as JSON text) against the
- * pinned key. On success *payload is new (free()) with *len bytes. 0, -EBADMSG, -EINVAL, -ENOMEM. */
+/* Checks {"payload": base64, "sig": 128 hex} (a poll reply's data member as JSON text) against
+ * the pinned key: Ed25519 over NETMAP_SIG_TAG || payload. With a "path" member (a stream's
+ * frame, ["l<64 hex>", "r<64 hex>", ...], at most MAP_BATCH_DEPTH_MAX steps) the signature is
+ * the batch's instead: over MAP_BATCH_TAG || the root the path folds the message's leaf into
+ * (common/ctl/map_batch.h). Other members are ignored. On success *payload is new (free()) with
+ * *len bytes. 0, -EBADMSG with why, -ENOMEM. */
 int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk[static 32],
                       uint8_t **payload, size_t *len, char *why, size_t why_len);
 /* Parses a verified payload into m (zeroed first; netmap_msg_fini() after, also on failure). */

@@ -13,6 +13,8 @@ Sequence (each on its own poll):
   5. full v7 for machine 8 (another machine), correctly signed                -> refused
   6. full v8 without a signature                                              -> refused
   then keepalives at v5 (correctly signed).
+It has no map stream (GET /api/machine/map/stream is a 404, as on an older server), so the agent
+polls.
 Every request is appended to LOGFILE as one JSON line {method, path}."""
 import base64
 import json
@@ -103,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         global polls
         self.log()
-        if not self.path.startswith("/api/machine/map"):
+        # an older server: no map stream (the agent falls back to polling)
+        if not self.path.startswith("/api/machine/map?"):
             self.reply(404, None)
             return
         i = polls

@@ -1,7 +1,9 @@
 /* Fuzz target for the map message path of ztna daemon (agent/daemon/netmap.h). The first byte
- * picks the mode: even = the input is the reply's data member as received (the verifier: almost
- * everything must be refused, nothing may crash); odd = the rest is a payload that we sign with
- * the pinned key, so the parser, the checks and the delta applier see it against a held map. */
+ * picks the mode: even = the input is the reply's data member or the stream's frame as received
+ * (the verifier: almost everything must be refused, nothing may crash); odd = the rest is a
+ * payload that we sign with the pinned key, so the parser, the checks and the delta applier see
+ * it against a held map; odd with bit 1 set = signed as one message of a stream's batch of 1 to 4
+ * (its path folded and the batch signature checked first). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
     if (size < 1)
         return 0;
-    if (data[0] & 1) {
+    if ((data[0] & 3) == 3) {
+        char *p[4], *f[4];
+        size_t n = 1 + (data[0] >> 2) % 4;
+        p[0] = strndup((const char *)data + 1, size - 1);
+        for (size_t i = 1; i < n; i++)
+            p[i] = strdup("{\"type\":\"keepalive\",\"machine_id\":8,\"version\":1}");
+        nm_batch_sign(sk, (const char *const *)p, n, f);
+        netmap_receive(held, pk, 7, f[0], strlen(f[0]), &next, why, sizeof(why));
+        for (size_t i = 0; i < n; i++) {
+            free(p[i]);
+            free(f[i]);
+        }
+    } else if (data[0] & 1) {
         char *d = nm_sign(sk, (const char *)data + 1, size - 1);
         netmap_receive(held, pk, 7, d, strlen(d), &next, why, sizeof(why));
         free(d);

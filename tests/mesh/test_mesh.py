@@ -29,7 +29,8 @@ Checks, in order (each wait bounded):
      `ztna down` / `ztna up`; a restarted daemon comes back from its state directory
   6. a machine deleted by the admin disappears from every peer and its traffic stops
   7. an agent logged in to a fake server refuses forged map messages (wrong key, altered
-     payload, older version, another machine, unsigned) and keeps the genuine map
+     payload, older version, another machine, unsigned) and keeps the genuine map; the fake
+     server has no map stream (404), so the agent falls back to polling
   8. `ztna logout`: the server deletes the machine and the other agent drops it
 """
 import json
@@ -245,6 +246,13 @@ def main():
     for why in ("bad signature", "older than", "map for machine 8", "unsigned"):
         assert why in flog, "delta's log does not say '%s'" % why
     log("forged maps refused (wrong key, altered payload, older, other machine, unsigned)")
+    # the fake server has no map stream (404, as an older server): delta asked, then polled
+    assert s["control"]["map_transport"] == "poll", s["control"]
+    with open(os.path.join(TMP, "fake.requests")) as f:
+        reqs = [json.loads(line)["path"] for line in f]
+    assert "/api/machine/map/stream?since=0" in reqs, reqs[:5]
+    assert any(r.startswith("/api/machine/map?since=") for r in reqs), reqs[:5]
+    log("no map stream at the fake server: the agent polls")
 
     # 8. logout: the server deletes the machine, the other agent drops it
     r = ztna("A", "logout")

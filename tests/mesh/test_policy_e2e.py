@@ -164,6 +164,10 @@ def main():
     for k in AGENTS:
         M.wait_for("%s to enforce the policy" % AGENTS[k], lambda k=k: status(k)["filter"] in ("policy", "deny-all"), 15)
     log("policy v%s in force; schedule window %s-%s UTC" % (ver, start, end))
+    # every change below reaches the agents over their map streams, not polls
+    for k in AGENTS:
+        ctl = status(k)["control"]
+        assert ctl["map_transport"] == "stream", "%s gets its map by %s: %r" % (AGENTS[k], ctl["map_transport"], ctl)
 
     # 1. allow / deny / stateful; the scheduled port first, long before its window closes
     M.wait_for("alpha to reach beta on tcp/22 (allowed)", lambda: tcp("A", b_ip, 22), 15, 0.3)
