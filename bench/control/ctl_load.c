@@ -1,28 +1,32 @@
 /* Control-plane load tool (benchmark only): N simulated agents against a running ztna-server.
  *
- *   ctl_load HOST PORT AUTH_KEY N SERVER_PID
+ *   ctl_load [--poll] HOST PORT AUTH_KEY N SERVER_PID
  *
+ * Agents hold map streams (GET /api/machine/map/stream?since=V, a WebSocket each: ctl_stream.c)
+ * or, with --poll, long-polls (GET /api/machine/map?since=V&wait=55, one connection each), all
+ * under one epoll. The same steps run either way, so a run can print both:
  * 1. registers N agents (fresh Ed25519 machine keys) over 8 keep-alive connections;
  * 2. one agent fetches its full map (size and time of a full map of N-1 peers);
  * 3. the floor: N connections each send GET /healthz at once; the time until every reply is in
  *    is what civetweb needs to answer N requests, whatever they are;
- * 4. opens N map streams (one connection per agent, signed GET /api/machine/map?since=V&wait=55
- *    at the org's current version V, as reconnecting agents do), so the server holds them all;
+ * 4. opens N map streams or polls, signed, at the org's current version V (as reconnecting
+ *    agents do), so the server holds them all; streams open WS_OPEN_WINDOW at a time;
  * 5. registers one more machine (the change) and measures the time from sending it until every
- *    stream has received its delta (p50 / p99 / max) and the CPU the server and this tool used
- *    in that time (steadier than wall time on a shared machine), then checks each reply: HTTP
- *    200, a delta for that agent that lists the new machine, and (for every reply) the server's
- *    signature. These streams never had a message from this server run: its per-machine caches
- *    are cold;
- * 6. every agent polls again at the version it got (as agents do; on a new connection) and
- *    a second machine registers: the same figures for a fleet whose agents already hold their
- *    maps (the steady state). CTL_LOAD_PAUSE=S waits S more seconds before each change (to
- *    attach a profiler).
+ *    agent has received its delta (p50 / p99 / max) and the CPU the server and this tool used
+ *    in that time (steadier than wall time on a shared machine), then checks each one: a poll's
+ *    HTTP 200 and signature, a stream's frame and its batch signature (Merkle path to a signed
+ *    root), and a delta for that agent that lists the new machine. These agents never had a
+ *    message from this server run: its per-machine caches are cold;
+ * 6. a stream stays open (every one is pinged); a poll is sent again at the version it got (as
+ *    agents do; on a new connection); a second machine registers: the same figures for a fleet
+ *    whose agents already hold their maps (the steady state). CTL_LOAD_PAUSE=S waits S more
+ *    seconds before each change (to attach a profiler).
+ * Lines starting "= " repeat each figure with its ratio to the peer (run.sh gathers them).
  *
- *   ctl_load --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N SERVER_PID
+ *   ctl_load [--poll] --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N SERVER_PID
  *
  * runs the policy scenario instead (ctl_policy.c): a fleet under a 1,000-rule policy, one
- * machine retagged and one rule edited, delivered to the affected agents' held streams.
+ * machine retagged and one rule edited, delivered to the affected agents' streams or polls.
  * Prints figures; never fails on time. Exit 1 only when the protocol misbehaves. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,9 +51,9 @@
 #include "common/hex.h"
 
 #include "ctl_load.h"
+#include "ctl_stream.h"
 
 #define REG_THREADS 8
-#define PREFIX "ZTNA-NETMAP-V1\n"
 
 const char *host;
 int port;
@@ -57,7 +61,8 @@ const char *auth_key;
 struct agent *agents;
 int nagents;
 int64_t org_version;
-static uint8_t server_pk[32];
+uint8_t server_pk[32];
+bool use_streams = true;
 
 double now_s(void)
 {
@@ -285,46 +290,51 @@ int map_request(struct agent *a, int64_t since, int wait, char *out, size_t cap)
                     host, hdr);
 }
 
+bool map_payload_check(const char *payload, size_t n, int64_t want_id, struct map_info *mi,
+                       int64_t must_list)
+{
+    cJSON *pl = cJSON_ParseWithLength(payload, n);
+    cJSON *t = cJSON_GetObjectItem(pl, "type"), *v = cJSON_GetObjectItem(pl, "version");
+    cJSON *mid = cJSON_GetObjectItem(pl, "machine_id"), *up = cJSON_GetObjectItem(pl, "upsert");
+    bool listed = must_list == 0, mine = cJSON_IsNumber(mid) && mid->valuedouble == want_id;
+    cJSON *e;
+
+    cJSON_ArrayForEach(e, up)
+    {
+        cJSON *id = cJSON_GetObjectItem(e, "id");
+
+        if (cJSON_IsNumber(id) && id->valuedouble == must_list)
+            listed = true;
+    }
+    if (cJSON_IsString(t))
+        snprintf(mi->type, sizeof(mi->type), "%s", t->valuestring);
+    if (cJSON_IsNumber(v))
+        mi->version = (int64_t)v->valuedouble;
+    mi->has_filter = cJSON_IsObject(cJSON_GetObjectItem(pl, "filter"));
+    mi->self = cJSON_GetObjectItem(pl, "self") != NULL;
+    mi->upserts = cJSON_GetArraySize(up) + cJSON_GetArraySize(cJSON_GetObjectItem(pl, "peers"));
+    mi->removes = cJSON_GetArraySize(cJSON_GetObjectItem(pl, "remove"));
+    cJSON_Delete(pl);
+    return listed && mine;
+}
+
 bool map_verify(const char *body, int64_t want_id, struct map_info *mi, int64_t must_list)
 {
     cJSON *root = cJSON_Parse(body), *d = cJSON_GetObjectItem(root, "data");
     cJSON *p = cJSON_GetObjectItem(d, "payload"), *s = cJSON_GetObjectItem(d, "sig");
+    size_t pre = strlen(MAP_SIG_PREFIX);
     bool ok = false;
 
     if (cJSON_IsString(p) && cJSON_IsString(s)) {
         size_t plen = strlen(p->valuestring), n = 0;
-        uint8_t *msg = malloc(sizeof(PREFIX) + plen), sig[64];
+        uint8_t *msg = malloc(pre + plen + 1), sig[64];
 
-        memcpy(msg, PREFIX, sizeof(PREFIX) - 1);
-        if (sodium_base642bin(msg + sizeof(PREFIX) - 1, plen, p->valuestring, plen, NULL, &n, NULL,
+        memcpy(msg, MAP_SIG_PREFIX, pre);
+        if (sodium_base642bin(msg + pre, plen, p->valuestring, plen, NULL, &n, NULL,
                               sodium_base64_VARIANT_ORIGINAL) == 0 &&
             hex_decode(sig, 64, s->valuestring) &&
-            crypto_sign_verify_detached(sig, msg, sizeof(PREFIX) - 1 + n, server_pk) == 0) {
-            cJSON *pl = cJSON_ParseWithLength((char *)msg + sizeof(PREFIX) - 1, n);
-            cJSON *t = cJSON_GetObjectItem(pl, "type"), *v = cJSON_GetObjectItem(pl, "version");
-            cJSON *mid = cJSON_GetObjectItem(pl, "machine_id"), *up = cJSON_GetObjectItem(pl, "upsert");
-            bool listed = must_list == 0, mine = cJSON_IsNumber(mid) && mid->valuedouble == want_id;
-            cJSON *e;
-
-            cJSON_ArrayForEach(e, up)
-            {
-                cJSON *id = cJSON_GetObjectItem(e, "id");
-
-                if (cJSON_IsNumber(id) && id->valuedouble == must_list)
-                    listed = true;
-            }
-            if (cJSON_IsString(t))
-                snprintf(mi->type, sizeof(mi->type), "%s", t->valuestring);
-            if (cJSON_IsNumber(v))
-                mi->version = (int64_t)v->valuedouble;
-            mi->has_filter = cJSON_IsObject(cJSON_GetObjectItem(pl, "filter"));
-            mi->self = cJSON_GetObjectItem(pl, "self") != NULL;
-            mi->upserts = cJSON_GetArraySize(up) +
-                          cJSON_GetArraySize(cJSON_GetObjectItem(pl, "peers"));
-            mi->removes = cJSON_GetArraySize(cJSON_GetObjectItem(pl, "remove"));
-            ok = listed && mine;
-            cJSON_Delete(pl);
-        }
+            crypto_sign_verify_detached(sig, msg, pre + n, server_pk) == 0)
+            ok = map_payload_check((const char *)msg + pre, n, want_id, mi, must_list);
         free(msg);
     }
     cJSON_Delete(root);
@@ -384,9 +394,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Reads what is there on a's connection; true when a whole reply is in (done_at set now) or the
- * connection closed before one (done_at -1, unregistered). */
-static bool agent_read(int ep, struct agent *a)
+bool conn_read(int ep, struct agent *a)
 {
     bool closed = false;
     int status;
@@ -405,6 +413,8 @@ static bool agent_read(int ep, struct agent *a)
         a->inlen += (size_t)n;
         a->in[a->inlen] = '\0';
     }
+    if (a->ws != WS_NONE)
+        return stream_input(ep, a, closed);
     if (a->done_at == 0 && response_complete(a->in, a->inlen, &status)) {
         a->done_at = now_s();
         return true;
@@ -440,7 +450,7 @@ int fanout_collect(int ep, double deadline, struct collect *c)
     struct epoll_event ev[256];
     int done = 0, want = 0;
     bool pending = false, extra_in = !c || !c->extra;
-    double start = now_s(), ref_t = 0, ref_cpu = 0, every = 0.002;
+    double start = now_s(), ref_t = 0, ref_cpu = 0, every = 0.002, ka = start;
 
     for (int i = 0; i < nagents; i++) {
         want += agents[i].fd >= 0;
@@ -468,11 +478,15 @@ int fanout_collect(int ep, double deadline, struct collect *c)
             ref_t = t;
             ref_cpu = cpu;
         }
+        if (use_streams && now_s() - ka >= 1.0) { /* a long collection: streams stay alive */
+            streams_keepalive(WS_PING_AFTER);
+            ka = now_s();
+        }
         int k = epoll_wait(ep, ev, 256, pending ? 2 : 100);
         for (int j = 0; j < k; j++) {
             struct agent *a = ev[j].data.ptr;
 
-            if (!agent_read(ep, a))
+            if (!conn_read(ep, a))
                 continue;
             if (c && a == c->extra) {
                 extra_in = true;
@@ -510,6 +524,10 @@ void agent_conn_reset(int ep, struct agent *a)
     a->fd = -1;
     a->inlen = 0;
     a->done_at = 0;
+    a->ws = WS_NONE;
+    a->scan = 0;
+    a->msgs = a->pongs = a->status = 0;
+    a->err = NULL;
 }
 
 void conns_reset(int ep)
@@ -537,11 +555,14 @@ int conns_open(int ep, int count)
     return open;
 }
 
-int streams_hold(int ep, int count, int64_t version)
+int streams_hold(int ep, int count, int64_t version, int *refused)
 {
     char req[1024];
     int early = 0;
 
+    if (use_streams)
+        return streams_open(ep, count, version, refused);
+    *refused = 0;
     conns_open(ep, count);
     for (int i = 0; i < count; i++) {
         int64_t since = agents[i].version ? agents[i].version : version;
@@ -557,7 +578,7 @@ int streams_hold(int ep, int count, int64_t version)
     return early;
 }
 
-void print_latency(const char *what, double t0)
+double print_latency(const char *what, double t0)
 {
     double *lat = malloc(sizeof(double) * (size_t)nagents);
     int n = 0, want = 0;
@@ -573,10 +594,64 @@ void print_latency(const char *what, double t0)
                lat[n / 2] * 1e3, lat[(n * 99) / 100] * 1e3, lat[n - 1] * 1e3);
     else
         printf("  %s: no replies\n", what);
+    double all = n ? lat[n - 1] * 1e3 : -1;
     free(lat);
+    return all;
 }
 
-void healthz_floor(int ep, int pid, int count, const char *label)
+void print_summary(const char *what, int count, double ms, double peer_ms)
+{
+    printf("= %s %s: ", use_streams ? "streams" : "polls", what);
+    if (ms < 0)
+        printf("none");
+    else
+        printf("%.1f ms, %d agents", ms, count);
+    if (ms >= 0 && peer_ms > 0)
+        printf(" (%.2fx the peer's %.1f ms)", ms / peer_ms, peer_ms);
+    printf("\n");
+}
+
+int agent_messages(const struct agent *a)
+{
+    if (a->ws != WS_NONE && a->msgs > 0)
+        return a->msgs;
+    return a->done_at != 0;
+}
+
+bool agent_message_check(const struct agent *a, int k, int64_t must_list, struct map_info *mi,
+                         size_t *bytes, char *why, size_t whycap)
+{
+    size_t head;
+    int status = 0;
+
+    if (a->ws != WS_NONE)
+        return stream_message_verify(a, k, must_list, mi, bytes, why, whycap);
+    head = a->in && k == 0 ? response_complete(a->in, a->inlen, &status) : 0;
+    *bytes = head ? a->inlen - head : 0;
+    if (!head || status != 200) {
+        snprintf(why, whycap, "HTTP %d %.200s", head ? status : 0, head ? a->in + head :
+                 "(incomplete)");
+        return false;
+    }
+    if (!map_verify(a->in + head, a->id, mi, must_list)) {
+        snprintf(why, whycap, "reply not verified%s: %.300s", must_list ? " or not listing the "
+                 "new machine" : "", a->in + head);
+        return false;
+    }
+    return true;
+}
+
+void agent_messages_drop(struct agent *a)
+{
+    if (a->ws != WS_NONE) {
+        stream_messages_drop(a);
+        return;
+    }
+    a->inlen = 0;
+    a->done_at = 0;
+}
+
+void healthz_floor(int ep, int pid, int count, const char *label, double out[2])
 {
     char req[256];
     int n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host);
@@ -589,23 +664,28 @@ void healthz_floor(int ep, int pid, int count, const char *label)
             write_all(agents[i].fd, req, (size_t)n);
     }
     fanout_collect(ep, now_s() + 60, NULL);
-    double cpu1 = cpu_s(pid);
-    print_latency(label, t0);
+    double cpu1 = cpu_s(pid), all = print_latency(label, t0);
     /* on connections opened just before: each request also reads its first bytes, and every
      * reply holds one SQLite "SELECT 1" (the map deltas need neither) */
     printf("  server CPU for those %d healthz replies: %.0f ms\n", count, (cpu1 - cpu0) * 1e3);
+    if (out) {
+        out[0] = all;
+        out[1] = (cpu1 - cpu0) * 1e3;
+    }
     conns_reset(ep);
 }
 
 /* One change (agent idx registers) delivered to the N held streams: latency, CPU, and a check of
- * every reply (HTTP 200, a signed delta for that agent listing the new machine); each agent's
- * version is kept for its next poll. Returns the count of verified replies. */
-static int change_round(int ep, int pid, int idx, const char *label)
+ * every reply (a poll's HTTP 200, a stream's verified map frame: a delta for that agent listing
+ * the new machine); each agent's version is kept for its next poll. Returns the count of
+ * verified replies; fig: the last arrival and the server's CPU, in ms. */
+static int change_round(int ep, int pid, int idx, const char *label, double fig[2])
 {
     const char *pause = getenv("CTL_LOAD_PAUSE"); /* e.g. to attach a profiler to the server */
-    int verified = 0, deltas = 0, bad_status = 0, status;
+    int verified = 0, deltas = 0, bad = 0, more = 0;
     struct map_info mi = {0};
-    char what[128];
+    char what[128], why[512];
+    size_t bytes;
 
     if (pause && atoi(pause) > 0 && atoi(pause) <= 60)
         sleep((unsigned)atoi(pause));
@@ -624,46 +704,57 @@ static int change_round(int ep, int pid, int idx, const char *label)
         got += agents[i].done_at > 0;
     printf("  %s: the registration answered in %.1f ms\n", label, (t1 - t0) * 1e3);
     snprintf(what, sizeof(what), "%s -> every stream has its delta", label);
-    print_latency(what, t0);
+    fig[0] = print_latency(what, t0);
+    fig[1] = (cpu1 - cpu0) * 1e3;
     /* CPU is steadier than wall time on a shared machine: compare runs on both. */
     printf("  CPU used from the change until every delta was in: server %.0f ms, this tool "
            "%.0f ms\n", (cpu1 - cpu0) * 1e3, (self1 - self0) * 1e3);
+    double v0 = now_s();
     for (int i = 0; i < nagents; i++) {
-        size_t head = agents[i].in ? response_complete(agents[i].in, agents[i].inlen, &status) : 0;
+        struct agent *a = &agents[i];
 
-        agents[i].version = 0;
-        if (!head || status != 200) {
-            if (bad_status++ < 3)
-                fprintf(stderr, "  agent %d: HTTP %d %.200s\n", i, head ? status : 0,
-                        head ? agents[i].in + head : "(incomplete)");
-            continue;
-        }
-        if (map_verify(agents[i].in + head, agents[i].id, &mi, new_id)) {
+        a->version = 0;
+        if (agent_message_check(a, 0, new_id, &mi, &bytes, why, sizeof(why))) {
             verified++;
             deltas += strcmp(mi.type, "delta") == 0;
-            agents[i].version = mi.version;
-        } else if (i - verified < 3) {
-            fprintf(stderr, "  agent %d (machine %lld): reply not verified: %.300s\n", i,
-                    (long long)agents[i].id, agents[i].in + head);
+            a->version = mi.version;
+        } else if (bad++ < 3) {
+            fprintf(stderr, "  agent %d (machine %lld): %s\n", i, (long long)a->id, why);
+        }
+        if (a->ws != WS_NONE) {
+            more += agent_messages(a) > 1 ? agent_messages(a) - 1 : 0;
+            agent_messages_drop(a); /* the stream stays for the next change */
         }
     }
-    printf("  replies: %d complete, %d signature-verified listing the new machine, %d deltas; "
-           "server RSS %.1f MiB\n", got, verified, deltas, rss_kib(pid) / 1024.0);
+    printf("  replies: %d complete, %d signature-verified listing the new machine, %d deltas", got,
+           verified, deltas);
+    if (use_streams)
+        printf(", %d more messages", more);
+    printf(" (checked in %.0f ms); server RSS %.1f MiB\n", (now_s() - v0) * 1e3,
+           rss_kib(pid) / 1024.0);
     return verified;
 }
 
+static const char usage[] =
+    "usage: ctl_load [--poll] HOST PORT AUTH_KEY N SERVER_PID\n"
+    "       ctl_load [--poll] --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N SERVER_PID\n"
+    "--poll: agents hold long-polls (GET /api/machine/map?wait=) instead of map streams\n";
+
 int main(int argc, char **argv)
 {
-    int pid, ep, bad;
-    double t0, t1;
+    int pid, ep, bad, refused;
+    double t0, t1, peer[2] = {-1, -1}, fig[2];
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines as they come, also into a pipe */
+    if (argc > 1 && !strcmp(argv[1], "--poll")) {
+        use_streams = false;
+        argc--;
+        argv++;
+    }
     if (argc > 1 && !strcmp(argv[1], "--policy"))
         return sodium_init() < 0 ? 2 : policy_main(argc - 1, argv + 1);
     if (argc != 6 || sodium_init() < 0) {
-        fprintf(stderr, "usage: ctl_load HOST PORT AUTH_KEY N SERVER_PID\n"
-                        "       ctl_load --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N "
-                        "SERVER_PID\n");
+        fprintf(stderr, "%s", usage);
         return 2;
     }
     host = argv[1];
@@ -675,6 +766,8 @@ int main(int argc, char **argv)
     ep = epoll_create1(0);
     for (int i = 0; i <= nagents + 1; i++)
         agents[i].fd = -1;
+    printf("  agents hold %s\n", use_streams ? "map streams (GET /api/machine/map/stream, "
+           "WebSocket)" : "map polls (GET /api/machine/map?wait=55)");
 
     /* 1. registration */
     t0 = now_s();
@@ -690,10 +783,10 @@ int main(int argc, char **argv)
         return 1;
 
     /* 3. the floor: N concurrent GET /healthz */
-    healthz_floor(ep, pid, nagents, "peer: N concurrent GET /healthz (the HTTP floor)");
+    healthz_floor(ep, pid, nagents, "peer: N concurrent GET /healthz (the HTTP floor)", peer);
 
     /* 4. N held streams at the current version */
-    int early = streams_hold(ep, nagents, org_version), open = 0;
+    int early = streams_hold(ep, nagents, org_version, &refused), open = 0;
     for (int i = 0; i < nagents; i++)
         open += agents[i].fd >= 0;
     printf("  streams: %d open, %d answered before the change (should be 0); server RSS %.1f MiB\n",
@@ -701,19 +794,33 @@ int main(int argc, char **argv)
 
     /* 5. the change: one more machine, delivered to streams that never had a message from this
      * server run (every per-machine cache is cold) */
-    int verified = change_round(ep, pid, nagents, "first change");
+    int verified = change_round(ep, pid, nagents, "first change", fig);
+    print_summary("first change, last delta", nagents, fig[0], peer[0]);
+    print_summary("first change, server CPU", nagents, fig[1], peer[1]);
 
-    /* 6. every agent polls again at the version it got, as agents do, and a second change is
-     * delivered: the steady state of a fleet whose agents hold their maps. On fresh connections:
-     * civetweb closes a keep-alive connection idle for 500 ms, and checking 10,000 replies
-     * above takes longer than that. An agent without a verified version sends nothing. */
+    /* 6. the steady state of a fleet whose agents hold their maps: a stream stays open (pinged,
+     * as agents do); a poll is sent again at the version it got, on a fresh connection (civetweb
+     * closes a keep-alive connection idle for 500 ms, and checking 10,000 replies above takes
+     * longer than that). An agent without a verified version holds nothing. */
+    if (use_streams) {
+        int pinged, pongs = streams_ping(ep, now_s() + WS_PONG_WAIT_S, &pinged);
+
+        early = 0;
+        for (int i = 0; i < nagents; i++)
+            early += agents[i].done_at != 0;
+        printf("  streams held on: %d/%d answered a ping, %d had a message before the change "
+               "(should be 0)\n", pongs, pinged, early);
+    } else {
+        conns_reset(ep);
+        for (int i = 0; i < nagents; i++)
+            agents[i].version = agents[i].version ? agents[i].version : -1;
+        early = streams_hold(ep, nagents, 0, &refused);
+        printf("  streams polled again at the version they got: %d answered before the change "
+               "(should be 0)\n", early);
+    }
+    int verified2 = change_round(ep, pid, nagents + 1, "second change (steady state)", fig);
+    print_summary("second change, last delta", nagents, fig[0], peer[0]);
+    print_summary("second change, server CPU", nagents, fig[1], peer[1]);
     conns_reset(ep);
-    for (int i = 0; i < nagents; i++)
-        agents[i].version = agents[i].version ? agents[i].version : -1;
-    early = streams_hold(ep, nagents, 0);
-    printf("  streams polled again at the version they got: %d answered before the change "
-           "(should be 0)\n", early);
-    int verified2 = change_round(ep, pid, nagents + 1, "second change (steady state)");
-    conns_reset(ep);
-    return verified == nagents && verified2 == nagents ? 0 : 1;
+    return verified == nagents && verified2 == nagents && !refused ? 0 : 1;
 }

@@ -2,7 +2,7 @@
  * ctl_load.c): issue 6's target end to end, "a single change applied and delivered to every
  * affected agent", over real HTTP.
  *
- *   ctl_load --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N SERVER_PID
+ *   ctl_load [--poll] --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N SERVER_PID
  *
  * The fleet has the shape of bench/policy/bench_policy.c as far as the HTTP API allows:
  * 90% clients in 50 groups and 10% servers carrying one of up to 100 tags (10 per tag), 1,000
@@ -19,7 +19,8 @@
  *    on every 10th rule, among them every rule into tag:t0, and a third of its machines fail
  *    it: its retag changes 3,001 nodes, here 3,601 (the 20 groups with a rule into tag:t0 or
  *    tag:t1, 180 clients each, and the server).
- * Then: one full map of a server (size), N map streams held at the org's version, and
+ * Then: one full map of a server (size), N map streams (or, with --poll, long-polls) held at
+ * the org's version, and
  *  A. one server retagged (admin PATCH .../machines/{id} {"tags"}, tag:t0 -> tag:t1),
  *  B. rule 0's port edited (PUT .../policy with If-Match),
  *  C. the server retagged back (the second message to most of A's streams),
@@ -27,10 +28,12 @@
  * (2 s without a message, the server idle at the end, decide it was the last): how many streams
  * received one and what the policy says changed, message types and bytes, latency, the server's
  * CPU sampled at or after the last arrival (and until it was idle again). Every reply is
- * checked (HTTP 200, signature, machine_id, a filter); then
- * those agents poll again at their new version (as agents do), and anything answered at once
- * is counted as a follow-up message. The peer: K concurrent GET /healthz for the K streams
- * each change reached. Exit 1 only when the protocol misbehaves. */
+ * checked (a poll's HTTP 200 and signature, a stream's frame and batch signature; machine_id, a
+ * filter). Then a follow-up message is anything that comes within 2 s: a stream's later frames,
+ * or the reply to a poll sent again at the new version (as agents do). Every stream pings
+ * before each change, so that no ping falls inside a measurement. The peer: K concurrent GET
+ * /healthz for the K agents each change reached; lines starting "= " repeat each figure with
+ * its ratio to the peer. Exit 1 only when the protocol misbehaves. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #include "ctl_load.h"
+#include "ctl_stream.h"
 
 #define NGROUPS   50
 #define MAXTAGS   100
@@ -189,7 +193,8 @@ static char *key_for(const char *tag)
 }
 
 /* The server's ztna_netmap_wakeups_total{outcome="message"|"nothing"} (held polls woken by a
- * change, with or without a message for their machine), -1 when it has no such counter. */
+ * change, or streams the pump looked at, with or without a message for their machine), -1 when
+ * it has no such counter. */
 static void wakeups(long long out[2])
 {
     static const char *const names[2] = {"ztna_netmap_wakeups_total{outcome=\"message\"} ",
@@ -242,43 +247,54 @@ struct tally {
     int with_self, bare;   /* deltas with self; deltas with no peer, remove or self (a filter) */
 };
 
-/* Checks every reply in (done_at > 0): HTTP 200, signature, machine_id, a filter in every full
- * map and delta; keeps each agent's new version. */
-static void tally_replies(struct tally *t)
+static void tally_one(struct tally *t, struct agent *a, int i, int m)
+{
+    struct map_info mi = {0};
+    char why[512];
+    size_t bytes;
+    int k;
+
+    if (!agent_message_check(a, m, 0, &mi, &bytes, why, sizeof(why))) {
+        if (t->bad++ < 3)
+            fprintf(stderr, "  agent %d (machine %lld): %s\n", i, (long long)a->id, why);
+        return;
+    }
+    k = !strcmp(mi.type, "full") ? 0 : !strcmp(mi.type, "delta") ? 1 :
+        !strcmp(mi.type, "keepalive") ? 2 : -1;
+    if (k < 0 || (k < 2 && !mi.has_filter)) {
+        if (t->bad++ < 3)
+            fprintf(stderr, "  agent %d: a %s without a filter object\n", i, mi.type);
+        return;
+    }
+    t->full += k == 0;
+    t->delta += k == 1;
+    t->peers += mi.upserts;
+    t->removes += mi.removes;
+    t->with_self += k == 1 && mi.self;
+    t->bare += k == 1 && !mi.self && !mi.upserts && !mi.removes;
+    t->keepalive += k == 2;
+    t->bytes[k] += bytes;
+    t->max[k] = bytes > t->max[k] ? bytes : t->max[k];
+    a->version = mi.version > a->version ? mi.version : a->version;
+}
+
+/* Checks every reply or message in (done_at != 0): a poll's HTTP 200 and signature, a stream's
+ * frame and batch signature, machine_id, a filter in every full map and delta; keeps each
+ * agent's new version. A stream's messages after its first go to more (t when NULL). */
+static void tally_replies(struct tally *t, struct tally *more)
 {
     for (int i = 0; i < nagents; i++) {
         struct agent *a = &agents[i];
-        struct map_info mi = {0};
-        int status, k;
-        size_t head;
+        int n = agent_messages(a);
 
-        if (a->done_at == 0)
-            continue;
-        head = a->in ? response_complete(a->in, a->inlen, &status) : 0;
-        if (!head || status != 200 || !map_verify(a->in + head, a->id, &mi, 0)) {
-            if (t->bad++ < 3)
-                fprintf(stderr, "  agent %d (machine %lld): HTTP %d, not a verified map: %.300s\n",
-                        i, (long long)a->id, head ? status : 0, head ? a->in + head : "(none)");
-            continue;
-        }
-        k = !strcmp(mi.type, "full") ? 0 : !strcmp(mi.type, "delta") ? 1 :
-            !strcmp(mi.type, "keepalive") ? 2 : -1;
-        if (k < 0 || (k < 2 && !mi.has_filter)) {
-            if (t->bad++ < 3)
-                fprintf(stderr, "  agent %d: a %s without a filter object\n", i, mi.type);
-            continue;
-        }
-        t->full += k == 0;
-        t->delta += k == 1;
-        t->peers += mi.upserts;
-        t->removes += mi.removes;
-        t->with_self += k == 1 && mi.self;
-        t->bare += k == 1 && !mi.self && !mi.upserts && !mi.removes;
-        t->keepalive += k == 2;
-        t->bytes[k] += a->inlen - head;
-        t->max[k] = a->inlen - head > t->max[k] ? a->inlen - head : t->max[k];
-        a->version = mi.version > a->version ? mi.version : a->version;
+        for (int m = 0; m < n; m++)
+            tally_one(m && more ? more : t, a, i, m);
     }
+}
+
+static int tally_count(const struct tally *t)
+{
+    return t->full + t->delta + t->keepalive + t->bad;
 }
 
 static void print_tally(const char *what, const struct tally *t)
@@ -299,12 +315,43 @@ static void print_tally(const char *what, const struct tally *t)
     printf("\n");
 }
 
-/* The agents that received a message poll again at their version on a fresh connection; what
- * is answered within QUIET_S is a follow-up message (tallied, then polled again; 3 rounds). */
+/* Streams: what comes within QUIET_S after the messages were tallied is a follow-up message
+ * (tallied; 3 rounds). */
+static int listen_on(struct tally *t)
+{
+    int follow = 0;
+
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < nagents; i++) {
+            if (agents[i].done_at != 0)
+                agent_messages_drop(&agents[i]);
+        }
+        struct collect c = {.quiet = QUIET_S, .pid = pid};
+        fanout_collect(ep, now_s() + 30, &c);
+        if (!c.got)
+            break;
+        int before = tally_count(t);
+        tally_replies(t, NULL);
+        follow += tally_count(t) - before;
+    }
+    for (int i = 0; i < nagents; i++) {
+        if (agents[i].done_at != 0)
+            agent_messages_drop(&agents[i]);
+    }
+    return follow;
+}
+
+/* Polls: the agents that received a message poll again at their version on a fresh connection;
+ * what is answered within QUIET_S is a follow-up message (tallied, then polled again; 3
+ * rounds). */
 static int repoll(struct tally *t)
 {
-    int *idx = malloc(sizeof(int) * (size_t)nagents), follow = 0;
+    int *idx, follow = 0;
     char req[1024];
+
+    if (use_streams)
+        return listen_on(t);
+    idx = malloc(sizeof(int) * (size_t)nagents);
 
     for (int round = 0; round < 3; round++) {
         int n = 0;
@@ -336,17 +383,35 @@ static int repoll(struct tally *t)
         if (!c.got)
             break;
         follow += c.got;
-        tally_replies(t);
+        tally_replies(t, NULL);
     }
     free(idx);
     return follow;
 }
 
+/* Waits (max_s at most) until the server uses under 10% of a core over 0.5 s; returns the wait. */
+static double server_settle(double max_s)
+{
+    double t0 = now_s(), t = t0, cpu = cpu_s(pid);
+
+    while (now_s() - t0 < max_s) {
+        usleep(500000);
+        double t1 = now_s(), c1 = cpu_s(pid);
+
+        if ((c1 - cpu) / (t1 - t) < 0.1)
+            break;
+        t = t1;
+        cpu = c1;
+    }
+    return now_s() - t0;
+}
+
 /* One change: the admin request (method path body) is sent and the held streams are read until
  * QUIET_S after the last message. Returns the count of streams that received one (-1: the request
- * failed); *bad counts protocol failures. */
+ * failed); *bad counts protocol failures; fig: the last arrival and the server's CPU until it,
+ * in ms. */
 static int change(const char *label, const char *method, const char *path, const char *body,
-                  int64_t ifmatch, const char *expected, int *bad)
+                  int64_t ifmatch, const char *expected, int *bad, double fig[2])
 {
     struct agent adm = {.fd = -1};
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = &adm};
@@ -355,16 +420,26 @@ static int change(const char *label, const char *method, const char *path, const
     char what[160];
 
     int early = 0;
+    fig[0] = fig[1] = -1;
+    if (use_streams) { /* no ping inside the measurement: every stream sends one now */
+        int pinged;
+        double p0 = now_s();
+        int pongs = streams_ping(ep, p0 + WS_PONG_WAIT_S, &pinged);
+
+        double p1 = now_s();
+
+        printf("  %s: first every stream pings: %d/%d pongs in %.1f ms, the server idle again "
+               "%.1f s later\n", label, pongs, pinged, (p1 - p0) * 1e3, server_settle(5));
+    }
     for (int i = 0; i < nagents; i++) {
-        if (agents[i].done_at != 0) { /* answered before the change: its stream is gone */
-            agents[i].done_at = 0;
-            agents[i].inlen = 0;
+        if (agents[i].done_at != 0) { /* a poll answered before the change: it is gone */
+            agent_messages_drop(&agents[i]);
             early++;
         }
     }
     if (early)
-        printf("  %s: %d streams had an unexpected reply before it (no longer held)\n", label,
-               early);
+        printf("  %s: %d streams had an unexpected message before it%s\n", label, early,
+               use_streams ? "" : " (no longer held)");
     long long w0[2], w1[2];
     wakeups(w0);
     /* the server's idle rate just before (the 100 ms sweep, the janitor): subtracted from its
@@ -396,24 +471,35 @@ static int change(const char *label, const char *method, const char *path, const
            "says %s\n", label, adm.done_at > 0 ? (adm.done_at - t0) * 1e3 : -1.0, got, nagents,
            expected);
     snprintf(what, sizeof(what), "%s -> affected streams", label);
-    print_latency(what, t0);
-    if (got)
+    fig[0] = print_latency(what, t0);
+    if (got) {
+        fig[1] = (c.cpu_last - cpu0) * 1e3;
         printf("  server CPU from the request until the last message: %.1f ms (the first sample "
                "after it, %.1f ms later; the last one before it: %.1f ms); this tool %.0f ms\n",
                (c.cpu_last - cpu0) * 1e3, (c.sample_at - c.last_at) * 1e3,
                (c.cpu_before - cpu0) * 1e3, (c.self_last - self0) * 1e3);
+    }
     printf("  server CPU from the request until it was idle again (%.1f s, %.0f ms/s idle rate "
            "before it subtracted): %.1f ms\n", end - t0, idle * 1e3,
            (cpu_end - cpu0 - idle * (end - t0)) * 1e3);
     if (w0[0] >= 0 && w1[0] >= 0)
-        printf("  held polls woken (the server's ztna_netmap_wakeups_total): %lld with a message, "
-               "%lld with nothing for their machine\n", w1[0] - w0[0], w1[1] - w0[1]);
-    tally_replies(&t);
+        printf("  %s (the server's ztna_netmap_wakeups_total): %lld with a message, %lld with "
+               "nothing for their machine\n", use_streams ? "streams the pump looked at" :
+               "held polls woken", w1[0] - w0[0], w1[1] - w0[1]);
+    long m0, s0, m1, s1;
+    stream_verify_stats(&m0, &s0);
+    double v0 = now_s();
+    tally_replies(&t, &t2);
+    stream_verify_stats(&m1, &s1);
     print_tally("messages", &t);
+    if (use_streams)
+        printf("  this tool verified %ld messages in %.1f ms with %ld batch signature checks "
+               "(Ed25519)\n", m1 - m0, (now_s() - v0) * 1e3, s1 - s0);
     *bad += t.bad;
-    int follow = repoll(&t2);
-    printf("  polled again at their new version: %d follow-up messages within %.0f s", follow,
-           QUIET_S);
+    int follow = tally_count(&t2); /* a stream's messages after its first, in the collection */
+    follow += repoll(&t2);
+    printf("  %s: %d follow-up messages within %.0f s", use_streams ?
+           "the streams kept open" : "polled again at their new version", follow, QUIET_S);
     if (follow)
         print_tally(" of which", &t2);
     else
@@ -433,8 +519,8 @@ int policy_main(int argc, char **argv)
     double t0;
 
     if (argc != 8) {
-        fprintf(stderr, "usage: ctl_load --policy HOST PORT ADMIN_TOKEN ORG_ID ADMIN_EMAIL N "
-                        "SERVER_PID\n");
+        fprintf(stderr, "usage: ctl_load [--poll] --policy HOST PORT ADMIN_TOKEN ORG_ID "
+                        "ADMIN_EMAIL N SERVER_PID\n");
         return 2;
     }
     host = argv[1];
@@ -454,6 +540,8 @@ int policy_main(int argc, char **argv)
     agents = calloc((size_t)nagents, sizeof(*agents));
     server_tag = calloc((size_t)nservers, sizeof(int));
     ep = epoll_create1(0);
+    printf("  agents hold %s\n", use_streams ? "map streams (GET /api/machine/map/stream, "
+           "WebSocket)" : "map polls (GET /api/machine/map?wait=55)");
 
     /* the policy, then one reusable tagged key per tag */
     char *pb = policy_body(0, &doclen, &objects);
@@ -516,18 +604,23 @@ int policy_main(int argc, char **argv)
            strlen(r), (now_s() - t0) * 1e3);
     free(r);
 
-    int early = streams_hold(ep, nagents, org_version);
-    printf("  streams: %d held at version %lld, %d answered at once (should be 0); server RSS "
-           "%.1f MiB\n", nagents, (long long)org_version, early, rss_kib(pid) / 1024.0);
+    int refused, held = 0, early = streams_hold(ep, nagents, org_version, &refused);
+    for (int i = 0; i < nagents; i++)
+        held += agents[i].fd >= 0;
+    printf("  %s: %d held at version %lld, %d answered at once (should be 0); server RSS "
+           "%.1f MiB\n", use_streams ? "streams" : "polls", held, (long long)org_version, early,
+           rss_kib(pid) / 1024.0);
+    bad += refused;
 
     /* A: the server moves from tag:t0 to tag:t1 */
     int got[3];
+    double fig[3][2];
     snprintf(path, sizeof(path), "/api/orgs/%s/machines/%lld", org, (long long)srv->id);
     char exp[160];
     expected_retag(0, 1, exp, sizeof(exp));
     server_tag[0] = 1;
     got[0] = change("A. a server retagged tag:t0 -> tag:t1 (first message to these streams)",
-                    "PATCH", path, "{\"tags\":[\"tag:t1\"]}", -1, exp, &bad);
+                    "PATCH", path, "{\"tags\":[\"tag:t1\"]}", -1, exp, &bad, fig[0]);
 
     /* B: rule 0's port edited */
     int64_t v = policy_version();
@@ -536,7 +629,7 @@ int policy_main(int argc, char **argv)
     snprintf(exp, sizeof(exp), "%d get another filter (the servers tagged tag:t0)",
              expected_rule0());
     got[1] = change("B. one rule edited (rule 0: tag:g0 -> tag:t0, port 2222)", "PUT", path, pb, v,
-                    exp, &bad);
+                    exp, &bad, fig[1]);
     free(pb);
 
     /* C: the server moves back */
@@ -544,30 +637,58 @@ int policy_main(int argc, char **argv)
     expected_retag(1, 0, exp, sizeof(exp));
     server_tag[0] = 0;
     got[2] = change("C. the server retagged back tag:t1 -> tag:t0 (steady state)", "PATCH", path,
-                    "{\"tags\":[\"tag:t0\"]}", -1, exp, &bad);
+                    "{\"tags\":[\"tag:t0\"]}", -1, exp, &bad, fig[2]);
 
-    /* The peer needs free HTTP workers: a held poll keeps its worker until the server answers
-     * it, also after its connection is closed. So the streams' keepalives are awaited
-     * (STREAM_WAIT s at most) and checked first. */
-    struct tally tk = {0};
-    t0 = now_s();
-    fanout_collect(ep, now_s() + STREAM_WAIT + 10, NULL);
-    tally_replies(&tk);
-    printf("  the held streams ended within %.1f s: ", now_s() - t0);
-    print_tally("replies", &tk);
-    bad += tk.bad;
+    if (use_streams) {
+        /* closing the streams frees their workers; the peer starts once the server is idle */
+        conns_reset(ep);
+        printf("  the streams closed; the server idle again after %.1f s\n", server_settle(30));
+    } else {
+        /* The peer needs free HTTP workers: a held poll keeps its worker until the server
+         * answers it, also after its connection is closed. So the polls' keepalives are
+         * awaited (STREAM_WAIT s at most) and checked first. */
+        struct tally tk = {0};
+        t0 = now_s();
+        fanout_collect(ep, now_s() + STREAM_WAIT + 10, NULL);
+        tally_replies(&tk, NULL);
+        printf("  the held polls ended within %.1f s: ", now_s() - t0);
+        print_tally("replies", &tk);
+        bad += tk.bad;
+    }
 
-    /* the peer: as many concurrent GET /healthz as streams received a message */
+    /* the peer: as many concurrent GET /healthz as streams received a message, one per count */
     const char *names[3] = {"A", "B", "C"};
+    const char *what[3] = {"A. retag", "B. rule edit", "C. retag back"};
+    double peer[3][2];
     for (int k = 0; k < 3; k++) {
-        char label[96];
+        char label[96], also[16] = "";
+        int same = -1;
 
-        if (got[k] <= 0 || (k > 0 && got[k] == got[k - 1]) || (k > 1 && got[k] == got[0]))
-            continue; /* one floor per distinct count */
+        peer[k][0] = peer[k][1] = -1;
+        for (int j = 0; j < k && same < 0; j++)
+            same = got[j] == got[k] ? j : -1;
+        if (same >= 0) {
+            peer[k][0] = peer[same][0];
+            peer[k][1] = peer[same][1];
+            continue;
+        }
+        if (got[k] <= 0)
+            continue;
+        for (int j = k + 1; j < 3; j++) {
+            if (got[j] == got[k])
+                snprintf(also + strlen(also), sizeof(also) - strlen(also), "/%s", names[j]);
+        }
         snprintf(label, sizeof(label), "peer for %s%s: %d concurrent GET /healthz (the HTTP floor)",
-                 names[k], got[k] == got[(k + 1) % 3] || got[k] == got[(k + 2) % 3] ? " (and "
-                 "the others with as many)" : "", got[k]);
-        healthz_floor(ep, pid, got[k], label);
+                 names[k], also, got[k]);
+        healthz_floor(ep, pid, got[k], label, peer[k]);
+    }
+    for (int k = 0; k < 3; k++) {
+        char line[128];
+
+        snprintf(line, sizeof(line), "policy %s, last message", what[k]);
+        print_summary(line, got[k], fig[k][0], peer[k][0]);
+        snprintf(line, sizeof(line), "policy %s, server CPU", what[k]);
+        print_summary(line, got[k], fig[k][1], peer[k][1]);
     }
     conns_reset(ep);
     if (bad)
