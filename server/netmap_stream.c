@@ -5,6 +5,8 @@
  * thread, the pump, which never wakes the connection's worker (it sits in civetweb's read loop)
  * and signs one Merkle root per batch (common/ctl/map_batch.h) instead of each message.
  *
+ * Not over the server's own TLS (see connect_handler): agents of such a server poll.
+ *
  * A stream's life: connect (authenticated from memory, counted against --max-streams) -> ready
  * (registered on its machine's slot, replacing an older stream of the same machine; marked for
  * the pump, which sends what is newer than `since`) -> messages from the pump; pings answered
@@ -156,6 +158,15 @@ static int connect_handler(const struct mg_connection *conn, void *cbdata)
         return 0;
     }
     st->seen = st->since;
+    /* Over the server's own TLS the pump's SSL_write could overlap the worker's SSL_read of the
+     * same connection (a ping arriving), which OpenSSL forbids: such agents poll. Behind a
+     * proxy that terminates TLS, streams are plain HTTP to us and served. */
+    if (ri->is_ssl) {
+        st->err_code = "UNAVAILABLE";
+        st->err_msg = "map streams are not served over the server's own TLS; poll GET "
+                      "/api/machine/map, or terminate TLS in a proxy in front of the server";
+        return 0;
+    }
     if (snprintf(target, sizeof(target), "%s?%s", ri->local_uri_raw ? ri->local_uri_raw : "",
                  ri->query_string) >= (int)sizeof(target))
         ret = -EAGAIN;

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """HTTPS: with --tls-cert/--tls-key the server listens with TLS only (plain HTTP on the port
-fails), sends HSTS, serves the API, and may then listen on a non-loopback address."""
+fails), sends HSTS, serves the API, refuses map streams (UNAVAILABLE: its agents poll), and may
+then listen on a non-loopback address."""
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
+import time
 
 import harness
 from harness import Server, Skip, check, expect
@@ -34,6 +37,25 @@ def main():
             data = b""
         s.close()
         check(b'"success":true' not in data, "plain HTTP must not be served: %r" % data[:100])
+        # map streams are refused over the server's own TLS (the agent polls instead)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        raw = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+        raw.sendall(b"GET /api/machine/map/stream?since=0 HTTP/1.1\r\nHost: x\r\n"
+                    b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        data, deadline = b"", time.monotonic() + 10
+        while b"UNAVAILABLE" not in data and time.monotonic() < deadline:
+            try:
+                chunk = raw.recv(4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        raw.close()
+        check(data.startswith(b"HTTP/1.1 101") and b'"code":"UNAVAILABLE"' in data,
+              "map stream over TLS: %r" % data[:300])
         pem = os.path.join(srv.data_dir, "tls.pem")
         check(os.stat(pem).st_mode & 0o077 == 0, "combined key file is private")
     # with TLS a non-loopback address is allowed without --insecure-http
