@@ -405,10 +405,11 @@ int http_start(struct server *srv, struct mg_context **out)
     }
     mg_init_library(tls ? MG_FEATURES_SSL : 0);
     snprintf(ports, sizeof(ports), "%s%s", srv->set.listen, tls ? "s" : "");
-    /* Held map streams (GET /api/machine/map) and dashboard WebSockets each keep a worker: the
-     * pool is http_threads for the normal API plus max_streams plus max_websockets, and the
-     * netmap never holds more than max_streams (netmap.h) nor the realtime hub more than
-     * max_websockets sockets (realtime.h), so neither agents nor open tabs can starve the API. */
+    /* Map streams and held polls (GET /api/machine/map[/stream]) and dashboard WebSockets each
+     * keep a worker: the pool is http_threads for the normal API plus max_streams plus
+     * max_websockets, and the netmap never holds more than max_streams (netmap.h) nor the
+     * realtime hub more than max_websockets sockets (realtime.h), so neither agents nor open
+     * tabs can starve the API. */
     snprintf(threads, sizeof(threads), "%lld",
              (long long)(srv->set.http_threads + srv->set.max_streams + srv->set.max_websockets));
     snprintf(queue, sizeof(queue), "%lld", (long long)(srv->set.max_streams / 4 + 32));

@@ -46,7 +46,7 @@ static const struct setting settings[] = {
           "external origin (https://host[:port]) accepted in Origin on cookie calls"),
     S_INT("http-threads", http_threads, "8", 2, 128, "HTTP worker threads"),
     S_INT("max-streams", max_streams, "256", 1, 20000,
-          "netmap long-polls held at once (each holds one extra HTTP worker thread)"),
+          "map streams and long-polls held at once (each holds one extra HTTP worker thread)"),
     S_INT("max-websockets", max_websockets, "64", 1, 1000,
           "dashboard WebSockets open at once (each holds one extra HTTP worker thread)"),
     S_INT("access-token-ttl", access_token_ttl, "900", 10, 86400, "access token lifetime, seconds"),
