@@ -33,7 +33,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/http.h"
 #include "agent/daemon/jfields.h"
-#include "agent/daemon/wsproto.h"
+#include "common/ctl/wsproto.h"
 #include "common/log.h"
 
 #define MS_PATH    "/api/machine/map/stream"

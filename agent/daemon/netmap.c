@@ -22,35 +22,6 @@ struct sig_in {
     const cJSON *path; /* streamed messages only (map_batch.h) */
 };
 
-/* A streamed message is signed with its batch: the bytes the signature covers are
- * MAP_BATCH_TAG || the root its path folds msg's leaf into. Written to out (cap bytes); returns
- * their length, or 0 with why. */
-static size_t batch_signed(const cJSON *path, const uint8_t *msg, size_t len, uint8_t *out,
-                           size_t cap, char *why, size_t why_len)
-{
-    struct map_batch_step steps[MAP_BATCH_DEPTH_MAX];
-    uint8_t leaf[32], root[32];
-    size_t depth = 0;
-    const cJSON *it;
-
-    cJSON_ArrayForEach(it, path)
-    {
-        /* jfields bounded the array to MAP_BATCH_DEPTH_MAX items */
-        if (!cJSON_IsString(it) || !it->valuestring ||
-            !map_batch_step_parse(&steps[depth], it->valuestring, strlen(it->valuestring))) {
-            snprintf(why, why_len, "path[%zu]: expected 'l' or 'r' and 64 hex digits", depth);
-            return 0;
-        }
-        depth++;
-    }
-    map_batch_leaf(leaf, msg, len);
-    if (!map_batch_root(root, leaf, steps, depth)) {
-        snprintf(why, why_len, "path: not a path to a batch root");
-        return 0;
-    }
-    return map_batch_signed(out, cap, root);
-}
-
 int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk[static 32],
                       uint8_t **payload, size_t *len, char *why, size_t why_len)
 {
@@ -59,8 +30,8 @@ int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk
         {"sig", JF_STR, true, offsetof(struct sig_in, sig), 129, 0, 0, 0, 0},
         {"path", JF_ARRAY, false, offsetof(struct sig_in, path), 0, MAP_BATCH_DEPTH_MAX, 0, 0, 0},
     };
-    uint8_t sig[64], *buf = NULL, *msg = NULL, batch[64];
-    size_t b64len, got = 0, tag = strlen(NETMAP_SIG_TAG), blen = 0;
+    uint8_t sig[64], *buf = NULL, *msg = NULL;
+    size_t b64len, got = 0, tag = strlen(NETMAP_SIG_TAG);
     int ret = -EBADMSG;
     cJSON *root = cJSON_ParseWithLength(data, data_len);
     const cJSON *p;
@@ -102,13 +73,8 @@ int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk
         goto out;
     }
     if (in.path) {
-        if (!(blen = batch_signed(in.path, msg, tag + got, batch, sizeof(batch), why, why_len)))
+        if (map_batch_verify(msg + tag, got, in.path, sig, server_pk, NULL, why, why_len))
             goto out;
-        if (crypto_sign_verify_detached(sig, batch, blen, server_pk) != 0) {
-            snprintf(why, why_len, "bad batch signature (its root is not signed by the pinned "
-                                   "server key)");
-            goto out;
-        }
     } else if (crypto_sign_verify_detached(sig, msg, tag + got, server_pk) != 0) {
         snprintf(why, why_len, "bad signature (not signed by the pinned server key)");
         goto out;

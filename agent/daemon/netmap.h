@@ -10,9 +10,10 @@
 #include <stdint.h>
 
 #include "agent/daemon/agent_limits.h"
+#include "common/ctl/map_batch.h"
 #include "common/filter/filter.h"
 
-#define NETMAP_SIG_TAG "ZTNA-NETMAP-V1\n"
+#define NETMAP_SIG_TAG MAP_BATCH_MSG_TAG
 #define NETMAP_MAX_SEARCH 4
 #define NETMAP_REASON_MAX 192 /* self.quarantine.reason, NUL included (longer is cut) */
 
@@ -87,7 +88,7 @@ enum nm_verdict {
  * the pinned key: Ed25519 over NETMAP_SIG_TAG || payload. With a "path" member (a stream's
  * frame, ["l<64 hex>", "r<64 hex>", ...], at most MAP_BATCH_DEPTH_MAX steps) the signature is
  * the batch's instead: over MAP_BATCH_TAG || the root the path folds the message's leaf into
- * (common/ctl/map_batch.h). Other members are ignored. On success *payload is new (free()) with
+ * (map_batch_verify()). Other members are ignored. On success *payload is new (free()) with
  * *len bytes. 0, -EBADMSG with why, -ENOMEM. */
 int netmap_msg_verify(const char *data, size_t data_len, const uint8_t server_pk[static 32],
                       uint8_t **payload, size_t *len, char *why, size_t why_len);

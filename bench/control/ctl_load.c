@@ -525,7 +525,8 @@ void agent_conn_reset(int ep, struct agent *a)
     a->inlen = 0;
     a->done_at = 0;
     a->ws = WS_NONE;
-    a->scan = 0;
+    wsproto_parser_fini(&a->parser);
+    a->kept.len = 0;
     a->msgs = a->pongs = a->status = 0;
     a->err = NULL;
 }

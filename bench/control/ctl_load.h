@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/ctl/map_batch.h"
+#include "common/ctl/wsproto.h"
+#include "common/strbuf.h"
+
 /* Limits of the tool (the server's are in server/). */
 #define STREAM_WAIT     55        /* a held poll's wait=, seconds */
 #define WS_PING_AFTER   15.0      /* a stream silent this long pings (the server closes at 30 s) */
@@ -15,9 +19,9 @@
 #define WS_OPEN_BASE_S  30.0      /* opening N streams may take this + N / WS_OPEN_RATE s */
 #define WS_OPEN_RATE    200.0
 #define WS_PONG_WAIT_S  10.0      /* every stream's pong is in by then */
-#define WS_FRAME_MAX    (64u << 20) /* a longer server frame is a protocol problem */
+#define WS_MSG_MAX      (64u << 20) /* a longer server message is a protocol problem */
 
-#define MAP_SIG_PREFIX  "ZTNA-NETMAP-V1\n" /* what a map signature (or batch leaf) covers first */
+#define MAP_SIG_PREFIX  MAP_BATCH_MSG_TAG /* what a map signature (or batch leaf) covers first */
 
 /* A connection's kind (agent.ws): plain HTTP, or a map stream's state (ctl_stream.c). */
 enum ws_state { WS_NONE, WS_UPGRADING, WS_OPEN, WS_CLOSED };
@@ -33,10 +37,14 @@ struct agent {
     /* A poll or /healthz: when the whole reply was in. A stream: when its first message since
      * the last agent_messages_drop() was. -1: closed before either. */
     double done_at;
-    /* Map stream (ws != WS_NONE): in[0..scan) holds whole frames, msgs of them messages (map or
-     * error frames: pongs are cut out on arrival); sent_at: our last frame (for the pings). */
+    /* Map stream (ws != WS_NONE): in holds the upgrade's answer, then only what the parser has
+     * not taken yet; kept: the msgs messages (map or error frames: pongs are counted, not kept)
+     * since the last agent_messages_drop(), each a struct kept_msg and its bytes (ctl_stream.c);
+     * sent_at: our last frame (for the pings). */
     enum ws_state ws;
-    size_t scan;
+    char accept[WS_ACCEPT_LEN + 1]; /* the Sec-WebSocket-Accept the upgrade must get */
+    struct ws_parser parser;        /* its buffer freed by agent_conn_reset() */
+    struct strbuf kept;
     int msgs, pongs, status; /* status: the upgrade's HTTP status */
     const char *err;         /* why the stream closed (a literal) */
     double sent_at;

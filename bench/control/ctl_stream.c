@@ -5,18 +5,20 @@
  * A connection's states (agent.ws):
  *   WS_NONE       a plain HTTP connection: a poll, GET /healthz, an admin request;
  *   WS_UPGRADING  the signed upgrade request sent, the 101 not in yet;
- *   WS_OPEN       frames are read as they come: a text frame other than a pong is a message
- *                 (the first since the last stream_messages_drop() sets done_at); pongs and
- *                 control frames are cut out of the buffer on arrival;
- *   WS_CLOSED     refused, closed by the server (a close frame, EOF) or a frame no server may
- *                 send; a.err says which.
+ *   WS_OPEN       frames are parsed as they come (common/ctl/wsproto.h): a text message other
+ *                 than a pong is kept (the first since the last stream_messages_drop() sets
+ *                 done_at); pongs are counted, control frames answered;
+ *   WS_CLOSED     refused (the 101 and its Sec-WebSocket-Accept checked as the agent does),
+ *                 closed by the server (a close frame, EOF) or a frame no server may send;
+ *                 a.err says which.
  * Client frames are masked (5.3). The server closes a socket that sent nothing for 30 s, so a
  * stream silent for WS_PING_AFTER s pings; the scenarios also ping every stream before each
  * change so that no ping falls inside a measurement.
  *
  * Messages are verified after a collection, not on arrival: the poll mode times a reply's
  * arrival too, and one thread verifying thousands of messages in turn would time the tool,
- * where N agents verify theirs in parallel. A message counts only once verified. */
+ * where N agents verify theirs in parallel. A message counts only once verified, as the agent
+ * verifies it (map_batch_verify()), but with one Ed25519 check per batch, not per message. */
 #include "ctl_stream.h"
 
 #include <errno.h>
@@ -32,79 +34,40 @@
 
 #include "common/ctl/ctl_auth.h"
 #include "common/ctl/map_batch.h"
-#include "common/cursor.h"
+#include "common/ctl/wsproto.h"
 #include "common/hex.h"
 
-enum { OP_TEXT = 0x1, OP_BINARY = 0x2, OP_CLOSE = 0x8, OP_PING = 0x9, OP_PONG = 0xa };
-
-#define ROOT_CACHE 64 /* batch roots (with their signature) verified lately */
-
-struct ws_frame {
+/* A message kept in agent.kept, its bytes after it. */
+struct kept_msg {
+    size_t len;
     uint8_t opcode;
-    const uint8_t *payload; /* borrowed from the buffer parsed */
-    size_t len, size;       /* payload, whole frame */
 };
 
 static struct {
-    uint8_t root[ROOT_CACHE][32], sig[ROOT_CACHE][64];
-    int n, next;
-    long messages, signatures;
+    struct map_batch_seen seen; /* the batch roots verified lately */
+    long messages;
 } verified;
 
-/* One server frame at buf (RFC 6455 5.2): 1 and *f, 0 when it is not all in yet, -1 when no
- * server may send it here: masked (5.1), RSV bits without an extension, fragmented (the server
- * sends each message whole), a control frame over 125 bytes (5.5), longer than WS_FRAME_MAX. */
-static int frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f)
-{
-    struct cursor c = cursor_init(buf, len);
-    uint8_t b0 = cursor_u8(&c), b1 = cursor_u8(&c);
-    uint64_t n = b1 & 0x7f;
-
-    if (!c.ok)
-        return 0;
-    if ((b0 & 0x70) || (b1 & 0x80) || !(b0 & 0x80) || (b0 & 0x0f) == 0)
-        return -1;
-    if (n == 126) {
-        n = cursor_be16(&c);
-    } else if (n == 127) {
-        uint64_t hi = cursor_be32(&c);
-
-        n = hi << 32 | cursor_be32(&c);
-    }
-    if (!c.ok)
-        return 0;
-    f->opcode = b0 & 0x0f;
-    if (n > WS_FRAME_MAX || (f->opcode >= OP_CLOSE && n > 125))
-        return -1;
-    f->payload = cursor_take(&c, (size_t)n);
-    if (!f->payload)
-        return 0;
-    f->len = (size_t)n;
-    f->size = c.off;
-    return 1;
-}
-
-/* A masked client frame (5.3) of at most 125 bytes. */
+/* A masked client frame (5.3) of at most WS_CONTROL_MAX bytes. */
 static int frame_send(struct agent *a, uint8_t opcode, const uint8_t *p, size_t n)
 {
-    uint8_t f[2 + 4 + 125];
+    uint8_t f[WS_HEADER_MAX + WS_CONTROL_MAX], mask[4];
+    size_t len;
 
-    if (n > 125 || a->fd < 0)
+    if (a->fd < 0)
         return -EINVAL;
-    f[0] = (uint8_t)(0x80 | opcode);
-    f[1] = (uint8_t)(0x80 | n);
-    randombytes_buf(f + 2, 4);
-    for (size_t i = 0; i < n; i++)
-        f[6 + i] = p[i] ^ f[2 + i % 4];
+    randombytes_buf(mask, sizeof(mask));
+    if (!(len = wsproto_frame_write(f, sizeof(f), opcode, p, n, mask)))
+        return -EINVAL;
     a->sent_at = now_s();
-    return write_all(a->fd, (const char *)f, 6 + n);
+    return write_all(a->fd, (const char *)f, len);
 }
 
 static int ping(struct agent *a)
 {
     static const char text[] = "{\"type\":\"ping\"}";
 
-    return frame_send(a, OP_TEXT, (const uint8_t *)text, sizeof(text) - 1);
+    return frame_send(a, WS_OP_TEXT, (const uint8_t *)text, sizeof(text) - 1);
 }
 
 /* A pong is a short object; a map frame carries at least its 128-digit signature. */
@@ -129,68 +92,83 @@ static void cut(struct agent *a, size_t at, size_t n)
     a->in[a->inlen] = '\0';
 }
 
-/* The 101 (RFC 6455 4.1): status and "Upgrade: websocket". Sec-WebSocket-Accept is only
- * required present: checking its value needs SHA-1, which libsodium has not. */
+/* The 101 (RFC 6455 4.1), checked by wsproto_reply_check(): status, Upgrade, Connection and
+ * the Sec-WebSocket-Accept that answers our key. */
 static void upgrade_answer(struct agent *a)
 {
-    const char *end = memmem(a->in, a->inlen, "\r\n\r\n", 4), *up;
-    size_t head;
+    size_t head = wsproto_head_end(a->in, a->inlen);
+    char why[200];
+    long status;
 
-    if (!end)
+    if (!head)
         return;
-    head = (size_t)(end - a->in) + 4;
-    a->status = a->inlen > 12 && !strncmp(a->in, "HTTP/1.1 ", 9) ? atoi(a->in + 9) : 0;
-    up = strcasestr(a->in, "\r\nUpgrade:");
-    if (a->status != 101 || !up || up > end || !strcasestr(up, "websocket") ||
-        !strcasestr(a->in, "\r\nSec-WebSocket-Accept:") ||
-        strcasestr(a->in, "\r\nSec-WebSocket-Accept:") > end) {
+    if (wsproto_reply_check(a->in, head, a->accept, &status, why, sizeof(why))) {
+        a->status = (int)status;
         a->ws = WS_CLOSED;
         a->err = "upgrade refused";
         return;
     }
+    a->status = 101;
     a->ws = WS_OPEN;
     cut(a, 0, head);
-    a->scan = 0;
+}
+
+/* One whole message from the parser; true when it set done_at. */
+static bool msg_received(struct agent *a, const struct ws_msg *m)
+{
+    struct kept_msg k = {m->len, m->opcode};
+
+    switch (m->opcode) {
+    case WS_OP_TEXT:
+    case WS_OP_BINARY:
+        if (m->opcode == WS_OP_TEXT && is_pong(m->data, m->len)) {
+            a->pongs++;
+            return false;
+        }
+        strbuf_add(&a->kept, (const char *)&k, sizeof(k));
+        strbuf_add(&a->kept, (const char *)m->data, m->len);
+        a->msgs++;
+        if (a->done_at != 0)
+            return false;
+        a->done_at = now_s();
+        return true;
+    case WS_OP_PING:
+        frame_send(a, WS_OP_PONG, m->data, m->len);
+        return false;
+    case WS_OP_CLOSE: /* echo the status code (5.5.1) */
+        frame_send(a, WS_OP_CLOSE, m->data, m->len < 2 ? 0 : 2);
+        a->ws = WS_CLOSED;
+        a->err = "closed by the server";
+        return false;
+    default: /* a pong frame */
+        return false;
+    }
 }
 
 bool stream_input(int ep, struct agent *a, bool closed)
 {
     bool now = false;
+    size_t off = 0;
 
     if (a->ws == WS_UPGRADING)
         upgrade_answer(a);
-    while (a->ws == WS_OPEN && a->scan < a->inlen) {
-        struct ws_frame f;
-        int r = frame_parse((const uint8_t *)a->in + a->scan, a->inlen - a->scan, &f);
+    while (a->ws == WS_OPEN && off < a->inlen) {
+        struct ws_msg m;
+        size_t used = 0;
+        char why[200];
+        int r = wsproto_parser_feed(&a->parser, (const uint8_t *)a->in + off, a->inlen - off,
+                                    &used, &m, why, sizeof(why));
 
-        if (r == 0)
-            break;
+        off += used;
         if (r < 0) {
             a->ws = WS_CLOSED;
             a->err = "a frame no server may send (RFC 6455 5.1, 5.2, 5.5)";
-            break;
-        }
-        if (f.opcode == OP_TEXT && is_pong(f.payload, f.len)) {
-            a->pongs++;
-            cut(a, a->scan, f.size);
-        } else if (f.opcode == OP_TEXT || f.opcode == OP_BINARY) {
-            a->scan += f.size;
-            a->msgs++;
-            if (a->done_at == 0) {
-                a->done_at = now_s();
-                now = true;
-            }
-        } else {
-            if (f.opcode == OP_PING)
-                frame_send(a, OP_PONG, f.payload, f.len);
-            if (f.opcode == OP_CLOSE) { /* echo the status code (5.5.1) */
-                frame_send(a, OP_CLOSE, f.payload, f.len < 2 ? 0 : 2);
-                a->ws = WS_CLOSED;
-                a->err = "closed by the server";
-            }
-            cut(a, a->scan, f.size);
+        } else if (r == 1) {
+            now |= msg_received(a, &m);
         }
     }
+    if (off)
+        cut(a, 0, off); /* taken by the parser */
     if (closed && a->ws != WS_CLOSED) {
         a->ws = WS_CLOSED;
         a->err = "the connection ended";
@@ -208,15 +186,15 @@ bool stream_input(int ep, struct agent *a, bool closed)
 
 static int upgrade_send(struct agent *a, int64_t since)
 {
-    char target[96], hdr[CTL_AUTH_HEADER_MAX], key[sodium_base64_ENCODED_LEN(16,
-                                                    sodium_base64_VARIANT_ORIGINAL)], req[1024];
-    uint8_t nonce[16];
+    char target[96], hdr[CTL_AUTH_HEADER_MAX], key[WS_KEY_LEN + 1], req[1024];
     struct ctl_auth au;
     int n;
 
     snprintf(target, sizeof(target), "/api/machine/map/stream?since=%lld", (long long)since);
-    randombytes_buf(nonce, sizeof(nonce));
-    sodium_bin2base64(key, sizeof(key), nonce, sizeof(nonce), sodium_base64_VARIANT_ORIGINAL);
+    wsproto_key_new(key);
+    wsproto_accept(a->accept, key);
+    wsproto_parser_fini(&a->parser);
+    wsproto_parser_init(&a->parser, WS_MSG_MAX, false);
     if (ctl_auth_sign(&au, a->sk, "GET", target, NULL, 0, time(NULL)) < 0 ||
         ctl_auth_header_format(&au, hdr, sizeof(hdr)) < 0)
         return -EINVAL;
@@ -358,37 +336,15 @@ int streams_ping(int ep, double deadline, int *open)
     return got;
 }
 
-/* Ed25519 over MAP_BATCH_TAG || root, once per (root, signature) seen. */
-static bool root_signed(const uint8_t root[static 32], const uint8_t sig[static 64])
-{
-    uint8_t msg[64];
-    size_t n;
-
-    for (int i = 0; i < verified.n; i++) {
-        if (!memcmp(verified.root[i], root, 32) && !memcmp(verified.sig[i], sig, 64))
-            return true;
-    }
-    n = map_batch_signed(msg, sizeof(msg), root);
-    verified.signatures++;
-    if (!n || crypto_sign_verify_detached(sig, msg, n, server_pk) != 0)
-        return false;
-    memcpy(verified.root[verified.next], root, 32);
-    memcpy(verified.sig[verified.next], sig, 64);
-    verified.next = (verified.next + 1) % ROOT_CACHE;
-    verified.n += verified.n < ROOT_CACHE;
-    return true;
-}
-
-/* A map frame's JSON: the payload's leaf folded along its path to a signed root. */
+/* A map frame's JSON: its payload verified along its path to a root the server signed. */
 static bool frame_verify(const char *text, size_t len, int64_t want_id, struct map_info *mi,
                          int64_t must_list, char *why, size_t whycap)
 {
-    cJSON *o = cJSON_ParseWithLength(text, len), *e;
+    cJSON *o = cJSON_ParseWithLength(text, len);
     cJSON *t = cJSON_GetObjectItem(o, "type"), *p = cJSON_GetObjectItem(o, "payload");
-    cJSON *s = cJSON_GetObjectItem(o, "sig"), *path = cJSON_GetObjectItem(o, "path");
-    struct map_batch_step steps[MAP_BATCH_DEPTH_MAX];
-    size_t depth = 0, plen, n = 0, pre = strlen(MAP_SIG_PREFIX);
-    uint8_t *msg = NULL, sig[64], leaf[32], root[32];
+    cJSON *s = cJSON_GetObjectItem(o, "sig");
+    uint8_t *payload = NULL, sig[64];
+    size_t plen, n = 0;
     bool ok = false;
 
     if (!cJSON_IsString(t) || strcmp(t->valuestring, "map")) {
@@ -398,44 +354,31 @@ static bool frame_verify(const char *text, size_t len, int64_t want_id, struct m
                  cJSON_IsString(c) ? c->valuestring : "", cJSON_IsString(m) ? m->valuestring : "");
         goto out;
     }
-    if (!cJSON_IsString(p) || !cJSON_IsString(s) || !cJSON_IsArray(path) ||
-        cJSON_GetArraySize(path) > MAP_BATCH_DEPTH_MAX || strlen(s->valuestring) != 128 ||
+    if (!cJSON_IsString(p) || !cJSON_IsString(s) || strlen(s->valuestring) != 128 ||
         !hex_decode(sig, 64, s->valuestring)) {
-        snprintf(why, whycap, "a map frame without payload, sig or path: %.*s",
+        snprintf(why, whycap, "a map frame without payload or sig: %.*s",
                  (int)(len < 200 ? len : 200), text);
         goto out;
     }
-    cJSON_ArrayForEach(e, path)
-    {
-        if (!cJSON_IsString(e) ||
-            !map_batch_step_parse(&steps[depth++], e->valuestring, strlen(e->valuestring))) {
-            snprintf(why, whycap, "a bad path step");
-            goto out;
-        }
-    }
     plen = strlen(p->valuestring);
-    msg = malloc(pre + plen + 1);
-    if (!msg)
+    if (!(payload = malloc(plen + 1)))
         goto out;
-    memcpy(msg, MAP_SIG_PREFIX, pre);
-    if (sodium_base642bin(msg + pre, plen, p->valuestring, plen, NULL, &n, NULL,
+    if (sodium_base642bin(payload, plen, p->valuestring, plen, NULL, &n, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0) {
         snprintf(why, whycap, "a payload that is not base64");
         goto out;
     }
-    map_batch_leaf(leaf, msg, pre + n);
-    if (!map_batch_root(root, leaf, steps, depth) || !root_signed(root, sig)) {
-        snprintf(why, whycap, "the path does not lead to a root the server signed");
+    if (map_batch_verify(payload, n, cJSON_GetObjectItem(o, "path"), sig, server_pk,
+                         &verified.seen, why, whycap))
         goto out;
-    }
-    ok = map_payload_check((const char *)msg + pre, n, want_id, mi, must_list);
+    ok = map_payload_check((const char *)payload, n, want_id, mi, must_list);
     if (!ok)
         snprintf(why, whycap, "a signed map not for machine %lld%s: %.*s", (long long)want_id,
                  must_list ? " or not listing the new machine" : "", (int)(n < 200 ? n : 200),
-                 (const char *)msg + pre);
+                 (const char *)payload);
 out:
     verified.messages += ok;
-    free(msg);
+    free(payload);
     cJSON_Delete(o);
     return ok;
 }
@@ -443,23 +386,26 @@ out:
 bool stream_message_verify(const struct agent *a, int k, int64_t must_list, struct map_info *mi,
                            size_t *bytes, char *why, size_t whycap)
 {
+    struct kept_msg m;
     size_t off = 0;
-    struct ws_frame f;
 
     *bytes = 0;
-    for (int i = 0; off < a->scan; i++) {
-        if (frame_parse((const uint8_t *)a->in + off, a->scan - off, &f) != 1)
-            break;
+    if (a->kept.failed) {
+        snprintf(why, whycap, "out of memory keeping messages");
+        return false;
+    }
+    for (int i = 0; off + sizeof(m) <= a->kept.len; i++) {
+        memcpy(&m, a->kept.p + off, sizeof(m));
+        off += sizeof(m);
         if (i == k) {
-            *bytes = f.len;
-            if (f.opcode != OP_TEXT) {
+            *bytes = m.len;
+            if (m.opcode != WS_OP_TEXT) {
                 snprintf(why, whycap, "a binary frame");
                 return false;
             }
-            return frame_verify((const char *)f.payload, f.len, a->id, mi, must_list, why,
-                                whycap);
+            return frame_verify(a->kept.p + off, m.len, a->id, mi, must_list, why, whycap);
         }
-        off += f.size;
+        off += m.len;
     }
     snprintf(why, whycap, "no message: %s", a->err ? a->err : "none came");
     return false;
@@ -472,10 +418,8 @@ void stream_messages_drop(struct agent *a)
         a->fd = -1;
         a->ws = WS_NONE;
         a->inlen = 0;
-    } else if (a->scan) {
-        cut(a, 0, a->scan);
     }
-    a->scan = 0;
+    a->kept.len = 0;
     a->msgs = 0;
     a->done_at = 0;
 }
@@ -483,5 +427,5 @@ void stream_messages_drop(struct agent *a)
 void stream_verify_stats(long *messages, long *signatures)
 {
     *messages = verified.messages;
-    *signatures = verified.signatures;
+    *signatures = (long)verified.seen.checks;
 }

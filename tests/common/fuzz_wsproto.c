@@ -1,4 +1,4 @@
-/* Fuzz target for the map stream's WebSocket parser (agent/daemon/wsproto.h). The first byte
+/* Fuzz target for the map stream's WebSocket parser (common/ctl/wsproto.h). The first byte
  * picks how the rest is cut into pieces (1..32 bytes, or all at once) and whether a server's
  * parser (masked frames) or a client's reads it; the same bytes also go through the upgrade
  * reply's check. The parser must never take more than it was given, never hand out a message
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon/wsproto.h"
+#include "common/ctl/wsproto.h"
 
 #define FUZZ_MAX_MSG 4096
 

@@ -1,8 +1,9 @@
-/* The WebSocket protocol (RFC 6455) as the map stream needs it, with no I/O: the opening
+/* The WebSocket protocol (RFC 6455) as a map stream's client needs it, with no I/O: the opening
  * handshake's key and reply check (section 4), a frame parser fed arbitrary pieces of the byte
- * stream (section 5) and a frame writer. mapstream.c does the sockets. */
-#ifndef ZTNA_AGENT_DAEMON_WSPROTO_H
-#define ZTNA_AGENT_DAEMON_WSPROTO_H
+ * stream (section 5) and a frame writer. The sockets are the callers': the agent's
+ * (agent/daemon/mapstream.c) and the control-plane load tool's (bench/control/ctl_stream.c). */
+#ifndef ZTNA_COMMON_CTL_WSPROTO_H
+#define ZTNA_COMMON_CTL_WSPROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

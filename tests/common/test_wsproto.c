@@ -1,4 +1,4 @@
-/* The WebSocket protocol of the map stream (agent/daemon/wsproto.h): the RFC 6455 handshake
+/* The WebSocket protocol of the map stream (common/ctl/wsproto.h): the RFC 6455 handshake
  * example, the upgrade reply's checks, frames with 7-, 16- and 64-bit lengths, masked and not,
  * fed in random splits and compared with a naive whole-buffer decoder; fragmented messages with
  * control frames between the pieces; and every violation refused with a reason. */
@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "agent/daemon/wsproto.h"
+#include "common/ctl/wsproto.h"
 #include "tests/check.h"
 
 #define MAXMSG (1u << 20)

@@ -5,7 +5,7 @@
  * payload is copied (unmasked) into the message being joined or, for a control frame, into a
  * fixed 125-byte buffer. It never allocates on a length it was only told: a data message grows
  * with the bytes that actually arrived, and a declared length over max fails first. */
-#include "agent/daemon/wsproto.h"
+#include "common/ctl/wsproto.h"
 
 #include <errno.h>
 #include <stdio.h>
