@@ -20,6 +20,12 @@
 #define AGENT_STREAM_SILENCE_S 45       /* nothing received for this long: the stream is dead */
 #define AGENT_STREAM_RETRY_S 60         /* polling after a failed stream: try it again after this */
 #define AGENT_STREAM_HANDSHAKE_S 20     /* connect (TLS included) and the upgrade's answer */
+/* the server went away (close 1001: a restart): the stream is opened again after a random delay
+ * from AGENT_STREAM_REOPEN_MIN_MS up to a window of AGENT_STREAM_REOPEN_MS, the window doubling
+ * at each failed try up to AGENT_STREAM_REOPEN_MAX_MS; past that the agent polls */
+#define AGENT_STREAM_REOPEN_MIN_MS 500
+#define AGENT_STREAM_REOPEN_MS 3000
+#define AGENT_STREAM_REOPEN_MAX_MS 30000
 #define AGENT_STREAM_HEAD_MAX 8192      /* the head of the upgrade's reply */
 #define AGENT_STREAM_OUT_MAX 4096       /* bytes waiting to be sent (the upgrade, pings, pongs) */
 #define AGENT_STREAM_READ_BUDGET (1u << 20) /* bytes read per wake-up before the loop goes on */

@@ -8,7 +8,9 @@
  * makes the agent poll; it tries the stream again once a poll succeeded and AGENT_STREAM_RETRY_S
  * passed, so an old server or a proxy without WebSocket support just means polling. A stream
  * gone silent is opened again at once; one that brought a map to resync or to refuse is opened
- * again at since=0 or after the backoff, as a poll would be. */
+ * again at since=0 or after the backoff, as a poll would be. A stream the server closed going
+ * away (1001: its shutdown, a restart) opens again by itself after 0.5-3 s at random
+ * (mapstream.c), without a poll in between; only if that keeps failing does the agent poll. */
 #include "agent/daemon/control.h"
 
 #include <arpa/inet.h>
@@ -215,12 +217,18 @@ static void poll_done(struct agent *a, struct http_req *r)
     }
 }
 
+/* What to ask the map from: the version held, or 0 for a full map. */
+static int64_t map_since(const struct agent *a)
+{
+    return !a->nm || a->ctl->force_full ? 0 : a->nm->version;
+}
+
 static void start_poll(struct agent *a)
 {
     struct ctl *c = a->ctl;
     char path[96];
-    long long since = !a->nm || c->force_full ? 0 : (long long)a->nm->version;
-    snprintf(path, sizeof(path), "/api/machine/map?since=%lld&wait=%d", since, AGENT_POLL_WAIT_S);
+    snprintf(path, sizeof(path), "/api/machine/map?since=%lld&wait=%d", (long long)map_since(a),
+             AGENT_POLL_WAIT_S);
     c->poll_started = agent_now_ms();
     c->poll = http_start(a, a->st.server_url, "GET", path, NULL, true, NULL,
                          AGENT_POLL_WAIT_S + 15, AGENT_MAP_MAX_BYTES, poll_done, NULL);
@@ -240,8 +248,7 @@ static void stream_fall_back(struct ctl *c)
 static void start_stream(struct agent *a)
 {
     struct ctl *c = a->ctl;
-    int64_t since = !a->nm || c->force_full ? 0 : a->nm->version;
-    int ret = mapstream_start(a, c->ms, a->st.server_url, since);
+    int ret = mapstream_start(a, c->ms, a->st.server_url, map_since(a));
     if (ret) {
         log_warn("control", "map stream: cannot start (%s): polling", strerror(-ret));
         stream_fall_back(c);
@@ -313,11 +320,19 @@ static void stream_ended(struct agent *a, enum mapstream_end how, const char *co
     stream_fall_back(c);
 }
 
+/* The server went away and the stream opens again (mapstream.c); meanwhile the stream is not
+ * idle, so no poll starts. */
+static int64_t stream_reopening(struct agent *a)
+{
+    return map_since(a);
+}
+
 static const struct mapstream_ops stream_ops = {
     .opened = stream_opened,
     .map_received = stream_map_received,
     .pong_received = stream_pong_received,
     .ended = stream_ended,
+    .reopening = stream_reopening,
 };
 
 /* --- heartbeat, endpoints -------------------------------------------------------------- */

@@ -8,6 +8,15 @@
  * after AGENT_STREAM_SILENCE_S without receiving anything (the server never sends keepalives,
  * but it answers pings).
  *
+ * OPEN -> REOPENING -> CONNECTING: a close 1001 with no error frame before it is the server
+ * going away (its shutdown), which a restart follows. Rather than have every agent fall back
+ * to a poll at once, the stream opens again by itself after a random delay of
+ * AGENT_STREAM_REOPEN_MIN_MS up to a window of AGENT_STREAM_REOPEN_MS, so that the agents come
+ * back spread out. A reopening that finds no server yet (UNREACHABLE) or is sent away again
+ * tries again with the window doubled; once the window is at AGENT_STREAM_REOPEN_MAX_MS the end
+ * is reported, and the owner polls. A text message on the stream (a map, a pong) resets the
+ * window.
+ *
  * Once connected, the socket is ours: libcurl's curl_easy_send()/curl_easy_recv() (non-blocking,
  * CURLE_AGAIN) move the bytes, and a dup() of CURLINFO_ACTIVESOCKET sits in the loop. The dup
  * keeps our epoll registration apart from the one libcurl's socket callback manages for the
@@ -52,7 +61,10 @@ struct mapstream {
     bool upgraded;        /* OPEN: the 101 was read */
     bool more;            /* the read budget ran out with bytes possibly left in TLS buffers */
     bool want_out;        /* EPOLLOUT registered */
+    bool reopened;        /* opened by reopen(), not by the owner */
     unsigned gen;         /* changes at every start and stop */
+    unsigned reopen_ms;   /* the window of the last reopening's delay; 0 since a message */
+    uint64_t reopen_at;   /* REOPENING: when */
     CURL *easy;
     struct ms_sock *sock;
     char base[AGENT_URL_MAX], request[AGENT_STREAM_OUT_MAX], accept[WS_ACCEPT_LEN + 1];
@@ -136,12 +148,37 @@ enum mapstream_state mapstream_state(const struct mapstream *ms)
     return ms->state;
 }
 
+/* The server went away, or was not back yet when we reopened: REOPENING after a random delay
+ * in a window that doubles at each try (see the top). false, with nothing done, once the window
+ * is at its cap. */
+static bool reopen_later(struct agent *a, struct mapstream *ms, const char *why)
+{
+    unsigned delay;
+
+    if (ms->reopen_ms >= AGENT_STREAM_REOPEN_MAX_MS)
+        return false;
+    ms->reopen_ms = !ms->reopen_ms ? AGENT_STREAM_REOPEN_MS
+                    : ms->reopen_ms * 2 > AGENT_STREAM_REOPEN_MAX_MS ? AGENT_STREAM_REOPEN_MAX_MS
+                                                                     : ms->reopen_ms * 2;
+    delay = AGENT_STREAM_REOPEN_MIN_MS +
+            randombytes_uniform(ms->reopen_ms - AGENT_STREAM_REOPEN_MIN_MS + 1);
+    teardown(a, ms);
+    ms->state = MAPSTREAM_REOPENING;
+    ms->reopen_at = agent_now_ms() + delay;
+    log_info("control", "%s: opening the stream again in %u ms", why, delay);
+    return true;
+}
+
 /* The stream ended by itself: idle again (with a close frame, section 7.1.7, if it was open),
- * then the owner hears why, last, since it may start the stream again. */
+ * then the owner hears why, last, since it may start the stream again. A reopening that found
+ * no server tries again instead, while it may. */
 static void end(struct agent *a, struct mapstream *ms, enum mapstream_end how, const char *code,
                 const char *why)
 {
+    if (how == MAPSTREAM_UNREACHABLE && ms->reopened && reopen_later(a, ms, why))
+        return;
     teardown(a, ms);
+    ms->reopen_ms = 0;
     ms->ops->ended(a, how, code, why);
 }
 
@@ -235,16 +272,14 @@ out:
     return ret;
 }
 
-int mapstream_start(struct agent *a, struct mapstream *ms, const char *base_url, int64_t since)
+/* Connects to ms->base; the upgrade goes out from connect_done(). 0 or -errno. */
+static int open_stream(struct agent *a, struct mapstream *ms, int64_t since)
 {
     char key[WS_KEY_LEN + 1];
     const char *ca = getenv("ZTNA_CA_FILE");
     CURL *e;
     int ret;
 
-    mapstream_stop(a, ms);
-    if ((size_t)snprintf(ms->base, sizeof(ms->base), "%s", base_url) >= sizeof(ms->base))
-        return -ENAMETOOLONG;
     if ((ret = request_build(a, ms, since, key)))
         return ret;
     if (!(e = curl_easy_init()))
@@ -272,6 +307,30 @@ int mapstream_start(struct agent *a, struct mapstream *ms, const char *base_url,
     ms->started = ms->last_rx = ms->last_tx = agent_now_ms();
     ms->gen++;
     return 0;
+}
+
+int mapstream_start(struct agent *a, struct mapstream *ms, const char *base_url, int64_t since)
+{
+    mapstream_stop(a, ms);
+    ms->reopened = false;
+    ms->reopen_ms = 0;
+    if ((size_t)snprintf(ms->base, sizeof(ms->base), "%s", base_url) >= sizeof(ms->base))
+        return -ENAMETOOLONG;
+    return open_stream(a, ms, since);
+}
+
+/* REOPENING is due: the same server, at the version the owner holds now. */
+static void reopen(struct agent *a, struct mapstream *ms)
+{
+    char why[MS_WHY_MAX];
+    int ret;
+
+    ms->state = MAPSTREAM_IDLE;
+    ms->reopened = true;
+    if ((ret = open_stream(a, ms, ms->ops->reopening(a)))) {
+        snprintf(why, sizeof(why), "map stream: cannot open it again (%s)", strerror(-ret));
+        end(a, ms, MAPSTREAM_UNREACHABLE, "", why);
+    }
 }
 
 /* libcurl connected (or could not): the socket joins the loop and the upgrade goes out. */
@@ -365,6 +424,7 @@ static void msg_received(struct agent *a, struct mapstream *ms, const struct ws_
 
     switch (m->opcode) {
     case WS_OP_TEXT:
+        ms->reopen_ms = 0; /* the server is back and serving (an error frame ends it anyway) */
         text_received(a, ms, m->data, m->len);
         break;
     case WS_OP_PING: /* section 5.5.3: a pong with the same payload */
@@ -374,10 +434,13 @@ static void msg_received(struct agent *a, struct mapstream *ms, const struct ws_
     case WS_OP_CLOSE: {
         unsigned code = m->len >= 2 ? (unsigned)m->data[0] << 8 | m->data[1] : 1005;
 
-        /* section 5.5.1: answered with a close (end() sends it) */
+        /* section 5.5.1: answered with a close (teardown() sends it). An error frame before
+         * the close ended the stream already: a 1001 here is a clean one, the server's
+         * shutdown (section 7.4.1), not BUSY. */
         snprintf(why, sizeof(why), "map stream closed by the server (%u%s)", code,
                  code == 1001 ? ", going away" : "");
-        end(a, ms, MAPSTREAM_BROKEN, "", why);
+        if (code != 1001 || !reopen_later(a, ms, why))
+            end(a, ms, MAPSTREAM_BROKEN, "", why);
         break;
     }
     default: /* binary messages and pongs carry nothing for us */
@@ -490,6 +553,11 @@ void mapstream_tick(struct agent *a, struct mapstream *ms, uint64_t now)
     static const char ping[] = "{\"type\":\"ping\"}";
     char why[MS_WHY_MAX];
 
+    if (ms->state == MAPSTREAM_REOPENING) {
+        if (now >= ms->reopen_at)
+            reopen(a, ms);
+        return;
+    }
     if (ms->state == MAPSTREAM_CONNECTING) {
         if (now >= ms->started + AGENT_STREAM_HANDSHAKE_S * 1000u) {
             snprintf(why, sizeof(why), "map stream: no answer to the upgrade from %s in %d s",

@@ -6,7 +6,10 @@
  * types ignored; the server's close answered; and each way the stream ends: 404, error frames
  * (BUSY, UNAUTHORIZED, MACHINE_UNKNOWN), a wrong Sec-WebSocket-Accept, a masked frame, a frame
  * over the limit, silence, EOF, no answer to the upgrade, a refused connection. A callback that
- * stops the stream, and start/stop cycles that leave no file descriptor behind. */
+ * stops the stream, and start/stop cycles that leave no file descriptor behind. The server going
+ * away (a clean close 1001): the stream opens again by itself within the reopening window, at
+ * the owner's version then, with no end reported (the agent would poll on one); also after a
+ * reopening that found no server; and only until the window reaches its cap. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,7 +35,8 @@
 #define MAX_MAPS 16
 
 static struct {
-    int opened, pongs, ended, n_maps;
+    int opened, pongs, ended, n_maps, reopenings;
+    int64_t reopen_since; /* what on_reopening() answers */
     enum mapstream_end how;
     char code[64], why[1200];
     char *maps[MAX_MAPS];
@@ -72,7 +76,14 @@ static void on_ended(struct agent *a, enum mapstream_end how, const char *code, 
     snprintf(ev.why, sizeof(ev.why), "%s", why);
 }
 
-static const struct mapstream_ops ops = {on_opened, on_map, on_pong, on_ended};
+static int64_t on_reopening(struct agent *a)
+{
+    (void)a;
+    ev.reopenings++;
+    return ev.reopen_since;
+}
+
+static const struct mapstream_ops ops = {on_opened, on_map, on_pong, on_ended, on_reopening};
 
 static void events_reset(void)
 {
@@ -81,16 +92,21 @@ static void events_reset(void)
     memset(&ev, 0, sizeof(ev));
 }
 
-/* Runs the loop (and the tick, as the daemon does) until *counter reaches want or timeout. */
+/* One turn of the loop (and the tick, as the daemon does), waiting up to 20 ms. */
+static void pump_once(struct agent *a)
+{
+    struct epoll_event e;
+    epoll_wait(a->epfd, &e, 1, 20);
+    loop_dispatch(a);
+    mapstream_tick(a, g_ms, agent_now_ms());
+}
+
+/* Runs the loop until *counter reaches want or timeout. */
 static bool pump_until(struct agent *a, const int *counter, int want, int timeout_ms)
 {
     uint64_t end = agent_now_ms() + (uint64_t)timeout_ms;
-    while (*counter < want && agent_now_ms() < end) {
-        struct epoll_event e;
-        epoll_wait(a->epfd, &e, 1, 20);
-        loop_dispatch(a);
-        mapstream_tick(a, g_ms, agent_now_ms());
-    }
+    while (*counter < want && agent_now_ms() < end)
+        pump_once(a);
     return *counter >= want;
 }
 
@@ -205,7 +221,7 @@ static void test_ok(struct agent *a, const char *scheme, int port, const char *s
     CHECK(map_is(2, "len16-", 300) && map_is(3, "len64-", 70000) && map_is(4, "fragmented", 50));
     CHECK(map_is(5, "last", 0));
     CHECK(ev.pongs == 1); /* the JSON pong; a pong frame nobody asked for is no event */
-    CHECK(ev.how == MAPSTREAM_BROKEN && strstr(ev.why, "1001") && !ev.code[0]);
+    CHECK(ev.how == MAPSTREAM_BROKEN && strstr(ev.why, "1000") && !ev.code[0]);
     CHECK(mapstream_state(g_ms) == MAPSTREAM_IDLE);
     snprintf(needle, sizeof(needle),
              "\"scenario\": \"%s\", \"event\": \"client-frame\", \"opcode\": 10, \"data\": \"hi\", "
@@ -232,7 +248,7 @@ static void test_end(struct agent *a, int port, const char *sc, enum mapstream_e
     if (!pump_until(a, &ev.ended, 1, 10000))
         fprintf(stderr, "%s: no end\n", sc);
     CHECK(ev.ended == 1 && ev.how == how && !strcmp(ev.code, code) && strstr(ev.why, why_part));
-    CHECK(ev.opened == opened && ev.n_maps == 0);
+    CHECK(ev.opened == opened && ev.n_maps == 0 && ev.reopenings == 0);
     CHECK(mapstream_state(g_ms) == MAPSTREAM_IDLE);
     if (ev.ended != 1 || ev.how != how || strcmp(ev.code, code) || !strstr(ev.why, why_part))
         fprintf(stderr, "%s: ended %d how %d code '%s' why '%s'\n", sc, ev.ended, ev.how, ev.code,
@@ -251,6 +267,80 @@ static void test_timers(struct agent *a, int port)
     CHECK(ev.ended == 0 && mapstream_state(g_ms) == MAPSTREAM_CONNECTING);
     mapstream_tick(a, g_ms, agent_now_ms() + AGENT_STREAM_HANDSHAKE_S * 1000u + 1);
     CHECK(ev.ended == 1 && ev.how == MAPSTREAM_UNREACHABLE && strstr(ev.why, "no answer"));
+}
+
+/* Runs the loop until the stream is in state st or timeout. */
+static bool pump_until_state(struct agent *a, enum mapstream_state st, int timeout_ms)
+{
+    uint64_t end = agent_now_ms() + (uint64_t)timeout_ms;
+    while (mapstream_state(g_ms) != st && agent_now_ms() < end)
+        pump_once(a);
+    return mapstream_state(g_ms) == st;
+}
+
+/* Regression: after a server restart every agent polled for a minute (10,000 held polls). A
+ * clean close 1001 now reopens the stream by itself, AGENT_STREAM_REOPEN_MIN_MS to
+ * AGENT_STREAM_REOPEN_MS later, signed and at the version the owner holds then, with no end
+ * reported: the owner (control.c) polls only after an end, or while the stream is idle. */
+static void test_going_away(struct agent *a, int port)
+{
+    start(a, "http", port, "goaway", 5);
+    ev.reopen_since = 77;
+    CHECK(pump_until(a, &ev.opened, 1, 10000));
+    CHECK(pump_until_state(a, MAPSTREAM_REOPENING, 10000));
+    uint64_t t0 = agent_now_ms();
+    CHECK(ev.ended == 0 && ev.reopenings == 0);
+    CHECK(pump_until(a, &ev.opened, 2, AGENT_STREAM_REOPEN_MS + 2000));
+    uint64_t dt = agent_now_ms() - t0;
+    CHECK(dt + 50 >= AGENT_STREAM_REOPEN_MIN_MS && dt <= AGENT_STREAM_REOPEN_MS + 500);
+    if (dt + 50 < AGENT_STREAM_REOPEN_MIN_MS || dt > AGENT_STREAM_REOPEN_MS + 500)
+        fprintf(stderr, "going away: opened again after %llu ms\n", (unsigned long long)dt);
+    CHECK(ev.reopenings == 1 && ev.ended == 0 && mapstream_state(g_ms) == MAPSTREAM_OPEN);
+    CHECK(pump_until(a, &ev.n_maps, 1, 10000) && map_is(0, "back", 0));
+    /* the server's close answered; the second upgrade signed, at the owner's version */
+    CHECK(log_has("\"scenario\": \"goaway\", \"event\": \"client-frame\", \"opcode\": 8, "
+                  "\"data\": \"03e8\""));
+    check_request("goaway", port, 5);
+    check_request("goaway", port, 77);
+    mapstream_stop(a, g_ms);
+    CHECK(mapstream_state(g_ms) == MAPSTREAM_IDLE && ev.ended == 0);
+
+    /* reopened to a server not back yet (no answer): it tries again, not the owner's poll */
+    start(a, "http", port, "goaway-hang", 0);
+    CHECK(pump_until(a, &ev.opened, 1, 10000));
+    CHECK(pump_until_state(a, MAPSTREAM_REOPENING, 10000));
+    mapstream_tick(a, g_ms, agent_now_ms() + AGENT_STREAM_REOPEN_MS + 1);
+    CHECK(mapstream_state(g_ms) == MAPSTREAM_CONNECTING && ev.reopenings == 1);
+    pump_until(a, &ev.ended, 1, 300);
+    mapstream_tick(a, g_ms, agent_now_ms() + AGENT_STREAM_HANDSHAKE_S * 1000u + 1);
+    CHECK(mapstream_state(g_ms) == MAPSTREAM_REOPENING && ev.ended == 0);
+    mapstream_tick(a, g_ms, agent_now_ms() + AGENT_STREAM_REOPEN_MAX_MS + 1);
+    CHECK(pump_until(a, &ev.n_maps, 1, 10000) && map_is(0, "back", 0));
+    CHECK(ev.opened == 2 && ev.reopenings == 2 && ev.ended == 0);
+    mapstream_stop(a, g_ms);
+
+    /* a server that keeps going away: reopened while the window doubles up to its cap, then
+     * the end is reported (and the owner polls) */
+    int want = 1;
+    for (unsigned w = AGENT_STREAM_REOPEN_MS; w < AGENT_STREAM_REOPEN_MAX_MS; w *= 2)
+        want++;
+    start(a, "http", port, "goaway-always", 0);
+    for (int i = 0; i <= want + 1; i++) {
+        if (!pump_until(a, &ev.opened, i + 1, 10000))
+            break;
+        uint64_t end = agent_now_ms() + 10000;
+        while (mapstream_state(g_ms) != MAPSTREAM_REOPENING && !ev.ended && agent_now_ms() < end)
+            pump_once(a);
+        if (ev.ended)
+            break;
+        mapstream_tick(a, g_ms, agent_now_ms() + AGENT_STREAM_REOPEN_MAX_MS + 1);
+    }
+    CHECK(ev.reopenings == want && ev.opened == want + 1);
+    CHECK(ev.ended == 1 && ev.how == MAPSTREAM_BROKEN && strstr(ev.why, "1001"));
+    CHECK(mapstream_state(g_ms) == MAPSTREAM_IDLE);
+    if (ev.reopenings != want || ev.ended != 1)
+        fprintf(stderr, "going away always: %d reopenings (want %d), ended %d\n", ev.reopenings,
+                want, ev.ended);
 }
 
 static int closed_port(void)
@@ -384,6 +474,7 @@ int main(void)
     test_end(a, plain, "eof", MAPSTREAM_BROKEN, "", "closed the connection", 1);
     test_end(a, closed_port(), "x", MAPSTREAM_UNREACHABLE, "", "connection refused", 0);
     test_timers(a, plain);
+    test_going_away(a, plain);
     test_lifecycle(a, plain);
 
     mapstream_free(a, g_ms);

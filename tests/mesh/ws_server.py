@@ -22,6 +22,8 @@ import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 LOG_LOCK = threading.Lock()
+CONNS = {}  # scenario -> connections so far
+CONNS_LOCK = threading.Lock()
 
 
 def log(scenario, event, **kw):
@@ -130,13 +132,48 @@ def scenario_ok(sock, sc, headers):
     log(sc, "client-frame", opcode=op, data=data.decode(), masked=masked)
     sock.sendall(text({"type": "newer-than-you", "x": 1}) + frame(0x2, b"\x00\x01") +
                  frame(0xA, b"") + text(map_msg("last")))
+    sock.sendall(frame(0x8, struct.pack(">H", 1000)))
+    op, data, masked = read_frame(sock)
+    log(sc, "client-frame", opcode=op, data=data.hex(), masked=masked)
+
+
+def hold(sock):
+    """Reads the client's frames until its close or the end of the connection."""
+    try:
+        while read_frame(sock)[0] != 0x8:
+            pass
+    except (EOFError, OSError):
+        pass
+
+
+def going_away(sock, sc, headers):
+    """The server's shutdown: a close 1001 and nothing else (the client answers with a close)."""
+    upgrade(sock, headers)
     sock.sendall(frame(0x8, struct.pack(">H", 1001)))
     op, data, masked = read_frame(sock)
     log(sc, "client-frame", opcode=op, data=data.hex(), masked=masked)
 
 
+def scenario_goaway(sock, sc, headers, n):
+    """goaway: 1001, then the restarted server serves. goaway-hang: 1001, then a server that
+    does not answer yet, then one that serves. goaway-always: 1001 every time."""
+    if n == 1 or sc == "goaway-always":
+        going_away(sock, sc, headers)
+    elif sc == "goaway-hang" and n == 2:
+        time.sleep(3)
+    else:
+        upgrade(sock, headers)
+        sock.sendall(text(map_msg("back")))
+        hold(sock)
+
+
 def scenario(sock, sc, headers):
-    if sc in ("ok", "tls"):
+    with CONNS_LOCK:
+        CONNS[sc] = CONNS.get(sc, 0) + 1
+        n = CONNS[sc]
+    if sc.startswith("goaway"):
+        scenario_goaway(sock, sc, headers, n)
+    elif sc in ("ok", "tls"):
         scenario_ok(sock, sc, headers)
     elif sc == "early":  # the head and the first frame in one segment
         upgrade(sock, headers, extra=text(map_msg("early")))
@@ -152,8 +189,9 @@ def scenario(sock, sc, headers):
     elif sc in ("busy", "gone", "unauthorized"):
         code = {"busy": "BUSY", "gone": "MACHINE_UNKNOWN", "unauthorized": "UNAUTHORIZED"}[sc]
         upgrade(sock, headers)
+        # as ztna-server closes: 1001 after BUSY, 1008 after the others
         sock.sendall(text({"type": "error", "code": code, "message": "told by " + sc}) +
-                     frame(0x8, struct.pack(">H", 1008)))
+                     frame(0x8, struct.pack(">H", 1001 if code == "BUSY" else 1008)))
         time.sleep(0.5)
     elif sc == "badaccept":
         upgrade(sock, headers, accept=base64.b64encode(b"x" * 20))
@@ -174,11 +212,7 @@ def scenario(sock, sc, headers):
         time.sleep(3)
     elif sc == "cycle":  # opened and left open until the client goes
         upgrade(sock, headers)
-        try:
-            while read_frame(sock)[0] != 0x8:
-                pass
-        except (EOFError, OSError):
-            pass
+        hold(sock)
 
 
 def serve(conn):
