@@ -287,7 +287,9 @@ static int log_message(const struct mg_connection *conn, const char *message)
 }
 
 /* See server/tlsshim/shim.c: load the shim that answers civetweb's dlopen("libssl.so"). It is
- * looked for beside the binary (build tree) and in ../lib/ztna/ (installed layout). */
+ * looked for beside the binary (build tree) and in ../lib/ztna/ (installed layout). A shim
+ * without ztna_tls_shim_ready() (an older build) would let civetweb's threads call SSL_read and
+ * SSL_write at once on a WebSocket: refused like a missing one. */
 static int tls_shim_load(void)
 {
     static const char *const where[] = {"", "/../lib/ztna"};
@@ -302,9 +304,19 @@ static int tls_shim_load(void)
     if (slash)
         *slash = '\0';
     for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        void *h;
+        int (*ready)(void);
+
         snprintf(path, sizeof(path), "%s%s/libztna-tls-shim.so", exe, where[i]);
-        if (dlopen(path, RTLD_NOW | RTLD_GLOBAL))
+        h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (!h)
+            continue;
+        ready = (int (*)(void))dlsym(h, "ztna_tls_shim_ready");
+        if (ready && ready() == 0)
             return 0;
+        log_error("http", "%s does not serialise TLS calls (an older build, or libssl not "
+                  "found from it); refusing to start", path);
+        return -ENOENT;
     }
     log_error("http", "cannot load libztna-tls-shim.so beside %s or in ../lib/ztna (%s); TLS "
               "would crash civetweb, refusing to start", exe, dlerror());

@@ -60,6 +60,10 @@ struct realtime {
     size_t max_clients;
 };
 
+/* From the sender thread and from the socket's worker (replies): mg_websocket_write() keeps
+ * writers apart with mg_lock_connection(); a write that overlaps the worker's read of the next
+ * frame is fine over plain TCP, and over the server's own TLS only because the TLS shim
+ * (server/tlsshim/shim.c) locks each OpenSSL call per connection. */
 static void send_text(struct mg_connection *conn, const char *text)
 {
     mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));

@@ -31,7 +31,8 @@
  * on top of those for the API (server/http.c), and at most that many sockets are accepted, so
  * open tabs never take the API's workers; events are queued per client (at most
  * RT_QUEUE_MAX, then "resync") and written by one sender thread, so realtime_publish() never
- * blocks on a slow client. */
+ * blocks on a slow client. The sender's writes overlap the socket worker's reads: over the
+ * server's own TLS the shim (server/tlsshim/shim.c) serialises OpenSSL calls per connection. */
 #ifndef ZTNA_SERVER_REALTIME_H
 #define ZTNA_SERVER_REALTIME_H
 
