@@ -472,6 +472,9 @@ static int change(const char *label, const char *method, const char *path, const
            expected);
     snprintf(what, sizeof(what), "%s -> affected streams", label);
     fig[0] = print_latency(what, t0);
+    if (getenv("ZTNA_BENCH_TRACE")) /* to cut a profile (perf record -k mono) to this change */
+        printf("  trace %s: request at %.6f, last message at %.6f (CLOCK_MONOTONIC, s)\n", label,
+               t0, c.last_at);
     if (got) {
         fig[1] = (c.cpu_last - cpu0) * 1e3;
         printf("  server CPU from the request until the last message: %.1f ms (the first sample "

@@ -192,10 +192,80 @@ static int cmp_entry(const void *a, const void *b)
     return memcmp(a, b, sizeof(struct filter_entry));
 }
 
-static int cmp_i64(const void *a, const void *b)
+static int cmp_slot_id(const void *a, const void *b, void *engine)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    const struct emachine *m = ((const struct policy_engine *)engine)->m;
+    int64_t x = m[*(const size_t *)a].v.id, y = m[*(const size_t *)b].v.id;
     return x < y ? -1 : x > y;
+}
+
+/* Brings order and rank up to date after slots became live or were freed: a scan when the live
+ * slots are still in id order (the usual case: new machines have the largest ids and take new
+ * slots), a sort of the live slots otherwise. */
+static int order_refresh(struct policy_engine *e)
+{
+    size_t n = 0;
+    int64_t last = INT64_MIN;
+    bool in_order = true;
+    for (size_t s = 0; s < e->nm; s++) {
+        if (!e->m[s].live)
+            continue;
+        in_order = in_order && e->m[s].v.id > last;
+        last = e->m[s].v.id;
+        n++;
+    }
+    e->order_is_slots = in_order;
+    if (!in_order) {
+        if (e->caporder < e->capm) {
+            size_t *o = realloc(e->order, e->capm * sizeof(*o));
+            uint32_t *r = o ? realloc(e->rank, e->capm * sizeof(*r)) : NULL;
+            if (o)
+                e->order = o;
+            if (!r)
+                return -ENOMEM;
+            e->rank = r;
+            e->caporder = e->capm;
+        }
+        n = 0;
+        for (size_t s = 0; s < e->nm; s++)
+            if (e->m[s].live)
+                e->order[n++] = s;
+        qsort_r(e->order, n, sizeof(*e->order), cmp_slot_id, e);
+        for (size_t i = 0; i < n; i++)
+            e->rank[e->order[i]] = (uint32_t)i;
+    }
+    e->norder = n;
+    e->order_stale = false;
+    return 0;
+}
+
+/* The ids of the slots set in peers (live slots only), ascending; peers is cleared. */
+static size_t peers_sorted(struct policy_engine *e, uint64_t *peers, int64_t *pl)
+{
+    size_t np = 0;
+    if (!e->order_is_slots) { /* move each bit to its slot's rank: then rank order is id order */
+        uint64_t *byrank = e->tmp2;
+        for (size_t w = 0; w < e->words; w++) {
+            for (uint64_t bits = peers[w]; bits; bits &= bits - 1) {
+                size_t s = w * 64 + (size_t)__builtin_ctzll(bits);
+                if (e->m[s].live) /* ranked; a freed slot is never a peer */
+                    bit_set(byrank, e->rank[s]);
+            }
+            peers[w] = 0;
+        }
+        for (size_t w = 0; w < e->words; w++) {
+            for (uint64_t bits = byrank[w]; bits; bits &= bits - 1)
+                pl[np++] = e->m[e->order[w * 64 + (size_t)__builtin_ctzll(bits)]].v.id;
+            byrank[w] = 0;
+        }
+        return np;
+    }
+    for (size_t w = 0; w < e->words; w++) {
+        for (uint64_t bits = peers[w]; bits; bits &= bits - 1)
+            pl[np++] = e->m[w * 64 + (size_t)__builtin_ctzll(bits)].v.id;
+        peers[w] = 0;
+    }
+    return np;
 }
 
 /* May machine slot s reach x through rule r's dst spec d (s already qualifies as a source)? */
@@ -323,12 +393,40 @@ static void node_outbound(struct policy_engine *e, size_t ri, size_t slot, uint6
     }
 }
 
-int engine_node_compute(struct policy_engine *e, size_t slot)
+/* A node's list is kept when it did not change; a changed filter is resized in place where the
+ * allocator can, and a changed peer list takes the engine's spare (the previous node's old list:
+ * the caller diffs the old one, then makes it the spare). A retag recompiles thousands of nodes
+ * whose lists differ by one peer: freeing each list and allocating the next from the requesting
+ * thread's own arena grew that arena by ~100 MB per change, page by page. */
+static bool list_same(const void *old, size_t oldn, const void *src, size_t n, size_t sz)
+{
+    return oldn == n && (!n || !memcmp(old, src, n * sz));
+}
+
+static void *list_copy(void *old, const void *src, size_t n, size_t sz) /* NULL: ENOMEM */
+{
+    void *d = realloc(old, (n ? n : 1) * sz);
+    if (d)
+        memcpy(d, src, n * sz);
+    return d;
+}
+
+int engine_node_compute(struct policy_engine *e, size_t slot, int64_t **old, size_t *oldn,
+                        bool *changed, bool *echanged)
 {
     struct emachine *m = &e->m[slot];
-    struct evec v = {0};
+    struct evec v = {.e = e->ev, .cap = e->evcap}; /* scratch kept by the engine */
     uint64_t *peers = e->tmp;
     int ret = 0;
+    if (e->order_stale && (ret = order_refresh(e)))
+        return ret;
+    if (e->pcap < e->nm) {
+        int64_t *np = realloc(e->pscratch, e->capm * sizeof(*np));
+        if (!np)
+            return -ENOMEM;
+        e->pscratch = np;
+        e->pcap = e->capm;
+    }
     memset(peers, 0, e->words * 8);
     for (size_t ri = 0; ri < e->nr && !ret; ri++) {
         if (bit_get(e->r[ri].dst, slot))
@@ -336,10 +434,10 @@ int engine_node_compute(struct policy_engine *e, size_t slot)
         if (!ret && bit_get(e->r[ri].src, slot))
             node_outbound(e, ri, slot, peers);
     }
-    if (ret) {
-        free(v.e);
+    e->ev = v.e;
+    e->evcap = v.cap;
+    if (ret)
         return ret;
-    }
     bit_clr(peers, slot);
     if (v.n)
         qsort(v.e, v.n, sizeof(*v.e), cmp_entry);
@@ -347,38 +445,36 @@ int engine_node_compute(struct policy_engine *e, size_t slot)
     for (size_t i = 0; i < v.n; i++)
         if (!u || memcmp(&v.e[u - 1], &v.e[i], sizeof(*v.e)))
             v.e[u++] = v.e[i];
-    size_t np = 0;
-    for (size_t w = 0; w < e->words; w++)
-        np += (size_t)__builtin_popcountll(peers[w]);
-    int64_t *pl = malloc((np ? np : 1) * sizeof(*pl));
-    if (!pl) {
-        free(v.e);
-        return -ENOMEM;
+    /* sorted without a sort: sorting thousands of peers for each of the thousands of nodes a
+     * retag recompiles was 40% of the change's CPU */
+    int64_t *pl = e->pscratch;
+    size_t np = peers_sorted(e, peers, pl);
+    struct policy_node *n = &m->node;
+    *echanged = !list_same(n->entries, n->nentries, v.e, u, sizeof(*v.e));
+    *changed = *echanged;
+    if (*echanged) {
+        struct filter_entry *ne = u ? list_copy(n->entries, v.e, u, sizeof(*v.e)) : NULL;
+        if (u && !ne)
+            return -ENOMEM;
+        if (!u)
+            free(n->entries);
+        n->entries = ne;
+        n->nentries = u;
     }
-    np = 0;
-    for (size_t w = 0; w < e->words; w++)
-        for (uint64_t bits = peers[w]; bits; bits &= bits - 1)
-            pl[np++] = e->m[w * 64 + (size_t)__builtin_ctzll(bits)].v.id;
-    /* Slots follow machine ids (the fleet is read in id order and newer machines have larger
-     * ids), so the list is almost always sorted already: sorting thousands of peers for each of
-     * the thousands of nodes a retag recompiles was 40% of the change's CPU. */
-    bool sorted = true;
-    for (size_t i = 1; i < np && sorted; i++)
-        sorted = pl[i - 1] < pl[i];
-    if (!sorted)
-        qsort(pl, np, sizeof(*pl), cmp_i64);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    const uint8_t *b = (const uint8_t *)v.e;
-    for (size_t i = 0; i < u * sizeof(*v.e); i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    uint64_t eh = h ^ u * 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < np; i++)
-        h = (h ^ (uint64_t)pl[i]) * 0x100000001b3ULL;
-    h ^= u * 0x9e3779b97f4a7c15ULL ^ np;
-    free(m->node.entries);
-    free(m->node.peers);
-    m->node = (struct policy_node){.machine_id = m->v.id, .entries = v.e, .nentries = u,
-                                   .peers = pl, .npeers = np, .hash = h, .ehash = eh};
+    *old = NULL;
+    *oldn = 0;
+    if (!n->peers || !list_same(n->peers, n->npeers, pl, np, sizeof(*pl))) { /* never NULL */
+        *changed = true;
+        int64_t *npl = list_copy(e->spare, pl, np, sizeof(*pl));
+        if (!npl)
+            return -ENOMEM;
+        e->spare = NULL;
+        *old = n->peers;
+        *oldn = n->npeers;
+        n->peers = npl;
+        n->npeers = np;
+    }
+    n->machine_id = m->v.id;
     return 0;
 }
 

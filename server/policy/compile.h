@@ -59,8 +59,6 @@ struct policy_node {
     size_t nentries;
     int64_t *peers;               /* machine ids, sorted */
     size_t npeers;
-    uint64_t hash;
-    uint64_t ehash;               /* of the entries alone */
 };
 
 /* Not thread-safe: one thread applies changes (the server serializes them) and publishes the

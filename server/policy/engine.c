@@ -176,7 +176,8 @@ static int machine_slot_new(struct policy_engine *e, size_t *slot)
             if (grow_bits(&e->r[r].src, ow, nw) || grow_bits(&e->r[r].dst, ow, nw) ||
                 grow_bits(&e->r[r].dst_ns, ow, nw))
                 return -ENOMEM;
-        if (grow_bits(&e->affected, ow, nw) || grow_bits(&e->tmp, ow, nw))
+        if (grow_bits(&e->affected, ow, nw) || grow_bits(&e->tmp, ow, nw) ||
+            grow_bits(&e->tmp2, ow, nw))
             return -ENOMEM;
         e->capm = nc;
         e->words = nw;
@@ -291,19 +292,27 @@ static void link_add(struct policy_engine *e, int64_t a, int64_t b)
     e->links[e->nlinks++] = a < b ? (struct policy_link){a, b} : (struct policy_link){b, a};
 }
 
-/* The peers of `id` that are in one sorted list and not the other (both ways). */
+/* The peers of `id` that are in one sorted list and not the other (both ways). The lists mostly
+ * differ in a peer or two out of thousands, so equal runs are skipped a block at a time. */
 static void links_diff(struct policy_engine *e, int64_t id, const int64_t *x, size_t nx,
                        const int64_t *y, size_t ny)
 {
     size_t i = 0, j = 0;
-    while (i < nx || j < ny) {
-        if (j == ny || (i < nx && x[i] < y[j]))
-            link_add(e, id, x[i++]);
-        else if (i == nx || y[j] < x[i])
-            link_add(e, id, y[j++]);
-        else
-            i++, j++;
+    while (i < nx && j < ny) {
+        size_t k = 0, lim = nx - i < ny - j ? nx - i : ny - j;
+        while (k + 16 <= lim && !memcmp(x + i + k, y + j + k, 16 * sizeof(*x)))
+            k += 16;
+        while (k < lim && x[i + k] == y[j + k])
+            k++;
+        i += k;
+        j += k;
+        if (i < nx && j < ny)
+            link_add(e, id, x[i] < y[j] ? x[i++] : y[j++]);
     }
+    while (i < nx)
+        link_add(e, id, x[i++]);
+    while (j < ny)
+        link_add(e, id, y[j++]);
 }
 
 /* Recompiles every slot set in e->affected; records the ones whose result changed, and the peer
@@ -317,22 +326,20 @@ static int recompile_affected(struct policy_engine *e)
             if (s >= e->nm || !e->m[s].live)
                 continue;
             struct policy_node *node = &e->m[s].node;
-            uint64_t old = node->hash, olde = node->ehash;
-            int64_t *op = node->peers;
-            size_t on = node->npeers;
-            node->peers = NULL; /* kept for the diff below */
-            ret = engine_node_compute(e, s);
-            if (ret) {
-                if (!node->peers) { /* not replaced: the node keeps its old result */
-                    node->peers = op;
-                    op = NULL;
-                }
-            } else if (!op || old != node->hash) {
-                ret = changed_add2(e, e->m[s].v.id, !op || olde != node->ehash);
+            bool fresh = !node->peers, changed = false, echanged = false;
+            int64_t *op = NULL;
+            size_t on = 0;
+            /* on failure the old result stays */
+            ret = engine_node_compute(e, s, &op, &on, &changed, &echanged);
+            if (!ret && (fresh || changed)) {
+                ret = changed_add2(e, e->m[s].v.id, fresh || echanged);
                 if (op) /* a new node's links are the netmap's news of the node itself */
                     links_diff(e, e->m[s].v.id, op, on, node->peers, node->npeers);
             }
-            free(op);
+            if (op) {
+                free(e->spare);
+                e->spare = op;
+            }
         }
     memset(e->affected, 0, e->words * 8);
     engine_boundary_update(e);
@@ -404,6 +411,8 @@ static int machine_put(struct policy_engine *e, const struct fleet_machine *m, s
         if (!e->m[slot].tagbits)
             return -ENOMEM;
     }
+    if (!e->m[slot].live)
+        e->order_stale = true;
     e->m[slot].live = true;
     if ((ret = machine_copy(&e->m[slot].v, m)) || (ret = user_machine_link(e, slot, true)))
         return ret;
@@ -425,7 +434,8 @@ int policy_engine_new(struct policy_engine **out, const struct policy *p,
     e->now = now;
     e->affected = calloc(1, 8);
     e->tmp = calloc(1, 8);
-    if (!e->affected || !e->tmp || (ret = engine_policy_prepare(e)) ||
+    e->tmp2 = calloc(1, 8);
+    if (!e->affected || !e->tmp || !e->tmp2 || (ret = engine_policy_prepare(e)) ||
         (ret = rules_alloc(e, &e->r, p->nrules)))
         goto err;
     e->nr = p->nrules;
@@ -486,6 +496,12 @@ void policy_engine_free(struct policy_engine *e)
     free(e->links);
     free(e->affected);
     free(e->tmp);
+    free(e->tmp2);
+    free(e->ev);
+    free(e->pscratch);
+    free(e->spare);
+    free(e->order);
+    free(e->rank);
     free(e->fusers);
     free(e->fmachines);
     free(e);
@@ -525,6 +541,7 @@ int policy_engine_machine_remove(struct policy_engine *e, int64_t id)
     memset(&m->v, 0, sizeof(m->v));
     memset(&m->node, 0, sizeof(m->node));
     m->live = false;
+    e->order_stale = true;
     idmap_put(&e->mid, id, -1);
     int ret = changed_add(e, id);
     return ret ? ret : recompile_affected(e);

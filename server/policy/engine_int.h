@@ -56,7 +56,21 @@ struct policy_engine {
     struct policy_link *links; /* peer links made or broken by the last change */
     size_t nlinks, caplinks;
     bool links_lost;           /* too many (or ENOMEM): policy_engine_links() says so */
-    uint64_t *affected, *tmp;  /* scratch bitsets */
+    uint64_t *affected, *tmp, *tmp2; /* scratch bitsets */
+    /* Peer lists are sorted by machine id. Slots mostly follow ids, and while every live slot
+     * does, a node's peers come out of its bitset in order. When they do not (a freed slot
+     * reused, registrations committed out of id order), order lists the live slots by id and
+     * rank gives each slot its place there, so a peer list is still made without sorting. */
+    size_t *order;             /* live slots by machine id (valid when !order_stale) */
+    uint32_t *rank;            /* per slot: its index in order */
+    size_t norder, caporder;
+    bool order_stale;          /* a slot became live or was freed: order_refresh() first */
+    bool order_is_slots;       /* live slots are in id order already: order and rank unused */
+    struct filter_entry *ev;   /* engine_node_compute's scratch: entries, then peer ids */
+    size_t evcap;
+    int64_t *pscratch;
+    size_t pcap;
+    int64_t *spare;            /* a peer list's old array, reused for the next changed one */
     int64_t next_boundary;
     struct fleet fview;        /* for policy_engine_fleet() */
     struct fleet_user *fusers;
@@ -75,7 +89,11 @@ void idmap_free(struct idmap *m);
 int engine_rule_eval(struct policy_engine *e, size_t ri);       /* recompute a rule's bits */
 void engine_rule_machine(struct policy_engine *e, size_t ri, size_t slot, bool *src, bool *dst,
                          bool *dst_ns);
-int engine_node_compute(struct policy_engine *e, size_t slot);  /* recompute one node */
+/* Recomputes one node: *changed when its filter or peers differ from before, *echanged when
+ * its filter does. When its peer list changed, *old (n *oldn) is the list it had, for the caller
+ * to diff and then keep as e->spare. */
+int engine_node_compute(struct policy_engine *e, size_t slot, int64_t **old, size_t *oldn,
+                        bool *changed, bool *echanged);
 void engine_machine_features(struct policy_engine *e, size_t slot);
 void engine_user_features(struct policy_engine *e, size_t uslot);
 int engine_policy_prepare(struct policy_engine *e);             /* gsorted, rule caches */
