@@ -52,3 +52,28 @@ uint8_t *hex_decode_alloc(const char *in, size_t *out_len)
     *out_len = n / 2;
     return buf;
 }
+
+size_t base64_encode_public(char *out, const uint8_t *in, size_t len)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *p = out;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        p[0] = t[v >> 18];
+        p[1] = t[v >> 12 & 63];
+        p[2] = t[v >> 6 & 63];
+        p[3] = t[v & 63];
+        p += 4;
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+        p[0] = t[v >> 18];
+        p[1] = t[v >> 12 & 63];
+        p[2] = i + 1 < len ? t[v >> 6 & 63] : '=';
+        p[3] = '=';
+        p += 4;
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}

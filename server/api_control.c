@@ -109,9 +109,7 @@ static char *map_sealed(const struct server *srv, const char *msg, size_t len, s
     crypto_sign_detached(sig, NULL, (const uint8_t *)msg, len, srv->sign_sk);
     memcpy(p, head, sizeof(head) - 1);
     p += sizeof(head) - 1;
-    sodium_bin2base64(p, b64_len, (const uint8_t *)msg + plen, len - plen,
-                      sodium_base64_VARIANT_ORIGINAL);
-    p += strlen(p);
+    p += base64_encode_public(p, (const uint8_t *)msg + plen, len - plen);
     memcpy(p, mid, sizeof(mid) - 1);
     p += sizeof(mid) - 1;
     hex_encode(p, sig, sizeof(sig));

@@ -26,6 +26,20 @@ static void test_hex(void)
     CHECK(hex_decode_alloc("012", &n) == NULL);
 }
 
+static void test_base64(void)
+{
+    /* RFC 4648 section 10, and both ends of the table */
+    static const char *const v[][2] = {
+        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "+/8="},
+        {"\x04\x20\xc4", "BCDE"}};
+    char out[32];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        size_t n = base64_encode_public(out, (const uint8_t *)v[i][0], strlen(v[i][0]));
+        CHECK(n == strlen(v[i][1]) && strcmp(out, v[i][1]) == 0);
+    }
+}
+
 static void test_cursor(void)
 {
     const uint8_t buf[] = {1, 2, 3, 4, 5, 6, 7};
@@ -91,6 +105,7 @@ int main(void)
 {
     test_strbuf();
     test_hex();
+    test_base64();
     test_cursor();
     test_log_level();
     return check_finish("test_common");
