@@ -158,15 +158,8 @@ static int connect_handler(const struct mg_connection *conn, void *cbdata)
         return 0;
     }
     st->seen = st->since;
-    /* Over the server's own TLS the pump's SSL_write could overlap the worker's SSL_read of the
-     * same connection (a ping arriving), which OpenSSL forbids: such agents poll. Behind a
-     * proxy that terminates TLS, streams are plain HTTP to us and served. */
-    if (ri->is_ssl) {
-        st->err_code = "UNAVAILABLE";
-        st->err_msg = "map streams are not served over the server's own TLS; poll GET "
-                      "/api/machine/map, or terminate TLS in a proxy in front of the server";
-        return 0;
-    }
+    /* Over the server's own TLS the pump's SSL_write and the worker's SSL_read of a ping share
+     * one SSL object: the TLS shim (server/tlsshim) runs each under the connection's lock. */
     if (snprintf(target, sizeof(target), "%s?%s", ri->local_uri_raw ? ri->local_uri_raw : "",
                  ri->query_string) >= (int)sizeof(target))
         ret = -EAGAIN;
@@ -425,9 +418,7 @@ static char *frame_render(struct batch *b, const struct job *j, const char sig_h
     p = b->frame + 10;
     memcpy(p, head, sizeof(head) - 1);
     p += sizeof(head) - 1;
-    sodium_bin2base64(p, b64, (const uint8_t *)j->msg + plen, j->len - plen,
-                      sodium_base64_VARIANT_ORIGINAL);
-    p += b64 - 1;
+    p += base64_encode_public(p, (const uint8_t *)j->msg + plen, j->len - plen);
     memcpy(p, "\",\"sig\":\"", 9);
     p += 9;
     memcpy(p, sig_hex, 128);

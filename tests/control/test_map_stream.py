@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -30,6 +31,10 @@ class Stream:
         self.m = m
         target = target or "/api/machine/map/stream?since=%s" % since
         self.s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        if srv.tls:  # the server's own TLS (test_map_stream_tls.py)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            self.s = ctx.wrap_socket(self.s)
         key = base64.b64encode(os.urandom(16))
         auth = header or m.auth_header("GET", target, b"")
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"

@@ -124,6 +124,19 @@ class Response:
         return "<Response %d %s>" % (self.status, self.body[:300])
 
 
+def make_cert(d):
+    """A self-signed P-256 certificate for 127.0.0.1 in directory d: (cert path, key path).
+    Skips the test when the openssl CLI is missing."""
+    if not shutil.which("openssl"):
+        raise Skip("openssl CLI not installed (needed to make a test certificate)")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True,
+                   timeout=30)
+    return cert, key
+
+
 def expect(r, status, code=None):
     """Checks the status and the envelope: success matches, error has code+message."""
     check(r.status == status, "expected %d, got %r" % (status, r))

@@ -43,15 +43,6 @@ def flood_binary():
     return path
 
 
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True,
-                   timeout=30)
-    return cert, key
-
-
 class KeepAlive:
     """One HTTPS connection for every request (a handshake per key would pace the events)."""
 
@@ -128,11 +119,9 @@ class Reader:
 
 
 def main():
-    if not shutil.which("openssl"):
-        raise Skip("openssl CLI not installed (needed to make a test certificate)")
     flood_binary()
     d = tempfile.mkdtemp(prefix="ztna-rt-tls-")
-    cert, key = make_cert(d)
+    cert, key = harness.make_cert(d)
     try:
         with Server(args=["--tls-cert", cert, "--tls-key", key], tls=True) as srv:
             owner = srv.setup()
