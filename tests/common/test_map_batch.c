@@ -183,7 +183,8 @@ struct batch {
 static void batch_sign(struct batch *b, size_t n, const uint8_t sk[64])
 {
     size_t tag = strlen(MAP_BATCH_MSG_TAG);
-    uint8_t (*leaves)[32] = malloc(n * 32), root[32], msg[tag + PAYLOAD_LEN], signed_bytes[64];
+    uint8_t (*leaves)[32] = malloc(n * 32), root[32], signed_bytes[64];
+    uint8_t msg[sizeof(MAP_BATCH_MSG_TAG) - 1 + PAYLOAD_LEN];
 
     b->n = n;
     b->payload = malloc(n * PAYLOAD_LEN);
