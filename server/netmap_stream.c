@@ -506,13 +506,38 @@ static void batch_send(struct netmap *nm, struct nm_org *o, struct batch *b)
     b->n = 0;
 }
 
+/* Between rounds: room for a batch to every stream of the largest org, its pages touched. The
+ * first change to reach thousands of streams would otherwise fault in megabytes (~450 B of
+ * job, leaf and path per stream) on its own time; streams open 256 at a time, so the rounds
+ * that answer them never grow the memory that far. */
+static void batch_prefault(struct batch *b, size_t n)
+{
+    size_t old = b->cap;
+
+    if (n > b->cap && batch_reserve(b, n > 2 * old ? n : 2 * old) == 0) /* as streams open */
+        memset(b->v + old, 0, (b->cap - old) * sizeof(*b->v));
+    if (n > b->tree_cap) {
+        n = n > 2 * b->tree_cap ? n : 2 * b->tree_cap;
+        if (batch_tree_reserve(b, n) == 0) {
+            memset(b->leaves, 0, n * sizeof(*b->leaves));
+            memset(b->paths, 0, n * MAP_BATCH_DEPTH_MAX * sizeof(*b->paths));
+            memset(b->depths, 0, n * sizeof(*b->depths));
+        }
+    }
+}
+
 static void pump_round(struct netmap *nm, struct batch *b)
 {
+    size_t most = 0;
+
     for (size_t i = 0;; i++) {
         struct nm_org *o = nm_org_at(nm, i);
 
         if (!o)
             break;
+        size_t ns = (size_t)atomic_load(&o->nstreams);
+
+        most = ns > most ? ns : most;
         bool all = atomic_exchange(&o->stream_all, false);
         bool some = atomic_exchange(&o->stream_some, false);
 
@@ -523,6 +548,7 @@ static void pump_round(struct netmap *nm, struct batch *b)
         pthread_rwlock_unlock(&o->lock);
         batch_send(nm, o, b);
     }
+    batch_prefault(b, most);
 }
 
 static void *pump_main(void *arg)
