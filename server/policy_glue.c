@@ -435,7 +435,9 @@ void policy_glue_visible_many(struct server *srv, int64_t org_id, int64_t viewer
     for (size_t i = 0; i < n; i++)
         out[i] = !rt || (po && !po->has_policy) ||
                  (po && po->e &&
-                  (peer_of(me, ids[i]) || peer_of(policy_engine_node(po->e, ids[i]), viewer)));
+                  /* either list says it (peers are symmetric); the node's first: after a
+                   * change, one node's list is asked for by every viewer and stays cached */
+                  (peer_of(policy_engine_node(po->e, ids[i]), viewer) || peer_of(me, ids[i])));
     if (rt)
         pthread_rwlock_unlock(&rt->lock);
 }

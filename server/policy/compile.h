@@ -106,8 +106,9 @@ const struct fleet_machine *policy_engine_machine(const struct policy_engine *e,
 int64_t policy_engine_next_boundary(const struct policy_engine *e);
 /* Is id among n's peers? (false for a NULL n) */
 bool policy_node_has_peer(const struct policy_node *n, int64_t id);
-/* The machines that have id among their peers or are among its peers (who may see it in a map),
- * sorted: *out new (free()), *n. 0, -ENOENT (unknown machine), -ENOMEM. Reads only. */
+/* The machines that have id among their peers, which are its own peers (the relation is
+ * symmetric: who may see it in a map), sorted: *out new (free()), *n. 0, -ENOENT (unknown
+ * machine), -ENOMEM. Reads only. */
 int policy_engine_seers(const struct policy_engine *e, int64_t id, int64_t **out, size_t *n);
 /* The engine's current fleet (for explain); borrowed, valid until the next change. Not a read:
  * it rebuilds the view. */

@@ -346,6 +346,14 @@ static bool same_results(struct policy_engine *a, struct policy_engine *b, const
             fprintf(stderr, "node %lld differs\n", (long long)f->machines[i].id);
             return false;
         }
+        /* peers are symmetric ("may reach or be reached by"): policy_engine_seers() relies on
+         * it, and says who sees x from x's own list */
+        for (size_t k = 0; k < x->npeers; k++)
+            if (!policy_node_has_peer(policy_engine_node(a, x->peers[k]), f->machines[i].id)) {
+                fprintf(stderr, "node %lld has peer %lld but not back\n",
+                        (long long)f->machines[i].id, (long long)x->peers[k]);
+                return false;
+            }
         /* peer lists are ascending (lookups bsearch them), also when slots are out of id
          * order: the fleet here is, after a removal moved the last machine into its place */
         for (size_t k = 1; k < x->npeers; k++)
