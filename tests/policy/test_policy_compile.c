@@ -341,8 +341,8 @@ static bool same_results(struct policy_engine *a, struct policy_engine *b, const
         const struct policy_node *x = policy_engine_node(a, f->machines[i].id);
         const struct policy_node *y = policy_engine_node(b, f->machines[i].id);
         if (!x || !y || x->nentries != y->nentries || x->npeers != y->npeers ||
-            memcmp(x->entries, y->entries, x->nentries * sizeof(*x->entries)) ||
-            memcmp(x->peers, y->peers, x->npeers * sizeof(*x->peers))) {
+            (x->nentries && memcmp(x->entries, y->entries, x->nentries * sizeof(*x->entries))) ||
+            (x->npeers && memcmp(x->peers, y->peers, x->npeers * sizeof(*x->peers)))) {
             fprintf(stderr, "node %lld differs\n", (long long)f->machines[i].id);
             return false;
         }
