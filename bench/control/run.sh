@@ -19,7 +19,9 @@
 # servers) hold map streams or polls; one server retagged, one rule edited and the server
 # retagged back, each timed until the last affected agent has its message, with the server's CPU,
 # the message types and sizes, and the peer: as many concurrent GET /healthz.
-# ZTNA_BENCH_POLICY_AGENTS (default "10000"; "" skips it) sets the sizes.
+# ZTNA_BENCH_POLICY_AGENTS (default "10000"; "" skips it) sets the sizes. ZTNA_BENCH_TRACE=1
+# prints each policy change's window on CLOCK_MONOTONIC, to cut a profile taken with
+# `perf record -k mono` to it (`perf report --time START,END`).
 # At the end, a summary: one line per figure and mode ("= streams ..." / "= polls ..."), with its
 # ratio to the peer. Exit 1 only when the protocol misbehaves.
 set -euo pipefail
