@@ -204,15 +204,13 @@ static int cmp_slot_id(const void *a, const void *b, void *engine)
  * slots), a sort of the live slots otherwise. */
 static int order_refresh(struct policy_engine *e)
 {
-    size_t n = 0;
     int64_t last = INT64_MIN;
     bool in_order = true;
-    for (size_t s = 0; s < e->nm; s++) {
+    for (size_t s = 0; s < e->nm && in_order; s++) {
         if (!e->m[s].live)
             continue;
-        in_order = in_order && e->m[s].v.id > last;
+        in_order = e->m[s].v.id > last;
         last = e->m[s].v.id;
-        n++;
     }
     e->order_is_slots = in_order;
     if (!in_order) {
@@ -226,7 +224,7 @@ static int order_refresh(struct policy_engine *e)
             e->rank = r;
             e->caporder = e->capm;
         }
-        n = 0;
+        size_t n = 0;
         for (size_t s = 0; s < e->nm; s++)
             if (e->m[s].live)
                 e->order[n++] = s;
@@ -234,7 +232,6 @@ static int order_refresh(struct policy_engine *e)
         for (size_t i = 0; i < n; i++)
             e->rank[e->order[i]] = (uint32_t)i;
     }
-    e->norder = n;
     e->order_stale = false;
     return 0;
 }

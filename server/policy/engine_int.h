@@ -63,7 +63,7 @@ struct policy_engine {
      * rank gives each slot its place there, so a peer list is still made without sorting. */
     size_t *order;             /* live slots by machine id (valid when !order_stale) */
     uint32_t *rank;            /* per slot: its index in order */
-    size_t norder, caporder;
+    size_t caporder;
     bool order_stale;          /* a slot became live or was freed: order_refresh() first */
     bool order_is_slots;       /* live slots are in id order already: order and rank unused */
     struct filter_entry *ev;   /* engine_node_compute's scratch: entries, then peer ids */
